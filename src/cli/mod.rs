@@ -1,0 +1,143 @@
+//! The `streamswarm` command line.
+
+mod token;
+mod up;
+mod user;
+
+use crate::config::{Config, LogFormat};
+use crate::store::Store;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "streamswarm", version, about = "StreamSwarm network-monitoring server")]
+struct Cli {
+    /// TOML configuration file (see streamswarm.example.toml). Environment variables
+    /// STREAMSWARM__SECTION__KEY override it.
+    #[arg(long, global = true, value_name = "PATH", env = "STREAMSWARM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Use the embedded SQLite store in this directory (sets database.url to
+    /// sqlite://DIR/streamswarm.db).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Zero-setup server: embedded store under --data-dir (default ./data), first admin
+    /// created on first run.
+    Up(up::UpArgs),
+    /// Production server: everything from configuration.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Manage enrolment and API tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sqlite_url(dir: &std::path::Path) -> SecretString {
+    SecretString::from(format!("sqlite://{}", dir.join("streamswarm.db").display()))
+}
+
+fn load_config(cli: &Cli, default_data_dir: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(dir) = cli.data_dir.as_deref().or(default_data_dir) {
+        config.database.url = sqlite_url(dir);
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::connect(&config.database_location(), 2, crate::clock::Clock::System).await?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Up(args) => {
+            let data_dir = args.data_dir.clone();
+            let config = load_config(&cli, Some(&data_dir))?;
+            init_logging(&config);
+            up::run(config, args).await
+        }
+        Command::Serve => {
+            let config = load_config(&cli, None)?;
+            init_logging(&config);
+            let app = crate::Application::build(config).await?;
+            eprintln!("StreamSwarm listening on {}", app.url());
+            app.run_until_stopped(crate::app::shutdown_signal()).await;
+            Ok(())
+        }
+        Command::Migrate => {
+            let config = load_config(&cli, None)?;
+            init_logging(&config);
+            let store = crate::store::Store::open(&config.database_location(), 1, crate::clock::Clock::System)?;
+            let applied = crate::store::migrate::run(&store.db).await?;
+            match applied.0.as_slice() {
+                [] => println!("database schema is up to date"),
+                v => println!("applied migrations {v:?}"),
+            }
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let config = load_config(&cli, None)?;
+            user::run(&open_store(&config).await?, cmd).await
+        }
+        Command::Token(cmd) => {
+            let config = load_config(&cli, None)?;
+            token::run(&open_store(&config).await?, cmd).await
+        }
+    }
+}
+
+/// Reads a new password from standard input (`--password-stdin`) or an interactive
+/// prompt, asked twice.
+fn read_new_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    use std::io::{BufRead, IsTerminal};
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()));
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("no terminal to ask for a password; pass it on standard input with --password-stdin");
+    }
+    let first = rpassword::prompt_password("New password: ")?;
+    let second = rpassword::prompt_password("Repeat password: ")?;
+    if first != second {
+        anyhow::bail!("the passwords do not match");
+    }
+    Ok(SecretString::from(first))
+}
+
+fn fmt_time(t: Option<crate::clock::Timestamp>) -> String {
+    t.map(|t| t.rfc3339()).unwrap_or_else(|| "-".into())
+}

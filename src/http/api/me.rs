@@ -1,0 +1,68 @@
+use crate::admin;
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::http::Ctx;
+use crate::http::routes::{no_content, ok};
+use crate::store::tokens::TokenInfo;
+use crate::store::users::User;
+use schemars::JsonSchema;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use streamswarm_schema::Role;
+use warp::reply::Response;
+
+/// The caller: a signed-in user or an API token.
+#[derive(Serialize, JsonSchema)]
+pub struct Me {
+    pub kind: &'static str,
+    pub role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<TokenInfo>,
+    /// For sessions: the token to send as `X-CSRF-Token` with state-changing requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}
+
+pub async fn get(ctx: Ctx) -> Result<Response> {
+    let me = match ctx.principal()? {
+        Principal::User { user, session } => Me {
+            kind: "user",
+            role: user.role,
+            user: Some(user.clone()),
+            token: None,
+            csrf_token: Some(crate::auth::session::csrf_token(&session.id)),
+        },
+        Principal::Token { token, role } => Me { kind: "token", role: *role, user: None, token: Some(token.clone()), csrf_token: None },
+    };
+    ok(&me)
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Users change their own password, proving the current one. Other sessions end.
+pub async fn change_password(ctx: Ctx) -> Result<Response> {
+    let Principal::User { user, session } = ctx.principal()? else {
+        return Err(Error::Forbidden("API tokens have no password".into()));
+    };
+    let body: PasswordChange = ctx.json()?;
+    let (_, hash) = ctx
+        .state
+        .store
+        .user_credentials(&crate::store::users::Username::parse(&user.username).map_err(Error::BadRequest)?)
+        .await?
+        .ok_or_else(|| Error::NotFound("user".into()))?;
+    let verdict = crate::auth::password::verify(SecretString::from(body.current_password), Some(hash)).await;
+    if verdict == crate::auth::password::Verdict::Invalid {
+        return Err(Error::invalid("current_password", "is not your current password"));
+    }
+    let keep = crate::auth::session::hash_id(&session.id);
+    admin::users::set_password(&ctx.state.store, &ctx.actor(), user, SecretString::from(body.new_password), Some(&keep)).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,10 @@
+//! JSON API v1 handlers, one file per resource.
+
+pub mod agents;
+pub mod audit;
+pub mod groups;
+pub mod me;
+pub mod settings;
+pub mod tests;
+pub mod tokens;
+pub mod users;

@@ -1,0 +1,61 @@
+use crate::admin::users;
+use crate::error::{Error, Result};
+use crate::http::Ctx;
+use crate::http::routes::{created, no_content, ok};
+use schemars::JsonSchema;
+use secrecy::SecretString;
+use serde::Deserialize;
+use streamswarm_schema::Role;
+use warp::reply::Response;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    /// At least 10 characters.
+    pub password: String,
+    pub role: Role,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// Sets a new password and ends the user's sessions.
+    pub password: Option<String>,
+}
+
+pub async fn list(ctx: Ctx) -> Result<Response> {
+    ok(&ctx.state.store.list_users().await?)
+}
+
+pub async fn create(ctx: Ctx) -> Result<Response> {
+    let body: NewUser = ctx.json()?;
+    let user = users::create(&ctx.state.store, &ctx.actor(), &body.username, SecretString::from(body.password), body.role).await?;
+    created(&user)
+}
+
+pub async fn get(ctx: Ctx) -> Result<Response> {
+    ok(&users::get(&ctx.state.store, ctx.id("id")?).await?)
+}
+
+pub async fn update(ctx: Ctx) -> Result<Response> {
+    let body: UserUpdate = ctx.json()?;
+    let store = &ctx.state.store;
+    let actor = ctx.actor();
+    let user = users::get(store, ctx.id("id")?).await?;
+    if actor.user_id == Some(user.id) && (body.role.is_some_and(|r| r != user.role) || body.disabled == Some(true)) {
+        return Err(Error::Conflict("you cannot change your own role or disable yourself".into()));
+    }
+    if let Some(pw) = body.password {
+        users::set_password(store, &actor, &user, SecretString::from(pw), None).await?;
+    }
+    ok(&users::update(store, &actor, &user, body.role, body.disabled).await?)
+}
+
+pub async fn delete(ctx: Ctx) -> Result<Response> {
+    let user = users::get(&ctx.state.store, ctx.id("id")?).await?;
+    users::delete(&ctx.state.store, &ctx.actor(), &user).await?;
+    Ok(no_content())
+}

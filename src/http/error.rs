@@ -1,0 +1,93 @@
+//! The one place where errors become HTTP responses.
+
+use super::AppState;
+use crate::error::{Error, ErrorBody, ErrorDetail};
+use warp::http::{HeaderValue, StatusCode, header};
+use warp::reply::Response;
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Invalid(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated | Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid",
+            Error::BadRequest(_) => "bad_request",
+            Error::Unauthenticated | Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::TooManyRequests { .. } => "too_many_requests",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+}
+
+/// JSON for API routes, a small HTML page for the UI.
+pub fn respond(err: Error, api: bool, state: &AppState) -> Response {
+    let status = err.status();
+    let code = err.code();
+    let message = match &err {
+        Error::Internal(e) => {
+            // The cause goes to the log only; the client learns nothing internal.
+            tracing::error!(error = %format!("{e:#}"), "request failed");
+            "internal error; see the server log".to_owned()
+        }
+        e => e.to_string(),
+    };
+    let retry_after = match &err {
+        Error::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
+        _ => None,
+    };
+    let mut resp = if api {
+        let details = match err {
+            Error::Invalid(v) => v,
+            _ => Vec::new(),
+        };
+        let body = ErrorBody { error: ErrorDetail { code, message, details } };
+        json(status, &body)
+    } else {
+        let html = state.templates.error_page(status, &message);
+        let mut r = Response::new(html.into());
+        *r.status_mut() = status;
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        r
+    };
+    if let Some(secs) = retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if status == StatusCode::UNAUTHORIZED && api {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    resp
+}
+
+pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).expect("response types serialize");
+    let mut r = Response::new(bytes.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+pub fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut r = Response::new(text.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}

@@ -1,0 +1,78 @@
+//! The server's own Prometheus metrics: requests by route and status, latency
+//! histogram by route, and database pool gauges (sampled at scrape time).
+
+use crate::store::Store;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+use warp::http::{Method, StatusCode};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    backend: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    pool_size: Family<PoolLabels, Gauge>,
+    pool_available: Family<PoolLabels, Gauge>,
+    pool_max: Family<PoolLabels, Gauge>,
+    store: Store,
+}
+
+impl Metrics {
+    pub fn new(store: Store) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            // 0.25 ms … ~4 s.
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
+        });
+        let pool_size = Family::<PoolLabels, Gauge>::default();
+        let pool_available = Family::<PoolLabels, Gauge>::default();
+        let pool_max = Family::<PoolLabels, Gauge>::default();
+        registry.register("streamswarm_http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register("streamswarm_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
+        registry.register("streamswarm_db_pool_connections", "Database connections open", pool_size.clone());
+        registry.register("streamswarm_db_pool_idle_connections", "Database connections open and idle", pool_available.clone());
+        registry.register("streamswarm_db_pool_max_connections", "Database connection limit", pool_max.clone());
+        Metrics { registry, requests, latency, pool_size, pool_available, pool_max, store }
+    }
+
+    pub fn observe(&self, method: &Method, route: &'static str, status: StatusCode, elapsed: Duration) {
+        let method = method.as_str().to_owned();
+        self.requests.get_or_create(&RequestLabels { method: method.clone(), route, status: status.as_u16() }).inc();
+        self.latency.get_or_create(&RouteLabels { method, route }).observe(elapsed.as_secs_f64());
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let s = self.store.pool_status();
+        let labels = PoolLabels { backend: self.store.backend() };
+        self.pool_size.get_or_create(&labels).set(s.size as i64);
+        self.pool_available.get_or_create(&labels).set(s.available as i64);
+        self.pool_max.get_or_create(&labels).set(s.max_size as i64);
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

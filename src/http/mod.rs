@@ -1,0 +1,282 @@
+//! The HTTP surface: one warp filter that routes through the table in [`routes`],
+//! authenticates the caller, enforces the route's access rule and CSRF protection,
+//! reads the body under a size limit, calls the handler and maps errors to responses
+//! in one place ([`error`]).
+//!
+//! The route table is data, so the OpenAPI document, the authorization-matrix test and
+//! the per-route metrics all come from the same list.
+
+pub mod api;
+pub mod ctx;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod ops;
+pub mod routes;
+pub mod ui;
+
+use crate::auth::principal::SessionRef;
+use crate::auth::{Access, Principal, session, token};
+use crate::config::Config;
+use crate::error::Error;
+use crate::settings::SettingsCache;
+use crate::store::Store;
+use crate::store::tokens::TokenKind;
+use bytes::{Buf, Bytes, BytesMut};
+pub use ctx::Ctx;
+use futures_util::{Stream, StreamExt};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use warp::Filter;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use warp::reply::Response;
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    pub store: Store,
+    pub config: Config,
+    pub settings: SettingsCache,
+    pub metrics: metrics::Metrics,
+    pub templates: ui::Templates,
+    /// `scheme://host[:port]` of the server as users reach it; checked against `Origin`.
+    pub public_origin: String,
+    pub secure_cookies: bool,
+    router: routes::Router,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config, public_origin: String) -> Self {
+        let secure_cookies = config.secure_cookies();
+        AppState {
+            metrics: metrics::Metrics::new(store.clone()),
+            store,
+            config,
+            settings: SettingsCache::new(),
+            templates: ui::Templates::new(),
+            public_origin,
+            secure_cookies,
+            router: routes::Router::new(),
+        }
+    }
+
+    pub fn cookie_names(&self) -> (&'static str, &'static str) {
+        session::cookie_names(self.secure_cookies)
+    }
+}
+
+/// The whole HTTP service as one warp filter.
+pub fn service(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::any()
+        .map(move || state.clone())
+        .and(warp::method())
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
+        .then(|state: Arc<AppState>, method, path: warp::path::FullPath, query, headers, remote, body| async move {
+            dispatch(state, method, path.as_str().to_owned(), query, headers, remote, body).await
+        })
+        .recover(|_| async { Ok::<_, std::convert::Infallible>(error::plain(StatusCode::BAD_REQUEST, "bad request")) })
+        .unify()
+}
+
+async fn dispatch<S, B>(
+    state: Arc<AppState>,
+    method: Method,
+    path: String,
+    query: String,
+    headers: HeaderMap,
+    remote: Option<SocketAddr>,
+    body: S,
+) -> Response
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let started = Instant::now();
+    let api = path.starts_with("/api/");
+    let (route, params) = match state.router.find(&method, &path) {
+        Ok(found) => found,
+        Err(status) => {
+            let err = if status == StatusCode::NOT_FOUND {
+                Error::NotFound(format!("route {method} {path}"))
+            } else {
+                Error::MethodNotAllowed(format!("{method} is not allowed on {path}"))
+            };
+            let resp = error::respond(err, api, &state);
+            state.metrics.observe(&method, "unmatched", resp.status(), started.elapsed());
+            return resp;
+        }
+    };
+    let result = async {
+        let body = read_body(body, route.body_limit.unwrap_or(state.config.server.max_body_bytes)).await?;
+        let principal = authenticate(&state, &headers).await;
+        let principal = match (route.access, principal) {
+            (Access::Public, p) => p.ok().flatten(),
+            (Access::Role(required), Ok(Some(p))) => {
+                if p.role() < required {
+                    return Err(Error::Forbidden(format!("this requires the {required} role; you are {}", p.role())));
+                }
+                Some(p)
+            }
+            (Access::Role(_), Ok(None)) => return Err(Error::Unauthenticated),
+            (Access::Role(_), Err(e)) => return Err(e),
+        };
+        if !is_safe(&method) {
+            // Public routes carry no session authority; the login form checks its own token.
+            let session_bound = principal.as_ref().filter(|_| route.access != Access::Public);
+            check_csrf(&state, &headers, session_bound, &body)?;
+        }
+        let ctx = Ctx { state: state.clone(), method: method.clone(), path: path.clone(), params, query, headers, body, remote, principal, route };
+        (route.handler)(ctx).await
+    }
+    .await;
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(Error::Unauthenticated) if !api && method == Method::GET => ui::redirect_to_login(&path),
+        Err(e) => error::respond(e, api, &state),
+    };
+    security_headers(resp.headers_mut(), api);
+    state.metrics.observe(&method, route.path, resp.status(), started.elapsed());
+    resp
+}
+
+fn is_safe(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Reads the body, refusing (413) as soon as it exceeds `limit`, chunked or not.
+async fn read_body<S, B>(body: S, limit: usize) -> Result<Bytes, Error>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|e| Error::BadRequest(format!("cannot read request body: {e}")))?;
+        if buf.len() + chunk.remaining() > limit {
+            return Err(Error::PayloadTooLarge { limit });
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            buf.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Finds the caller from `Authorization: Bearer` (API tokens) or the session cookie.
+/// `Ok(None)` means no credentials were presented; bad credentials are an error.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Error> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let value = auth.to_str().map_err(|_| Error::Unauthorized("malformed Authorization header".into()))?;
+        let secret = value
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| Error::Unauthorized("Authorization must be \"Bearer <token>\"".into()))?;
+        return authenticate_token(state, SecretString::from(secret.trim().to_owned())).await.map(Some);
+    }
+    let (cookie_name, _) = state.cookie_names();
+    let Some(id) = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| session::read_cookie(h, cookie_name))
+    else {
+        return Ok(None);
+    };
+    let hash = session::hash_id(id);
+    let Some(sess) = state.store.session(&hash).await? else { return Err(Error::Unauthenticated) };
+    let settings = state.settings.get(&state.store).await?;
+    let now = state.store.clock().now_ms();
+    let idle = now - sess.last_seen_at > settings.session_idle_timeout().as_millis() as i64;
+    let expired = now - sess.created_at > settings.session_absolute_timeout().as_millis() as i64;
+    if idle || expired || sess.user.disabled {
+        state.store.delete_session(&hash).await?;
+        return Err(Error::Unauthenticated);
+    }
+    // Refresh at most every 30 s: idle timeouts are minutes, writes per request are not free.
+    if now - sess.last_seen_at > 30_000 {
+        state.store.touch_session(&hash).await?;
+    }
+    Ok(Some(Principal::User { user: sess.user.clone(), session: SessionRef { id: id.to_owned(), session: sess } }))
+}
+
+async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Principal, Error> {
+    let invalid = || Error::Unauthorized("invalid, expired or revoked token".into());
+    if token::parse(&secret) != Some(TokenKind::Api) {
+        return Err(invalid());
+    }
+    let info = state.store.token_by_hash(&token::hash(secret.expose_secret())).await?.ok_or_else(invalid)?;
+    let now = state.store.clock().now_ms();
+    if info.kind != TokenKind::Api || !info.is_active(now) || !state.store.use_token(&info).await? {
+        return Err(invalid());
+    }
+    let role = info.role.ok_or_else(invalid)?;
+    Ok(Principal::Token { token: info, role })
+}
+
+/// State-changing requests carried by a browser must come from our own pages: the
+/// `Sec-Fetch-Site`/`Origin` headers must not name another site, and a session's
+/// requests must carry its CSRF token (header `X-CSRF-Token` or form field
+/// `csrf_token`). Token-authenticated API calls carry no ambient credentials and are
+/// exempt from the token check.
+fn check_csrf(state: &AppState, headers: &HeaderMap, principal: Option<&Principal>, body: &Bytes) -> Result<(), Error> {
+    let forbidden = |why: &str| Error::Forbidden(format!("cross-site request refused: {why}"));
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return Err(forbidden("Sec-Fetch-Site is not same-origin"));
+        }
+    }
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host_origin = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| {
+            let scheme = if state.secure_cookies { "https" } else { "http" };
+            format!("{scheme}://{h}")
+        });
+        if origin != state.public_origin && Some(origin) != host_origin.as_deref() {
+            return Err(forbidden("Origin does not match this server"));
+        }
+    }
+    let Some(sess) = principal.and_then(Principal::session) else { return Ok(()) };
+    let expected = session::csrf_token(&sess.id);
+    let presented = headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| form_field(headers, body, "csrf_token"));
+    match presented {
+        Some(t) if session::constant_time_eq(&t, &expected) => Ok(()),
+        Some(_) => Err(Error::Forbidden("CSRF token does not match this session; reload the page".into())),
+        None => Err(Error::Forbidden("missing CSRF token (X-CSRF-Token header or csrf_token field)".into())),
+    }
+}
+
+fn form_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !ct.starts_with("application/x-www-form-urlencoded") {
+        return None;
+    }
+    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+fn security_headers(h: &mut HeaderMap, api: bool) {
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if !api {
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                 connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! The route table: every route's method, path, access rule, handler and documented
+//! request/response types. Routing, the OpenAPI document and the authorization-matrix
+//! test all read this one list.
+
+use super::error::json;
+use super::{Ctx, api, ops, ui};
+use crate::auth::Access;
+use crate::error::Error;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use streamswarm_schema::Role;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+pub type Handler = fn(Ctx) -> HandlerFuture;
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+pub struct Route {
+    pub method: Method,
+    /// Path template in `matchit` syntax, e.g. `/api/v1/users/{id}`.
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+    pub handler: Handler,
+    /// JSON request body type, for the OpenAPI document.
+    pub request: Option<SchemaFn>,
+    /// JSON success response type and status, for the OpenAPI document.
+    pub response: Option<(u16, SchemaFn)>,
+    /// Overrides `server.max_body_bytes`.
+    pub body_limit: Option<usize>,
+}
+
+pub fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+macro_rules! route {
+    ($method:ident $path:literal, $access:expr, $summary:literal, $handler:path $(, req = $req:ty)? $(, res = $status:literal $res:ty)?) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            access: $access,
+            summary: $summary,
+            handler: |ctx| Box::pin($handler(ctx)),
+            request: None $(.or(Some(schema_of::<$req> as SchemaFn)))?,
+            response: None $(.or(Some(($status, schema_of::<$res> as SchemaFn))))?,
+            body_limit: None,
+        }
+    };
+}
+
+const PUBLIC: Access = Access::Public;
+const VIEWER: Access = Access::Role(Role::Viewer);
+const OPERATOR: Access = Access::Role(Role::Operator);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
+    use api::{agents, audit, groups, me, settings, tests, tokens, users};
+    vec![
+        // Operations.
+        route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
+        route!(GET "/readyz", PUBLIC, "Database is reachable", ops::readyz),
+        route!(GET "/metrics", PUBLIC, "Prometheus metrics", ops::metrics),
+        route!(GET "/api/v1/openapi.json", PUBLIC, "This API's OpenAPI document", ops::openapi),
+        // Web UI.
+        route!(GET "/login", PUBLIC, "Login form", ui::login::form),
+        route!(POST "/login", PUBLIC, "Log in", ui::login::submit),
+        route!(GET "/logout", VIEWER, "Logout confirmation", ui::login::confirm_logout),
+        route!(POST "/logout", VIEWER, "Log out", ui::login::logout),
+        route!(GET "/", VIEWER, "Landing page", ui::home::page),
+        // JSON API.
+        route!(GET "/api/v1/me", VIEWER, "The calling user or token", me::get, res = 200 me::Me),
+        route!(POST "/api/v1/me/password", VIEWER, "Change your own password", me::change_password, req = me::PasswordChange),
+        route!(GET "/api/v1/users", ADMIN, "List users", users::list, res = 200 Vec<crate::store::users::User>),
+        route!(POST "/api/v1/users", ADMIN, "Create a user", users::create, req = users::NewUser, res = 201 crate::store::users::User),
+        route!(GET "/api/v1/users/{id}", ADMIN, "Get a user", users::get, res = 200 crate::store::users::User),
+        route!(PATCH "/api/v1/users/{id}", ADMIN, "Change a user's role, state or password", users::update, req = users::UserUpdate, res = 200 crate::store::users::User),
+        route!(DELETE "/api/v1/users/{id}", ADMIN, "Delete a user", users::delete),
+        route!(GET "/api/v1/tokens", ADMIN, "List tokens", tokens::list, res = 200 Vec<crate::store::tokens::TokenInfo>),
+        route!(POST "/api/v1/tokens", ADMIN, "Create a token (its secret is returned once)", tokens::create, req = tokens::NewToken, res = 201 tokens::CreatedToken),
+        route!(DELETE "/api/v1/tokens/{id}", ADMIN, "Revoke a token", tokens::revoke, res = 200 crate::store::tokens::TokenInfo),
+        route!(GET "/api/v1/settings", ADMIN, "Runtime settings", settings::get, res = 200 Vec<settings::SettingValue>),
+        route!(PATCH "/api/v1/settings", ADMIN, "Change runtime settings", settings::update, req = settings::SettingsChange, res = 200 Vec<settings::SettingValue>),
+        route!(GET "/api/v1/audit", ADMIN, "Audit log, newest first", audit::list, res = 200 Vec<crate::store::audit::AuditEntry>),
+        route!(GET "/api/v1/agents", VIEWER, "List agents", agents::list, res = 200 Vec<agents::AgentView>),
+        route!(GET "/api/v1/agents/{id}", VIEWER, "Get an agent", agents::get, res = 200 agents::AgentView),
+        route!(PUT "/api/v1/agents/{id}/groups", OPERATOR, "Set an agent's groups", agents::set_groups, req = agents::GroupIds, res = 200 agents::AgentView),
+        route!(GET "/api/v1/groups", VIEWER, "List agent groups", groups::list, res = 200 Vec<crate::store::agents::AgentGroup>),
+        route!(POST "/api/v1/groups", OPERATOR, "Create an agent group", groups::create, req = groups::NewGroup, res = 201 crate::store::agents::AgentGroup),
+        route!(DELETE "/api/v1/groups/{id}", OPERATOR, "Delete an agent group", groups::delete),
+        route!(GET "/api/v1/tests", VIEWER, "List tests", tests::list, res = 200 tests::TestPage),
+        route!(POST "/api/v1/tests", OPERATOR, "Create a test", tests::create, req = tests::TestInput, res = 201 crate::store::tests::TestRecord),
+        route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
+        route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
+        route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
+    ]
+});
+
+/// Path → routes by method.
+pub struct Router {
+    paths: matchit::Router<Vec<&'static Route>>,
+}
+
+impl Router {
+    pub fn new() -> Self {
+        let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
+        for r in ROUTES.iter() {
+            match by_path.iter_mut().find(|(p, _)| *p == r.path) {
+                Some((_, v)) => v.push(r),
+                None => by_path.push((r.path, vec![r])),
+            }
+        }
+        let mut paths = matchit::Router::new();
+        for (p, v) in by_path {
+            paths.insert(p, v).unwrap_or_else(|e| panic!("route {p}: {e}"));
+        }
+        Router { paths }
+    }
+
+    /// The route and its path parameters, or 404 / 405.
+    pub fn find(&self, method: &Method, path: &str) -> Result<(&'static Route, Vec<(String, String)>), StatusCode> {
+        let m = self.paths.at(path).map_err(|_| StatusCode::NOT_FOUND)?;
+        let wanted = if *method == Method::HEAD { &Method::GET } else { method };
+        let route = m.value.iter().find(|r| r.method == *wanted).ok_or(StatusCode::METHOD_NOT_ALLOWED)?;
+        let params = m.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        Ok((route, params))
+    }
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// 204 No Content.
+pub fn no_content() -> Response {
+    let mut r = Response::new(Vec::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    r
+}
+
+pub fn ok<T: serde::Serialize>(body: &T) -> Result<Response, Error> {
+    Ok(json(StatusCode::OK, body))
+}
+
+pub fn created<T: serde::Serialize>(body: &T) -> Result<Response, Error> {
+    Ok(json(StatusCode::CREATED, body))
+}

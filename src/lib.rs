@@ -1,0 +1,18 @@
+//! StreamSwarm server library. The binary (`main.rs`) only calls [`cli::main`].
+//!
+//! Map: [`config`] (static configuration) → [`app`] (build and run) → [`http`] (routes,
+//! auth, API, UI) → [`admin`] (audited operations shared by CLI and API) → [`store`]
+//! (metadata in PostgreSQL or SQLite). See ARCHITECTURE.md.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod settings;
+pub mod store;
+
+pub use app::Application;
