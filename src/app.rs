@@ -25,7 +25,9 @@ impl Application {
     /// As `build`, with an injectable clock (tests move time with it).
     pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
         let location = config.database_location();
-        let store = Store::connect(&location, config.database.pool_size, clock).await.context("opening the metadata store")?;
+        let store = Store::connect(&location, config.database.pool_size, clock)
+            .await
+            .context("opening the metadata store")?;
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
@@ -58,10 +60,18 @@ impl Application {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes.
-pub async fn run(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) {
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), backend = state.store.backend(), "serving");
-    warp::serve(http::service(state.clone())).incoming(listener).graceful(shutdown).run().await;
+    warp::serve(http::service(state.clone()))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
     housekeeping.abort();
     state.store.close();
     tracing::info!("stopped");
@@ -72,7 +82,9 @@ async fn housekeeping(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
         tick.tick().await;
-        let Ok(settings) = state.settings.get(&state.store).await else { continue };
+        let Ok(settings) = state.settings.get(&state.store).await else {
+            continue;
+        };
         let idle = settings.session_idle_timeout().as_millis() as i64;
         let absolute = settings.session_absolute_timeout().as_millis() as i64;
         match state.store.purge_sessions(idle, absolute).await {

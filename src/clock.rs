@@ -50,7 +50,8 @@ impl Timestamp {
     pub fn rfc3339(self) -> String {
         let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-        t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
     }
 }
 
@@ -79,6 +80,9 @@ mod tests {
         assert_eq!(c.now_ms(), 1_000);
         c.advance(Duration::from_secs(2));
         assert_eq!(c.now_ms(), 3_000);
-        assert_eq!(Timestamp(1_764_103_953_123).rfc3339(), "2025-11-25T20:52:33.123Z");
+        assert_eq!(
+            Timestamp(1_764_103_953_123).rfc3339(),
+            "2025-11-25T20:52:33.123Z"
+        );
     }
 }

@@ -66,7 +66,10 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: SecretString::from("sqlite://./data/streamswarm.db"), pool_size: 16 }
+        DatabaseConfig {
+            url: SecretString::from("sqlite://./data/streamswarm.db"),
+            pool_size: 16,
+        }
     }
 }
 
@@ -81,7 +84,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { level: "info".into(), format: LogFormat::Text }
+        LogConfig {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
     }
 }
 
@@ -117,7 +123,8 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        DatabaseLocation::parse(&self.database.url).map_err(|e| format!("invalid configuration: database.url {e}"))?;
+        DatabaseLocation::parse(&self.database.url)
+            .map_err(|e| format!("invalid configuration: database.url {e}"))?;
         if !(1..=1024).contains(&self.database.pool_size) {
             return Err(format!(
                 "invalid configuration: database.pool_size must be between 1 and 1024, got {}",
@@ -131,9 +138,12 @@ impl Config {
             ));
         }
         if let Some(u) = &self.server.public_url {
-            let parsed = url::Url::parse(u).map_err(|e| format!("invalid configuration: server.public_url {u:?}: {e}"))?;
+            let parsed = url::Url::parse(u)
+                .map_err(|e| format!("invalid configuration: server.public_url {u:?}: {e}"))?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-                return Err(format!("invalid configuration: server.public_url {u:?} must be an http:// or https:// URL"));
+                return Err(format!(
+                    "invalid configuration: server.public_url {u:?} must be an http:// or https:// URL"
+                ));
             }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
@@ -150,7 +160,11 @@ impl Config {
         match self.server.secure_cookies {
             SecureCookies::Always => true,
             SecureCookies::Never => false,
-            SecureCookies::Auto => self.server.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+            SecureCookies::Auto => self
+                .server
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
         }
     }
 }
@@ -194,7 +208,10 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         let cfg = load_toml("[database]\nurl = \"postgres://u:hunter2@localhost/db\"").unwrap();
-        assert_eq!(cfg.database.url.expose_secret(), "postgres://u:hunter2@localhost/db");
+        assert_eq!(
+            cfg.database.url.expose_secret(),
+            "postgres://u:hunter2@localhost/db"
+        );
         assert!(!format!("{cfg:?}").contains("hunter2"));
     }
 }

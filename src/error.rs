@@ -31,7 +31,10 @@ pub enum Error {
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{message}")]
-    TooManyRequests { message: String, retry_after: Duration },
+    TooManyRequests {
+        message: String,
+        retry_after: Duration,
+    },
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]

@@ -22,14 +22,70 @@ pub struct Definition {
 }
 
 pub const DEFINITIONS: &[Definition] = &[
-    Definition { key: "session_idle_timeout_minutes", unit: "min", min: 1, max: 1440, default: 30, description: "A session ends after this long without a request." },
-    Definition { key: "session_absolute_timeout_hours", unit: "h", min: 1, max: 720, default: 12, description: "A session ends this long after login, however active." },
-    Definition { key: "heartbeat_interval_seconds", unit: "s", min: 1, max: 3600, default: 10, description: "How often agents report in." },
-    Definition { key: "agent_offline_after_seconds", unit: "s", min: 2, max: 86400, default: 30, description: "An agent silent for this long is shown offline (at least twice the heartbeat interval)." },
-    Definition { key: "raw_retention_days", unit: "d", min: 1, max: 3650, default: 30, description: "Raw measurements older than this are deleted from the embedded store." },
-    Definition { key: "login_max_failures_per_user", unit: "failures", min: 1, max: 1000, default: 5, description: "Failed logins for one username within the window before further attempts get 429." },
-    Definition { key: "login_max_failures_per_address", unit: "failures", min: 1, max: 100000, default: 20, description: "Failed logins from one source address within the window before further attempts get 429." },
-    Definition { key: "login_failure_window_minutes", unit: "min", min: 1, max: 1440, default: 5, description: "The window over which failed logins are counted." },
+    Definition {
+        key: "session_idle_timeout_minutes",
+        unit: "min",
+        min: 1,
+        max: 1440,
+        default: 30,
+        description: "A session ends after this long without a request.",
+    },
+    Definition {
+        key: "session_absolute_timeout_hours",
+        unit: "h",
+        min: 1,
+        max: 720,
+        default: 12,
+        description: "A session ends this long after login, however active.",
+    },
+    Definition {
+        key: "heartbeat_interval_seconds",
+        unit: "s",
+        min: 1,
+        max: 3600,
+        default: 10,
+        description: "How often agents report in.",
+    },
+    Definition {
+        key: "agent_offline_after_seconds",
+        unit: "s",
+        min: 2,
+        max: 86400,
+        default: 30,
+        description: "An agent silent for this long is shown offline (at least twice the heartbeat interval).",
+    },
+    Definition {
+        key: "raw_retention_days",
+        unit: "d",
+        min: 1,
+        max: 3650,
+        default: 30,
+        description: "Raw measurements older than this are deleted from the embedded store.",
+    },
+    Definition {
+        key: "login_max_failures_per_user",
+        unit: "failures",
+        min: 1,
+        max: 1000,
+        default: 5,
+        description: "Failed logins for one username within the window before further attempts get 429.",
+    },
+    Definition {
+        key: "login_max_failures_per_address",
+        unit: "failures",
+        min: 1,
+        max: 100000,
+        default: 20,
+        description: "Failed logins from one source address within the window before further attempts get 429.",
+    },
+    Definition {
+        key: "login_failure_window_minutes",
+        unit: "min",
+        min: 1,
+        max: 1440,
+        default: 5,
+        description: "The window over which failed logins are counted.",
+    },
 ];
 
 /// The effective value of every setting.
@@ -74,21 +130,37 @@ impl RuntimeSettings {
 
     /// Applies `changes` on top of `self`, checking each key, range and the rules
     /// between keys. Nothing is applied unless everything is valid.
-    pub fn with_changes(&self, changes: &serde_json::Map<String, serde_json::Value>) -> Result<Self, SettingError> {
+    pub fn with_changes(
+        &self,
+        changes: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, SettingError> {
         let mut next = self.clone();
         for (key, value) in changes {
-            let def = DEFINITIONS.iter().find(|d| d.key == key).ok_or_else(|| SettingError {
+            let def = DEFINITIONS
+                .iter()
+                .find(|d| d.key == key)
+                .ok_or_else(|| SettingError {
+                    key: key.clone(),
+                    message: format!(
+                        "unknown setting; known settings are {}",
+                        DEFINITIONS
+                            .iter()
+                            .map(|d| d.key)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })?;
+            let v = value.as_i64().ok_or_else(|| SettingError {
                 key: key.clone(),
-                message: format!(
-                    "unknown setting; known settings are {}",
-                    DEFINITIONS.iter().map(|d| d.key).collect::<Vec<_>>().join(", ")
-                ),
+                message: "must be an integer".into(),
             })?;
-            let v = value.as_i64().ok_or_else(|| SettingError { key: key.clone(), message: "must be an integer".into() })?;
             if !(def.min..=def.max).contains(&v) {
                 return Err(SettingError {
                     key: key.clone(),
-                    message: format!("must be between {} and {} {}, got {v}", def.min, def.max, def.unit),
+                    message: format!(
+                        "must be between {} and {} {}, got {v}",
+                        def.min, def.max, def.unit
+                    ),
                 });
             }
             next.0.insert(def.key, v);
@@ -128,7 +200,9 @@ const CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl SettingsCache {
     pub fn new() -> Self {
-        SettingsCache { cached: RwLock::new(None) }
+        SettingsCache {
+            cached: RwLock::new(None),
+        }
     }
 
     pub async fn get(&self, store: &Store) -> Result<RuntimeSettings, StoreError> {
@@ -168,21 +242,35 @@ mod tests {
         for d in DEFINITIONS {
             assert!((d.min..=d.max).contains(&d.default), "{}", d.key);
         }
-        RuntimeSettings::default().with_changes(&serde_json::Map::new()).unwrap();
+        RuntimeSettings::default()
+            .with_changes(&serde_json::Map::new())
+            .unwrap();
     }
 
     #[test]
     fn invalid_changes_name_the_key_and_change_nothing() {
         let s = RuntimeSettings::default();
-        let e = s.with_changes(&changes(json!({"session_idle_timeout_minutes": 0}))).unwrap_err();
+        let e = s
+            .with_changes(&changes(json!({"session_idle_timeout_minutes": 0})))
+            .unwrap_err();
         assert_eq!(e.key, "session_idle_timeout_minutes");
-        let e = s.with_changes(&changes(json!({"sesion_idle": 5}))).unwrap_err();
+        let e = s
+            .with_changes(&changes(json!({"sesion_idle": 5})))
+            .unwrap_err();
         assert_eq!(e.key, "sesion_idle");
-        let e = s.with_changes(&changes(json!({"heartbeat_interval_seconds": "10"}))).unwrap_err();
+        let e = s
+            .with_changes(&changes(json!({"heartbeat_interval_seconds": "10"})))
+            .unwrap_err();
         assert!(e.message.contains("integer"));
-        let e = s.with_changes(&changes(json!({"heartbeat_interval_seconds": 60}))).unwrap_err();
+        let e = s
+            .with_changes(&changes(json!({"heartbeat_interval_seconds": 60})))
+            .unwrap_err();
         assert_eq!(e.key, "agent_offline_after_seconds");
-        let ok = s.with_changes(&changes(json!({"heartbeat_interval_seconds": 60, "agent_offline_after_seconds": 180}))).unwrap();
+        let ok = s
+            .with_changes(&changes(
+                json!({"heartbeat_interval_seconds": 60, "agent_offline_after_seconds": 180}),
+            ))
+            .unwrap();
         assert_eq!(ok.get("heartbeat_interval_seconds"), 60);
     }
 }

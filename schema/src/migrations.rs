@@ -45,7 +45,11 @@ mod tests {
             let path = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/");
             let listed = if dir == "postgres" { POSTGRES } else { SQLITE };
             let files = std::fs::read_dir(format!("{path}{dir}")).unwrap().count();
-            assert_eq!(files, listed.len(), "a file in migrations/{dir} is not listed in migrations.rs");
+            assert_eq!(
+                files,
+                listed.len(),
+                "a file in migrations/{dir} is not listed in migrations.rs"
+            );
         }
     }
 }

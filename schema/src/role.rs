@@ -5,7 +5,17 @@ use std::fmt;
 use std::str::FromStr;
 
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -59,6 +69,11 @@ mod tests {
         for r in Role::ALL {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), r);
         }
-        assert!("root".parse::<Role>().unwrap_err().contains("admin, operator, viewer"));
+        assert!(
+            "root"
+                .parse::<Role>()
+                .unwrap_err()
+                .contains("admin, operator, viewer")
+        );
     }
 }

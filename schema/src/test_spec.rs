@@ -19,7 +19,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -181,7 +184,10 @@ pub struct TcpParams {
 
 impl Default for TcpParams {
     fn default() -> Self {
-        TcpParams { timeout_ms: 3000, family: AddressFamily::Any }
+        TcpParams {
+            timeout_ms: 3000,
+            family: AddressFamily::Any,
+        }
     }
 }
 
@@ -262,8 +268,14 @@ pub enum TestParams {
 impl TestParams {
     /// Parses `params` as the parameters of `kind`; `null` means all defaults.
     pub fn from_json(kind: TestKind, params: serde_json::Value) -> Result<Self, ValidationError> {
-        let params = if params.is_null() { serde_json::json!({}) } else { params };
-        fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ValidationError> {
+        let params = if params.is_null() {
+            serde_json::json!({})
+        } else {
+            params
+        };
+        fn parse<T: serde::de::DeserializeOwned>(
+            v: serde_json::Value,
+        ) -> Result<T, ValidationError> {
             serde_json::from_value(v).map_err(|e| ValidationError::new("params", e.to_string()))
         }
         Ok(match kind {
@@ -317,7 +329,8 @@ impl TestParams {
             TestParams::Dns(p) => {
                 range("timeout_ms", p.timeout_ms.into(), 10, 60_000);
                 if let Some(r) = &p.resolver {
-                    let ok = r.parse::<std::net::IpAddr>().is_ok() || r.parse::<std::net::SocketAddr>().is_ok();
+                    let ok = r.parse::<std::net::IpAddr>().is_ok()
+                        || r.parse::<std::net::SocketAddr>().is_ok();
                     if !ok {
                         errors.push(ValidationError::new(
                             "params.resolver",
@@ -377,7 +390,10 @@ impl TestSpec {
     pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
         let mut errors = Vec::new();
         if self.params.kind() != self.kind {
-            errors.push(ValidationError::new("params", format!("parameters are not those of a {} test", self.kind)));
+            errors.push(ValidationError::new(
+                "params",
+                format!("parameters are not those of a {} test", self.kind),
+            ));
         }
         self.params.validate(&mut errors);
         if let Err(message) = validate_target(self.kind, &self.target) {
@@ -398,15 +414,28 @@ impl TestSpec {
         }
         if let (Some(start), Some(end)) = (s.start_at_ms, s.end_at_ms) {
             if end <= start {
-                errors.push(ValidationError::new("schedule.end_at_ms", "must be after start_at_ms"));
+                errors.push(ValidationError::new(
+                    "schedule.end_at_ms",
+                    "must be after start_at_ms",
+                ));
             }
         }
-        for (field, v) in [("schedule.start_at_ms", s.start_at_ms), ("schedule.end_at_ms", s.end_at_ms)] {
+        for (field, v) in [
+            ("schedule.start_at_ms", s.start_at_ms),
+            ("schedule.end_at_ms", s.end_at_ms),
+        ] {
             if v.is_some_and(|v| v < 0) {
-                errors.push(ValidationError::new(field, "must be a Unix time in milliseconds (≥ 0)"));
+                errors.push(ValidationError::new(
+                    field,
+                    "must be a Unix time in milliseconds (≥ 0)",
+                ));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -421,7 +450,9 @@ fn validate_target(kind: TestKind, target: &str) -> Result<(), String> {
         }
         TestKind::Ping | TestKind::Traceroute => host_or_ip(target),
         TestKind::Dns => {
-            if is_hostname(target.trim_end_matches('.')) || target.parse::<std::net::IpAddr>().is_ok() {
+            if is_hostname(target.trim_end_matches('.'))
+                || target.parse::<std::net::IpAddr>().is_ok()
+            {
                 Ok(())
             } else {
                 Err(format!("{target:?} is not a DNS name"))
@@ -442,7 +473,9 @@ fn validate_target(kind: TestKind, target: &str) -> Result<(), String> {
                 .or_else(|| target.strip_prefix("https://"))
                 .ok_or_else(|| format!("{target:?} must start with http:// or https://"))?;
             let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            let host = split_host_port(authority).map(|(h, _)| h).unwrap_or(authority);
+            let host = split_host_port(authority)
+                .map(|(h, _)| h)
+                .unwrap_or(authority);
             host_or_ip(host.trim_start_matches('[').trim_end_matches(']'))
         }
     }
@@ -475,7 +508,9 @@ fn is_hostname(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         })
 }
 
@@ -484,12 +519,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn spec(kind: TestKind, target: &str, params: serde_json::Value) -> Result<TestSpec, ValidationError> {
+    fn spec(
+        kind: TestKind,
+        target: &str,
+        params: serde_json::Value,
+    ) -> Result<TestSpec, ValidationError> {
         Ok(TestSpec {
             kind,
             target: target.into(),
             params: TestParams::from_json(kind, params)?,
-            schedule: Schedule { interval_seconds: 60, jitter_seconds: 5, start_at_ms: None, end_at_ms: None, one_shot: false },
+            schedule: Schedule {
+                interval_seconds: 60,
+                jitter_seconds: 5,
+                start_at_ms: None,
+                end_at_ms: None,
+                one_shot: false,
+            },
         })
     }
 
@@ -502,7 +547,10 @@ mod tests {
                 TestKind::Http => "https://example.net/health",
                 _ => "example.net",
             };
-            spec(kind, target, serde_json::Value::Null).unwrap().validate().unwrap();
+            spec(kind, target, serde_json::Value::Null)
+                .unwrap()
+                .validate()
+                .unwrap();
             assert_eq!(TestKind::parse(kind.as_str()), Some(kind));
         }
     }
@@ -533,10 +581,17 @@ mod tests {
             (TestKind::Ping, "<script>"),
         ];
         for (kind, target) in bad {
-            let errs = spec(kind, target, json!({})).unwrap().validate().unwrap_err();
+            let errs = spec(kind, target, json!({}))
+                .unwrap()
+                .validate()
+                .unwrap_err();
             assert_eq!(errs[0].field, "target", "{kind} {target}");
         }
-        for (kind, target) in [(TestKind::Tcp, "[2001:db8::1]:22"), (TestKind::Ping, "2001:db8::1"), (TestKind::Http, "http://[::1]:8080/x")] {
+        for (kind, target) in [
+            (TestKind::Tcp, "[2001:db8::1]:22"),
+            (TestKind::Ping, "2001:db8::1"),
+            (TestKind::Http, "http://[::1]:8080/x"),
+        ] {
             spec(kind, target, json!({})).unwrap().validate().unwrap();
         }
     }

@@ -14,10 +14,18 @@ pub struct Actor {
 
 impl Actor {
     pub fn cli() -> Self {
-        Actor { name: "cli".into(), user_id: None, source_ip: None }
+        Actor {
+            name: "cli".into(),
+            user_id: None,
+            source_ip: None,
+        }
     }
 
     pub fn system() -> Self {
-        Actor { name: "system".into(), user_id: None, source_ip: None }
+        Actor {
+            name: "system".into(),
+            user_id: None,
+            source_ip: None,
+        }
     }
 }

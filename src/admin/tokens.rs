@@ -34,10 +34,18 @@ pub async fn create(store: &Store, actor: &Actor, req: TokenRequest) -> Result<C
     let role = match req.kind {
         TokenKind::Api => Some(req.role.unwrap_or(Role::Viewer)),
         TokenKind::Enrol if req.role.is_some() => {
-            return Err(Error::invalid("role", "enrolment tokens have no role; they only enrol agents"));
+            return Err(Error::invalid(
+                "role",
+                "enrolment tokens have no role; they only enrol agents",
+            ));
         }
         TokenKind::Enrol => None,
-        TokenKind::Agent => return Err(Error::invalid("kind", "agent credentials are issued by enrolment")),
+        TokenKind::Agent => {
+            return Err(Error::invalid(
+                "kind",
+                "agent credentials are issued by enrolment",
+            ));
+        }
     };
     if let Some(n) = req.uses {
         if !(1..=1_000_000).contains(&n) {
@@ -45,7 +53,9 @@ pub async fn create(store: &Store, actor: &Actor, req: TokenRequest) -> Result<C
         }
     }
     let expires_at = match req.expires_in {
-        Some(d) if d.is_zero() => return Err(Error::invalid("expires", "must be a positive duration")),
+        Some(d) if d.is_zero() => {
+            return Err(Error::invalid("expires", "must be a positive duration"));
+        }
         Some(d) if d > Duration::from_secs(10 * 365 * 86_400) => {
             return Err(Error::invalid("expires", "must be at most 10 years"));
         }
@@ -74,7 +84,10 @@ pub async fn create(store: &Store, actor: &Actor, req: TokenRequest) -> Result<C
         json!({"kind": info.kind, "name": info.name, "prefix": info.prefix, "role": info.role}),
     )
     .await?;
-    Ok(Created { info, secret: generated.secret })
+    Ok(Created {
+        info,
+        secret: generated.secret,
+    })
 }
 
 pub async fn revoke(store: &Store, actor: &Actor, id: i64) -> Result<TokenInfo> {
@@ -82,6 +95,13 @@ pub async fn revoke(store: &Store, actor: &Actor, id: i64) -> Result<TokenInfo> 
         return Err(Error::NotFound(format!("token {id}")));
     }
     let info = store.revoke_token(id).await?;
-    audit(store, actor, "token.revoke", &format!("token:{id}"), json!({"kind": info.kind, "name": info.name, "prefix": info.prefix})).await?;
+    audit(
+        store,
+        actor,
+        "token.revoke",
+        &format!("token:{id}"),
+        json!({"kind": info.kind, "name": info.name, "prefix": info.prefix}),
+    )
+    .await?;
     Ok(info)
 }

@@ -24,7 +24,10 @@ pub fn check_policy(password: &SecretString) -> Result<(), String> {
 }
 
 fn hash_blocking(password: &str) -> String {
-    Argon2::default().hash_password(password.as_bytes()).expect("argon2 with default parameters hashes any input").to_string()
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .expect("argon2 with default parameters hashes any input")
+        .to_string()
 }
 
 pub async fn hash(password: SecretString) -> String {
@@ -36,7 +39,9 @@ pub async fn hash(password: SecretString) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Correct; `needs_rehash` when the stored hash uses older parameters.
-    Valid { needs_rehash: bool },
+    Valid {
+        needs_rehash: bool,
+    },
     Invalid,
 }
 
@@ -59,8 +64,16 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Verdict {
             Some(h) => (h.as_str(), true),
             None => (dummy_hash(), false),
         };
-        let ok = Argon2::default().verify_password(password.expose_secret().as_bytes(), hash).is_ok();
-        if ok && real { Verdict::Valid { needs_rehash: needs_rehash(hash) } } else { Verdict::Invalid }
+        let ok = Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), hash)
+            .is_ok();
+        if ok && real {
+            Verdict::Valid {
+                needs_rehash: needs_rehash(hash),
+            }
+        } else {
+            Verdict::Invalid
+        }
     })
     .await
     .expect("password verification task")
@@ -68,12 +81,18 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Verdict {
 
 /// True when `hash` was made with other than the current algorithm, version or cost.
 pub fn needs_rehash(hash: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else { return true };
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
     let current = Params::default();
     let same_params = Params::try_from(&parsed).is_ok_and(|p| {
-        p.m_cost() == current.m_cost() && p.t_cost() == current.t_cost() && p.p_cost() == current.p_cost()
+        p.m_cost() == current.m_cost()
+            && p.t_cost() == current.t_cost()
+            && p.p_cost() == current.p_cost()
     });
-    parsed.algorithm != Algorithm::Argon2id.ident() || parsed.version != Some(Version::V0x13.into()) || !same_params
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || parsed.version != Some(Version::V0x13.into())
+        || !same_params
 }
 
 /// Warms the dummy hash so the first unknown-user login is not measurably slower.
@@ -95,16 +114,31 @@ mod tests {
         let h = hash(pw.clone()).await;
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(!h.contains("correct horse"));
-        assert_eq!(verify(pw.clone(), Some(h.clone())).await, Verdict::Valid { needs_rehash: false });
-        assert_eq!(verify(SecretString::from("wrong"), Some(h)).await, Verdict::Invalid);
+        assert_eq!(
+            verify(pw.clone(), Some(h.clone())).await,
+            Verdict::Valid {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            verify(SecretString::from("wrong"), Some(h)).await,
+            Verdict::Invalid
+        );
         assert_eq!(verify(pw.clone(), None).await, Verdict::Invalid);
 
         // A hash made with weaker parameters verifies but asks to be upgraded.
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8192, 1, 1, None).unwrap())
-            .hash_password(b"correct horse battery")
-            .unwrap()
-            .to_string();
-        assert_eq!(verify(pw, Some(weak)).await, Verdict::Valid { needs_rehash: true });
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery")
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            verify(pw, Some(weak)).await,
+            Verdict::Valid { needs_rehash: true }
+        );
     }
 
     #[test]

@@ -39,7 +39,11 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 pub fn cookie_names(secure: bool) -> (&'static str, &'static str) {
-    if secure { (SECURE_COOKIE, SECURE_LOGIN_CSRF_COOKIE) } else { (COOKIE, LOGIN_CSRF_COOKIE) }
+    if secure {
+        (SECURE_COOKIE, SECURE_LOGIN_CSRF_COOKIE)
+    } else {
+        (COOKIE, LOGIN_CSRF_COOKIE)
+    }
 }
 
 /// `Set-Cookie` value; `max_age` None makes a browser-session cookie, Some(0) deletes.
@@ -56,7 +60,11 @@ pub fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<u64>) -
 
 /// Finds a cookie in a `Cookie` request header.
 pub fn read_cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v)
+    header
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
@@ -74,9 +82,15 @@ mod tests {
 
     #[test]
     fn cookies() {
-        assert_eq!(read_cookie("a=1; ssw_session=xyz; b=2", COOKIE), Some("xyz"));
+        assert_eq!(
+            read_cookie("a=1; ssw_session=xyz; b=2", COOKIE),
+            Some("xyz")
+        );
         assert_eq!(read_cookie("a=1", COOKIE), None);
         let c = set_cookie(SECURE_COOKIE, "v", true, None);
-        assert_eq!(c, "__Host-ssw_session=v; Path=/; HttpOnly; SameSite=Strict; Secure");
+        assert_eq!(
+            c,
+            "__Host-ssw_session=v; Path=/; HttpOnly; SameSite=Strict; Secure"
+        );
     }
 }

@@ -8,13 +8,24 @@ use crate::settings::RuntimeSettings;
 use crate::store::Store;
 use std::time::Duration;
 
-pub async fn check(store: &Store, settings: &RuntimeSettings, username: &str, source_ip: Option<&str>) -> Result<(), Error> {
+pub async fn check(
+    store: &Store,
+    settings: &RuntimeSettings,
+    username: &str,
+    source_ip: Option<&str>,
+) -> Result<(), Error> {
     let window_ms = settings.login_failure_window().as_millis() as i64;
     let now = store.clock().now_ms();
     let since = now - window_ms;
-    let mut checks = vec![(store.login_failures_for_user(username, since).await?, settings.get("login_max_failures_per_user"))];
+    let mut checks = vec![(
+        store.login_failures_for_user(username, since).await?,
+        settings.get("login_max_failures_per_user"),
+    )];
     if let Some(ip) = source_ip {
-        checks.push((store.login_failures_from(ip, since).await?, settings.get("login_max_failures_per_address")));
+        checks.push((
+            store.login_failures_from(ip, since).await?,
+            settings.get("login_max_failures_per_address"),
+        ));
     }
     let retry_at = checks
         .into_iter()

@@ -46,7 +46,9 @@ pub struct Generated {
 pub fn generate(kind: TokenKind) -> Generated {
     use rand::Rng;
     let mut rng = rand::rng();
-    let random: String = (0..RANDOM_LEN).map(|_| ALPHABET[rng.random_range(0..62)] as char).collect();
+    let random: String = (0..RANDOM_LEN)
+        .map(|_| ALPHABET[rng.random_range(0..62)] as char)
+        .collect();
     let body = format!("{}{random}", kind_tag(kind));
     let token = format!("{body}{}", checksum(&body));
     Generated {
@@ -63,9 +65,16 @@ pub fn hash(token: &str) -> String {
 /// Checks shape and checksum; returns the kind the token claims to be.
 pub fn parse(token: &SecretString) -> Option<TokenKind> {
     let t = token.expose_secret();
-    let kind = [TokenKind::Enrol, TokenKind::Api, TokenKind::Agent].into_iter().find(|k| t.starts_with(kind_tag(*k)))?;
+    let kind = [TokenKind::Enrol, TokenKind::Api, TokenKind::Agent]
+        .into_iter()
+        .find(|k| t.starts_with(kind_tag(*k)))?;
     let expected_len = kind_tag(kind).len() + RANDOM_LEN + CHECKSUM_LEN;
-    if t.len() != expected_len || !t.bytes().skip(4).all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if t.len() != expected_len
+        || !t
+            .bytes()
+            .skip(4)
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return None;
     }
     let (body, sum) = t.split_at(expected_len - CHECKSUM_LEN);
@@ -90,9 +99,16 @@ mod tests {
             for i in 8..s.len() {
                 let mut b = s.clone().into_bytes();
                 b[i] = if b[i] == b'a' { b'b' } else { b'a' };
-                assert_eq!(parse(&SecretString::from(String::from_utf8(b).unwrap())), None, "position {i}");
+                assert_eq!(
+                    parse(&SecretString::from(String::from_utf8(b).unwrap())),
+                    None,
+                    "position {i}"
+                );
             }
-            assert_eq!(parse(&SecretString::from(s[..s.len() - 1].to_owned())), None);
+            assert_eq!(
+                parse(&SecretString::from(s[..s.len() - 1].to_owned())),
+                None
+            );
         }
         assert_ne!(generate(TokenKind::Api).hash, generate(TokenKind::Api).hash);
     }

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "streamswarm", version, about = "StreamSwarm network-monitoring server")]
+#[command(
+    name = "streamswarm",
+    version,
+    about = "StreamSwarm network-monitoring server"
+)]
 struct Cli {
     /// TOML configuration file (see streamswarm.example.toml). Environment variables
     /// STREAMSWARM__SECTION__KEY override it.
@@ -45,7 +49,10 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -69,7 +76,9 @@ fn load_config(cli: &Cli, default_data_dir: Option<&std::path::Path>) -> anyhow:
 
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -99,7 +108,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let config = load_config(&cli, None)?;
             init_logging(&config);
-            let store = crate::store::Store::open(&config.database_location(), 1, crate::clock::Clock::System)?;
+            let store = crate::store::Store::open(
+                &config.database_location(),
+                1,
+                crate::clock::Clock::System,
+            )?;
             let applied = crate::store::migrate::run(&store.db).await?;
             match applied.0.as_slice() {
                 [] => println!("database schema is up to date"),
@@ -125,10 +138,14 @@ fn read_new_password(from_stdin: bool) -> anyhow::Result<SecretString> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
-        return Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()));
+        return Ok(SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ));
     }
     if !std::io::stdin().is_terminal() {
-        anyhow::bail!("no terminal to ask for a password; pass it on standard input with --password-stdin");
+        anyhow::bail!(
+            "no terminal to ask for a password; pass it on standard input with --password-stdin"
+        );
     }
     let first = rpassword::prompt_password("New password: ")?;
     let second = rpassword::prompt_password("Repeat password: ")?;

@@ -34,7 +34,9 @@ pub enum TokenCommand {
 
 fn parse_kind(s: &str) -> Result<TokenKind, String> {
     match s.parse::<TokenKind>()? {
-        TokenKind::Agent => Err("agent credentials are issued by enrolment; use enrol or api".into()),
+        TokenKind::Agent => {
+            Err("agent credentials are issued by enrolment; use enrol or api".into())
+        }
         k => Ok(k),
     }
 }
@@ -42,11 +44,23 @@ fn parse_kind(s: &str) -> Result<TokenKind, String> {
 pub async fn run(store: &Store, cmd: &TokenCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match cmd {
-        TokenCommand::Create { kind, name, role, expires, uses } => {
+        TokenCommand::Create {
+            kind,
+            name,
+            role,
+            expires,
+            uses,
+        } => {
             let created = admin::tokens::create(
                 store,
                 &actor,
-                TokenRequest { kind: *kind, name: name.clone(), role: *role, expires_in: *expires, uses: *uses },
+                TokenRequest {
+                    kind: *kind,
+                    name: name.clone(),
+                    role: *role,
+                    expires_in: *expires,
+                    uses: *uses,
+                },
             )
             .await?;
             println!("{}", created.secret.expose_secret());
@@ -80,7 +94,9 @@ pub async fn run(store: &Store, cmd: &TokenCommand) -> anyhow::Result<()> {
                     t.prefix,
                     t.role.map(|r| r.as_str()).unwrap_or("-"),
                     state,
-                    t.uses_remaining.map(|n| n.to_string()).unwrap_or_else(|| "∞".into()),
+                    t.uses_remaining
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "∞".into()),
                     fmt_time(t.expires_at),
                     fmt_time(t.last_used_at)
                 );

@@ -25,7 +25,14 @@ pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
     let store = app.state().store.clone();
     let first_admin = if store.count_users().await? == 0 {
         let password = random_password();
-        admin::users::create(&store, &Actor::system(), "admin", password.clone(), Role::Admin).await?;
+        admin::users::create(
+            &store,
+            &Actor::system(),
+            "admin",
+            password.clone(),
+            Role::Admin,
+        )
+        .await?;
         Some(password)
     } else {
         None
@@ -48,5 +55,9 @@ pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
 fn random_password() -> SecretString {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    SecretString::from((0..20).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect::<String>())
+    SecretString::from(
+        (0..20)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect::<String>(),
+    )
 }

@@ -33,19 +33,39 @@ pub enum UserCommand {
 pub async fn run(store: &Store, cmd: &UserCommand) -> anyhow::Result<()> {
     let actor = Actor::cli();
     match cmd {
-        UserCommand::Add { name, role, password_stdin } => {
+        UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+        } => {
             let password = read_new_password(*password_stdin)?;
             let user = admin::users::create(store, &actor, name, password, *role).await?;
-            println!("created user {} ({}) with id {}", user.username, user.role, user.id);
+            println!(
+                "created user {} ({}) with id {}",
+                user.username, user.role, user.id
+            );
         }
         UserCommand::List => {
-            println!("{:<6} {:<24} {:<9} {:<9} {:<25}", "ID", "USERNAME", "ROLE", "STATE", "LAST LOGIN");
+            println!(
+                "{:<6} {:<24} {:<9} {:<9} {:<25}",
+                "ID", "USERNAME", "ROLE", "STATE", "LAST LOGIN"
+            );
             for u in store.list_users().await? {
                 let state = if u.disabled { "disabled" } else { "active" };
-                println!("{:<6} {:<24} {:<9} {:<9} {:<25}", u.id, u.username, u.role, state, fmt_time(u.last_login_at));
+                println!(
+                    "{:<6} {:<24} {:<9} {:<9} {:<25}",
+                    u.id,
+                    u.username,
+                    u.role,
+                    state,
+                    fmt_time(u.last_login_at)
+                );
             }
         }
-        UserCommand::Passwd { name, password_stdin } => {
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
             let user = admin::users::find(store, name).await?;
             let password = read_new_password(*password_stdin)?;
             admin::users::set_password(store, &actor, &user, password, None).await?;
@@ -55,7 +75,11 @@ pub async fn run(store: &Store, cmd: &UserCommand) -> anyhow::Result<()> {
             let disable = matches!(cmd, UserCommand::Disable { .. });
             let user = admin::users::find(store, name).await?;
             admin::users::update(store, &actor, &user, None, Some(disable)).await?;
-            println!("{} {}", if disable { "disabled" } else { "enabled" }, user.username);
+            println!(
+                "{} {}",
+                if disable { "disabled" } else { "enabled" },
+                user.username
+            );
         }
     }
     Ok(())

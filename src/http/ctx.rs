@@ -28,15 +28,27 @@ pub struct Ctx {
 impl Ctx {
     /// A numeric path parameter such as `{id}`.
     pub fn id(&self, name: &str) -> Result<i64, Error> {
-        let raw = self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("");
-        raw.parse().map_err(|_| Error::NotFound(format!("{} {raw:?}", name)))
+        let raw = self
+            .params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        raw.parse()
+            .map_err(|_| Error::NotFound(format!("{} {raw:?}", name)))
     }
 
     /// The body as JSON of type `T`; errors say where the JSON is wrong.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        let ct = self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !ct.starts_with("application/json") {
-            return Err(Error::BadRequest("expected Content-Type: application/json".into()));
+            return Err(Error::BadRequest(
+                "expected Content-Type: application/json".into(),
+            ));
         }
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -53,12 +65,14 @@ impl Ctx {
 
     /// The body as an HTML form (`application/x-www-form-urlencoded`).
     pub fn form<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_urlencoded::from_bytes(&self.body).map_err(|e| Error::BadRequest(format!("malformed form: {e}")))
+        serde_urlencoded::from_bytes(&self.body)
+            .map_err(|e| Error::BadRequest(format!("malformed form: {e}")))
     }
 
     /// The query string as `T`.
     pub fn query<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_urlencoded::from_str(&self.query).map_err(|e| Error::BadRequest(format!("bad query string: {e}")))
+        serde_urlencoded::from_str(&self.query)
+            .map_err(|e| Error::BadRequest(format!("bad query string: {e}")))
     }
 
     pub fn source_ip(&self) -> Option<String> {
@@ -72,7 +86,10 @@ impl Ctx {
 
     pub fn actor(&self) -> Actor {
         Actor {
-            name: self.principal.as_ref().map_or_else(|| "anonymous".into(), Principal::actor),
+            name: self
+                .principal
+                .as_ref()
+                .map_or_else(|| "anonymous".into(), Principal::actor),
             user_id: self.principal.as_ref().and_then(Principal::user_id),
             source_ip: self.source_ip(),
         }

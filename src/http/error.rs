@@ -59,20 +59,31 @@ pub fn respond(err: Error, api: bool, state: &AppState) -> Response {
             Error::Invalid(v) => v,
             _ => Vec::new(),
         };
-        let body = ErrorBody { error: ErrorDetail { code, message, details } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                details,
+            },
+        };
         json(status, &body)
     } else {
         let html = state.templates.error_page(status, &message);
         let mut r = Response::new(html.into());
         *r.status_mut() = status;
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
         r
     };
     if let Some(secs) = retry_after {
-        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     if status == StatusCode::UNAUTHORIZED && api {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     resp
 }
@@ -81,13 +92,19 @@ pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).expect("response types serialize");
     let mut r = Response::new(bytes.into());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
 pub fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut r = Response::new(text.into());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }

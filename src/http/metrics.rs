@@ -50,29 +50,76 @@ impl Metrics {
         let pool_size = Family::<PoolLabels, Gauge>::default();
         let pool_available = Family::<PoolLabels, Gauge>::default();
         let pool_max = Family::<PoolLabels, Gauge>::default();
-        registry.register("streamswarm_http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("streamswarm_http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("streamswarm_db_pool_connections", "Database connections open", pool_size.clone());
-        registry.register("streamswarm_db_pool_idle_connections", "Database connections open and idle", pool_available.clone());
-        registry.register("streamswarm_db_pool_max_connections", "Database connection limit", pool_max.clone());
-        Metrics { registry, requests, latency, pool_size, pool_available, pool_max, store }
+        registry.register(
+            "streamswarm_http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "streamswarm_http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "streamswarm_db_pool_connections",
+            "Database connections open",
+            pool_size.clone(),
+        );
+        registry.register(
+            "streamswarm_db_pool_idle_connections",
+            "Database connections open and idle",
+            pool_available.clone(),
+        );
+        registry.register(
+            "streamswarm_db_pool_max_connections",
+            "Database connection limit",
+            pool_max.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            pool_size,
+            pool_available,
+            pool_max,
+            store,
+        }
     }
 
-    pub fn observe(&self, method: &Method, route: &'static str, status: StatusCode, elapsed: Duration) {
+    pub fn observe(
+        &self,
+        method: &Method,
+        route: &'static str,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
         let method = method.as_str().to_owned();
-        self.requests.get_or_create(&RequestLabels { method: method.clone(), route, status: status.as_u16() }).inc();
-        self.latency.get_or_create(&RouteLabels { method, route }).observe(elapsed.as_secs_f64());
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.clone(),
+                route,
+                status: status.as_u16(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels { method, route })
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let s = self.store.pool_status();
-        let labels = PoolLabels { backend: self.store.backend() };
+        let labels = PoolLabels {
+            backend: self.store.backend(),
+        };
         self.pool_size.get_or_create(&labels).set(s.size as i64);
-        self.pool_available.get_or_create(&labels).set(s.available as i64);
+        self.pool_available
+            .get_or_create(&labels)
+            .set(s.available as i64);
         self.pool_max.get_or_create(&labels).set(s.max_size as i64);
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
     }
 }

@@ -67,7 +67,9 @@ impl AppState {
 }
 
 /// The whole HTTP service as one warp filter.
-pub fn service(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
+pub fn service(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Response,), Error = std::convert::Infallible> + Clone {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     warp::any()
         .map(move || state.clone())
@@ -77,10 +79,29 @@ pub fn service(state: Arc<AppState>) -> impl Filter<Extract = (Response,), Error
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
-        .then(|state: Arc<AppState>, method, path: warp::path::FullPath, query, headers, remote, body| async move {
-            dispatch(state, method, path.as_str().to_owned(), query, headers, remote, body).await
+        .then(
+            |state: Arc<AppState>,
+             method,
+             path: warp::path::FullPath,
+             query,
+             headers,
+             remote,
+             body| async move {
+                dispatch(
+                    state,
+                    method,
+                    path.as_str().to_owned(),
+                    query,
+                    headers,
+                    remote,
+                    body,
+                )
+                .await
+            },
+        )
+        .recover(|_| async {
+            Ok::<_, std::convert::Infallible>(error::plain(StatusCode::BAD_REQUEST, "bad request"))
         })
-        .recover(|_| async { Ok::<_, std::convert::Infallible>(error::plain(StatusCode::BAD_REQUEST, "bad request")) })
         .unify()
 }
 
@@ -108,18 +129,29 @@ where
                 Error::MethodNotAllowed(format!("{method} is not allowed on {path}"))
             };
             let resp = error::respond(err, api, &state);
-            state.metrics.observe(&method, "unmatched", resp.status(), started.elapsed());
+            state
+                .metrics
+                .observe(&method, "unmatched", resp.status(), started.elapsed());
             return resp;
         }
     };
     let result = async {
-        let body = read_body(body, route.body_limit.unwrap_or(state.config.server.max_body_bytes)).await?;
+        let body = read_body(
+            body,
+            route
+                .body_limit
+                .unwrap_or(state.config.server.max_body_bytes),
+        )
+        .await?;
         let principal = authenticate(&state, &headers).await;
         let principal = match (route.access, principal) {
             (Access::Public, p) => p.ok().flatten(),
             (Access::Role(required), Ok(Some(p))) => {
                 if p.role() < required {
-                    return Err(Error::Forbidden(format!("this requires the {required} role; you are {}", p.role())));
+                    return Err(Error::Forbidden(format!(
+                        "this requires the {required} role; you are {}",
+                        p.role()
+                    )));
                 }
                 Some(p)
             }
@@ -128,20 +160,37 @@ where
         };
         if !is_safe(&method) {
             // Public routes carry no session authority; the login form checks its own token.
-            let session_bound = principal.as_ref().filter(|_| route.access != Access::Public);
+            let session_bound = principal
+                .as_ref()
+                .filter(|_| route.access != Access::Public);
             check_csrf(&state, &headers, session_bound, &body)?;
         }
-        let ctx = Ctx { state: state.clone(), method: method.clone(), path: path.clone(), params, query, headers, body, remote, principal, route };
+        let ctx = Ctx {
+            state: state.clone(),
+            method: method.clone(),
+            path: path.clone(),
+            params,
+            query,
+            headers,
+            body,
+            remote,
+            principal,
+            route,
+        };
         (route.handler)(ctx).await
     }
     .await;
     let mut resp = match result {
         Ok(r) => r,
-        Err(Error::Unauthenticated) if !api && method == Method::GET => ui::redirect_to_login(&path),
+        Err(Error::Unauthenticated) if !api && method == Method::GET => {
+            ui::redirect_to_login(&path)
+        }
         Err(e) => error::respond(e, api, &state),
     };
     security_headers(resp.headers_mut(), api);
-    state.metrics.observe(&method, route.path, resp.status(), started.elapsed());
+    state
+        .metrics
+        .observe(&method, route.path, resp.status(), started.elapsed());
     resp
 }
 
@@ -158,7 +207,8 @@ where
     let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.map_err(|e| Error::BadRequest(format!("cannot read request body: {e}")))?;
+        let mut chunk =
+            chunk.map_err(|e| Error::BadRequest(format!("cannot read request body: {e}")))?;
         if buf.len() + chunk.remaining() > limit {
             return Err(Error::PayloadTooLarge { limit });
         }
@@ -176,11 +226,15 @@ where
 /// `Ok(None)` means no credentials were presented; bad credentials are an error.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Error> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let value = auth.to_str().map_err(|_| Error::Unauthorized("malformed Authorization header".into()))?;
-        let secret = value
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| Error::Unauthorized("Authorization must be \"Bearer <token>\"".into()))?;
-        return authenticate_token(state, SecretString::from(secret.trim().to_owned())).await.map(Some);
+        let value = auth
+            .to_str()
+            .map_err(|_| Error::Unauthorized("malformed Authorization header".into()))?;
+        let secret = value.strip_prefix("Bearer ").ok_or_else(|| {
+            Error::Unauthorized("Authorization must be \"Bearer <token>\"".into())
+        })?;
+        return authenticate_token(state, SecretString::from(secret.trim().to_owned()))
+            .await
+            .map(Some);
     }
     let (cookie_name, _) = state.cookie_names();
     let Some(id) = headers
@@ -192,7 +246,9 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
         return Ok(None);
     };
     let hash = session::hash_id(id);
-    let Some(sess) = state.store.session(&hash).await? else { return Err(Error::Unauthenticated) };
+    let Some(sess) = state.store.session(&hash).await? else {
+        return Err(Error::Unauthenticated);
+    };
     let settings = state.settings.get(&state.store).await?;
     let now = state.store.clock().now_ms();
     let idle = now - sess.last_seen_at > settings.session_idle_timeout().as_millis() as i64;
@@ -205,7 +261,13 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
     if now - sess.last_seen_at > 30_000 {
         state.store.touch_session(&hash).await?;
     }
-    Ok(Some(Principal::User { user: sess.user.clone(), session: SessionRef { id: id.to_owned(), session: sess } }))
+    Ok(Some(Principal::User {
+        user: sess.user.clone(),
+        session: SessionRef {
+            id: id.to_owned(),
+            session: sess,
+        },
+    }))
 }
 
 async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Principal, Error> {
@@ -213,7 +275,11 @@ async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Pr
     if token::parse(&secret) != Some(TokenKind::Api) {
         return Err(invalid());
     }
-    let info = state.store.token_by_hash(&token::hash(secret.expose_secret())).await?.ok_or_else(invalid)?;
+    let info = state
+        .store
+        .token_by_hash(&token::hash(secret.expose_secret()))
+        .await?
+        .ok_or_else(invalid)?;
     let now = state.store.clock().now_ms();
     if info.kind != TokenKind::Api || !info.is_active(now) || !state.store.use_token(&info).await? {
         return Err(invalid());
@@ -227,7 +293,12 @@ async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Pr
 /// requests must carry its CSRF token (header `X-CSRF-Token` or form field
 /// `csrf_token`). Token-authenticated API calls carry no ambient credentials and are
 /// exempt from the token check.
-fn check_csrf(state: &AppState, headers: &HeaderMap, principal: Option<&Principal>, body: &Bytes) -> Result<(), Error> {
+fn check_csrf(
+    state: &AppState,
+    headers: &HeaderMap,
+    principal: Option<&Principal>,
+    body: &Bytes,
+) -> Result<(), Error> {
     let forbidden = |why: &str| Error::Forbidden(format!("cross-site request refused: {why}"));
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         if !matches!(site, "same-origin" | "none") {
@@ -235,15 +306,24 @@ fn check_csrf(state: &AppState, headers: &HeaderMap, principal: Option<&Principa
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host_origin = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(|h| {
-            let scheme = if state.secure_cookies { "https" } else { "http" };
-            format!("{scheme}://{h}")
-        });
+        let host_origin = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|h| {
+                let scheme = if state.secure_cookies {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{h}")
+            });
         if origin != state.public_origin && Some(origin) != host_origin.as_deref() {
             return Err(forbidden("Origin does not match this server"));
         }
     }
-    let Some(sess) = principal.and_then(Principal::session) else { return Ok(()) };
+    let Some(sess) = principal.and_then(Principal::session) else {
+        return Ok(());
+    };
     let expected = session::csrf_token(&sess.id);
     let presented = headers
         .get("x-csrf-token")
@@ -252,8 +332,12 @@ fn check_csrf(state: &AppState, headers: &HeaderMap, principal: Option<&Principa
         .or_else(|| form_field(headers, body, "csrf_token"));
     match presented {
         Some(t) if session::constant_time_eq(&t, &expected) => Ok(()),
-        Some(_) => Err(Error::Forbidden("CSRF token does not match this session; reload the page".into())),
-        None => Err(Error::Forbidden("missing CSRF token (X-CSRF-Token header or csrf_token field)".into())),
+        Some(_) => Err(Error::Forbidden(
+            "CSRF token does not match this session; reload the page".into(),
+        )),
+        None => Err(Error::Forbidden(
+            "missing CSRF token (X-CSRF-Token header or csrf_token field)".into(),
+        )),
     }
 }
 
@@ -262,14 +346,20 @@ fn form_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
     if !ct.starts_with("application/x-www-form-urlencoded") {
         return None;
     }
-    url::form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn security_headers(h: &mut HeaderMap, api: bool) {
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if !api {
         h.insert(
             "content-security-policy",

@@ -15,7 +15,10 @@ pub fn document() -> Value {
     for route in ROUTES.iter().filter(|r| r.path.starts_with("/api/")) {
         let mut op = Map::new();
         op.insert("summary".into(), json!(route.summary));
-        op.insert("operationId".into(), json!(operation_id(route.method.as_str(), route.path)));
+        op.insert(
+            "operationId".into(),
+            json!(operation_id(route.method.as_str(), route.path)),
+        );
         let params: Vec<Value> = route
             .path
             .split('/')
@@ -27,7 +30,10 @@ pub fn document() -> Value {
         }
         if let Some(req) = route.request {
             let schema = req(&mut generator);
-            op.insert("requestBody".into(), json!({"required": true, "content": {"application/json": {"schema": schema}}}));
+            op.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+            );
         }
         let mut responses = Map::new();
         match route.response {
@@ -49,8 +55,13 @@ pub fn document() -> Value {
                 op.insert("x-required-role".into(), json!(role));
             }
         }
-        let entry = paths.entry(route.path.to_owned()).or_insert_with(|| Value::Object(Map::new()));
-        entry.as_object_mut().expect("path item").insert(route.method.as_str().to_lowercase(), Value::Object(op));
+        let entry = paths
+            .entry(route.path.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry
+            .as_object_mut()
+            .expect("path item")
+            .insert(route.method.as_str().to_lowercase(), Value::Object(op));
     }
     let schemas = generator.take_definitions(true);
     json!({

@@ -15,7 +15,10 @@ pub async fn readyz(ctx: Ctx) -> Result<Response, Error> {
         Ok(()) => Ok(plain(StatusCode::OK, "ready\n")),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
-            Ok(plain(StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n"))
+            Ok(plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unreachable\n",
+            ))
         }
     }
 }

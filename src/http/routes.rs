@@ -115,17 +115,35 @@ impl Router {
         }
         let mut paths = matchit::Router::new();
         for (p, v) in by_path {
-            paths.insert(p, v).unwrap_or_else(|e| panic!("route {p}: {e}"));
+            paths
+                .insert(p, v)
+                .unwrap_or_else(|e| panic!("route {p}: {e}"));
         }
         Router { paths }
     }
 
     /// The route and its path parameters, or 404 / 405.
-    pub fn find(&self, method: &Method, path: &str) -> Result<(&'static Route, Vec<(String, String)>), StatusCode> {
+    pub fn find(
+        &self,
+        method: &Method,
+        path: &str,
+    ) -> Result<(&'static Route, Vec<(String, String)>), StatusCode> {
         let m = self.paths.at(path).map_err(|_| StatusCode::NOT_FOUND)?;
-        let wanted = if *method == Method::HEAD { &Method::GET } else { method };
-        let route = m.value.iter().find(|r| r.method == *wanted).ok_or(StatusCode::METHOD_NOT_ALLOWED)?;
-        let params = m.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        let wanted = if *method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        let route = m
+            .value
+            .iter()
+            .find(|r| r.method == *wanted)
+            .ok_or(StatusCode::METHOD_NOT_ALLOWED)?;
+        let params = m
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
         Ok((route, params))
     }
 }

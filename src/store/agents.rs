@@ -28,7 +28,8 @@ pub struct AgentGroup {
     pub created_at: Timestamp,
 }
 
-const AGENT_COLUMNS: &str = "id, name, hostname, version, facts, created_at, last_seen_at, revoked_at";
+const AGENT_COLUMNS: &str =
+    "id, name, hostname, version, facts, created_at, last_seen_at, revoked_at";
 
 impl Store {
     pub async fn create_agent(&self, name: &str, hostname: &str) -> Result<Agent, StoreError> {
@@ -43,12 +44,22 @@ impl Store {
     }
 
     pub async fn agent(&self, id: i64) -> Result<Option<Agent>, StoreError> {
-        let Some(row) = self.db.query_opt(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"), params![id]).await? else {
+        let Some(row) = self
+            .db
+            .query_opt(
+                &format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"),
+                params![id],
+            )
+            .await?
+        else {
             return Ok(None);
         };
         let groups = self
             .db
-            .query("SELECT group_id FROM agent_group_members WHERE agent_id = $1 ORDER BY group_id", params![id])
+            .query(
+                "SELECT group_id FROM agent_group_members WHERE agent_id = $1 ORDER BY group_id",
+                params![id],
+            )
             .await?
             .iter()
             .map(|r| r.i64("group_id"))
@@ -57,8 +68,20 @@ impl Store {
     }
 
     pub async fn list_agents(&self) -> Result<Vec<Agent>, StoreError> {
-        let rows = self.db.query(&format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY name, id"), vec![]).await?;
-        let members = self.db.query("SELECT agent_id, group_id FROM agent_group_members ORDER BY group_id", vec![]).await?;
+        let rows = self
+            .db
+            .query(
+                &format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY name, id"),
+                vec![],
+            )
+            .await?;
+        let members = self
+            .db
+            .query(
+                "SELECT agent_id, group_id FROM agent_group_members ORDER BY group_id",
+                vec![],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 let id = r.i64("id")?;
@@ -75,14 +98,24 @@ impl Store {
 
     /// Replaces an agent's group memberships atomically.
     pub async fn set_agent_groups(&self, agent_id: i64, groups: &[i64]) -> Result<(), StoreError> {
-        let mut stmts = vec![("DELETE FROM agent_group_members WHERE agent_id = $1".to_owned(), params![agent_id])];
+        let mut stmts = vec![(
+            "DELETE FROM agent_group_members WHERE agent_id = $1".to_owned(),
+            params![agent_id],
+        )];
         for g in groups {
-            stmts.push(("INSERT INTO agent_group_members (agent_id, group_id) VALUES ($1, $2)".to_owned(), params![agent_id, *g]));
+            stmts.push((
+                "INSERT INTO agent_group_members (agent_id, group_id) VALUES ($1, $2)".to_owned(),
+                params![agent_id, *g],
+            ));
         }
         self.db.execute_all(stmts).await
     }
 
-    pub async fn create_group(&self, name: &str, description: &str) -> Result<AgentGroup, StoreError> {
+    pub async fn create_group(
+        &self,
+        name: &str,
+        description: &str,
+    ) -> Result<AgentGroup, StoreError> {
         let row = self
             .db
             .query_one(
@@ -92,26 +125,42 @@ impl Store {
             )
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => StoreError::Conflict(format!("group {name:?} already exists")),
+                StoreError::Conflict(_) => {
+                    StoreError::Conflict(format!("group {name:?} already exists"))
+                }
                 e => e,
             })?;
         group_from_row(&row)
     }
 
     pub async fn list_groups(&self) -> Result<Vec<AgentGroup>, StoreError> {
-        let rows = self.db.query("SELECT id, name, description, created_at FROM agent_groups ORDER BY name", vec![]).await?;
+        let rows = self
+            .db
+            .query(
+                "SELECT id, name, description, created_at FROM agent_groups ORDER BY name",
+                vec![],
+            )
+            .await?;
         rows.iter().map(group_from_row).collect()
     }
 
     pub async fn delete_group(&self, id: i64) -> Result<(), StoreError> {
-        match self.db.execute("DELETE FROM agent_groups WHERE id = $1", params![id]).await? {
+        match self
+            .db
+            .execute("DELETE FROM agent_groups WHERE id = $1", params![id])
+            .await?
+        {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
     }
 
     /// Which of `ids` do not name an existing row of `table` (agents or agent_groups).
-    pub(crate) async fn missing_ids(&self, table: &'static str, ids: &[i64]) -> Result<Vec<i64>, StoreError> {
+    pub(crate) async fn missing_ids(
+        &self,
+        table: &'static str,
+        ids: &[i64],
+    ) -> Result<Vec<i64>, StoreError> {
         let mut missing = Vec::new();
         for id in ids {
             let sql = format!("SELECT id FROM {table} WHERE id = $1");
@@ -129,7 +178,8 @@ fn agent_from_row(r: &super::db::Row, groups: Vec<i64>) -> Result<Agent, StoreEr
         name: r.text("name")?,
         hostname: r.text("hostname")?,
         version: r.opt_text("version")?,
-        facts: serde_json::from_str(&r.text("facts")?).map_err(|e| StoreError::Decode(e.to_string()))?,
+        facts: serde_json::from_str(&r.text("facts")?)
+            .map_err(|e| StoreError::Decode(e.to_string()))?,
         created_at: Timestamp(r.i64("created_at")?),
         last_seen_at: r.opt_i64("last_seen_at")?.map(Timestamp),
         revoked_at: r.opt_i64("revoked_at")?.map(Timestamp),

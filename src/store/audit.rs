@@ -32,7 +32,11 @@ pub struct AuditRecord<'a> {
 
 impl Store {
     pub async fn audit(&self, r: AuditRecord<'_>) -> Result<(), StoreError> {
-        let details = if r.details.is_null() { "{}".to_owned() } else { r.details.to_string() };
+        let details = if r.details.is_null() {
+            "{}".to_owned()
+        } else {
+            r.details.to_string()
+        };
         self.db
             .execute(
                 "INSERT INTO audit_log (at, actor, action, target, source_ip, details) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -43,7 +47,11 @@ impl Store {
     }
 
     /// Newest first; `before` pages backwards by id.
-    pub async fn audit_entries(&self, limit: i64, before: Option<i64>) -> Result<Vec<AuditEntry>, StoreError> {
+    pub async fn audit_entries(
+        &self,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = self
             .db
             .query(
@@ -61,14 +69,19 @@ impl Store {
                     action: r.text("action")?,
                     target: r.text("target")?,
                     source_ip: r.opt_text("source_ip")?,
-                    details: serde_json::from_str(&r.text("details")?).map_err(|e| StoreError::Decode(e.to_string()))?,
+                    details: serde_json::from_str(&r.text("details")?)
+                        .map_err(|e| StoreError::Decode(e.to_string()))?,
                 })
             })
             .collect()
     }
 
     /// Failed logins for a username since `since_ms`: (count, oldest time).
-    pub async fn login_failures_for_user(&self, username: &str, since_ms: i64) -> Result<(i64, Option<i64>), StoreError> {
+    pub async fn login_failures_for_user(
+        &self,
+        username: &str,
+        since_ms: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
         let r = self
             .db
             .query_one(
@@ -81,7 +94,11 @@ impl Store {
     }
 
     /// Failed logins from a source address since `since_ms`: (count, oldest time).
-    pub async fn login_failures_from(&self, source_ip: &str, since_ms: i64) -> Result<(i64, Option<i64>), StoreError> {
+    pub async fn login_failures_from(
+        &self,
+        source_ip: &str,
+        since_ms: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
         let r = self
             .db
             .query_one(

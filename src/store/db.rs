@@ -5,8 +5,8 @@
 //! backend-neutral [`Row`]s, so the conformance suite exercises the same code paths on
 //! both. SQLite work runs on blocking threads so it never stalls the async runtime.
 
-use super::sqlite::SqlitePool;
 use super::StoreError;
+use super::sqlite::SqlitePool;
 use bytes::BytesMut;
 use std::sync::Arc;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
@@ -59,7 +59,11 @@ macro_rules! params {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(v) => match *ty {
@@ -105,7 +109,8 @@ impl Row {
     }
 
     pub fn i64(&self, column: &str) -> Result<i64, StoreError> {
-        self.opt_i64(column)?.ok_or_else(|| Self::mismatch(column, "integer", &Value::Null))
+        self.opt_i64(column)?
+            .ok_or_else(|| Self::mismatch(column, "integer", &Value::Null))
     }
 
     pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError> {
@@ -117,7 +122,8 @@ impl Row {
     }
 
     pub fn text(&self, column: &str) -> Result<String, StoreError> {
-        self.opt_text(column)?.ok_or_else(|| Self::mismatch(column, "text", &Value::Null))
+        self.opt_text(column)?
+            .ok_or_else(|| Self::mismatch(column, "text", &Value::Null))
     }
 
     pub fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
@@ -143,7 +149,8 @@ impl Row {
         T::Err: std::fmt::Display,
     {
         let s = self.text(column)?;
-        s.parse().map_err(|e| StoreError::Decode(format!("column {column:?}: {e}")))
+        s.parse()
+            .map_err(|e| StoreError::Decode(format!("column {column:?}: {e}")))
     }
 }
 
@@ -183,18 +190,25 @@ impl Db {
                 let stmt = client.prepare_cached(sql).await?;
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
                 let rows = client.query(&stmt, &refs).await?;
-                let columns: Arc<[String]> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
+                let columns: Arc<[String]> =
+                    stmt.columns().iter().map(|c| c.name().to_owned()).collect();
                 rows.iter().map(|r| pg_row(r, &columns)).collect()
             }
         }
     }
 
-    pub async fn query_opt(&self, sql: &str, params: Vec<Value>) -> Result<Option<Row>, StoreError> {
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Row>, StoreError> {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 
     pub async fn query_one(&self, sql: &str, params: Vec<Value>) -> Result<Row, StoreError> {
-        self.query_opt(sql, params).await?.ok_or(StoreError::NotFound)
+        self.query_opt(sql, params)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -211,14 +225,20 @@ impl Db {
     }
 
     /// Runs statements in one transaction: all of them take effect or none does.
-    pub async fn execute_all(&self, statements: Vec<(String, Vec<Value>)>) -> Result<(), StoreError> {
+    pub async fn execute_all(
+        &self,
+        statements: Vec<(String, Vec<Value>)>,
+    ) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(pool) => {
                 pool.with_conn(move |conn| {
-                    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx =
+                        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                     for (sql, params) in &statements {
                         let mut stmt = tx.prepare_cached(&super::sqlite::positional(sql))?;
-                        stmt.execute(rusqlite::params_from_iter(params.iter().map(super::sqlite::to_sqlite)))?;
+                        stmt.execute(rusqlite::params_from_iter(
+                            params.iter().map(super::sqlite::to_sqlite),
+                        ))?;
                     }
                     tx.commit()?;
                     Ok(())
@@ -248,7 +268,11 @@ impl Db {
             Db::Sqlite(pool) => pool.status(),
             Db::Postgres(pool) => {
                 let s = pool.status();
-                PoolStatus { size: s.size, available: s.available, max_size: s.max_size }
+                PoolStatus {
+                    size: s.size,
+                    available: s.available,
+                    max_size: s.max_size,
+                }
             }
         }
     }
@@ -266,15 +290,26 @@ fn pg_row(row: &tokio_postgres::Row, columns: &Arc<[String]>) -> Result<Row, Sto
     for (i, col) in row.columns().iter().enumerate() {
         let v = match *col.type_() {
             Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
-            Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v.into())),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)?
+                .map(|v| Value::Int(v.into())),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)?
+                .map(|v| Value::Int(v.into())),
             Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(Value::Bool),
             Type::FLOAT8 => row.try_get::<_, Option<f64>>(i)?.map(Value::Float),
-            Type::FLOAT4 => row.try_get::<_, Option<f32>>(i)?.map(|v| Value::Float(v.into())),
+            Type::FLOAT4 => row
+                .try_get::<_, Option<f32>>(i)?
+                .map(|v| Value::Float(v.into())),
             Type::TEXT | Type::VARCHAR | Type::NAME | Type::BPCHAR => {
                 row.try_get::<_, Option<String>>(i)?.map(Value::Text)
             }
-            ref other => return Err(StoreError::Decode(format!("unsupported column type {other} for {}", col.name()))),
+            ref other => {
+                return Err(StoreError::Decode(format!(
+                    "unsupported column type {other} for {}",
+                    col.name()
+                )));
+            }
         };
         values.push(v.unwrap_or(Value::Null));
     }

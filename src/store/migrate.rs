@@ -5,8 +5,8 @@
 //! lock; SQLite a write transaction). Refuses a database whose schema is newer than this
 //! binary, and a database where an applied migration's text has changed.
 
-use super::db::Db;
 use super::StoreError;
+use super::db::Db;
 use sha2::{Digest, Sha256};
 use streamswarm_schema::migrations::{self, Migration};
 
@@ -25,20 +25,32 @@ fn checksum(m: &Migration) -> String {
 }
 
 /// What to apply given what the database has recorded.
-fn plan<'a>(recorded: &[(i64, String)], known: &'a [Migration]) -> Result<Vec<&'a Migration>, StoreError> {
+fn plan<'a>(
+    recorded: &[(i64, String)],
+    known: &'a [Migration],
+) -> Result<Vec<&'a Migration>, StoreError> {
     let binary = known.last().map_or(0, |m| m.version);
     if let Some(newest) = recorded.iter().map(|(v, _)| *v).max() {
         if newest > binary {
-            return Err(StoreError::SchemaTooNew { database: newest, binary });
+            return Err(StoreError::SchemaTooNew {
+                database: newest,
+                binary,
+            });
         }
     }
     for (version, sum) in recorded {
-        let m = known.iter().find(|m| m.version == *version).ok_or(StoreError::MigrationChanged { version: *version })?;
+        let m = known
+            .iter()
+            .find(|m| m.version == *version)
+            .ok_or(StoreError::MigrationChanged { version: *version })?;
         if checksum(m) != *sum {
             return Err(StoreError::MigrationChanged { version: *version });
         }
     }
-    Ok(known.iter().filter(|m| !recorded.iter().any(|(v, _)| *v == m.version)).collect())
+    Ok(known
+        .iter()
+        .filter(|m| !recorded.iter().any(|(v, _)| *v == m.version))
+        .collect())
 }
 
 pub async fn run(db: &Db) -> Result<Applied, StoreError> {
@@ -110,8 +122,14 @@ mod tests {
         assert!(plan(&all, known).unwrap().is_empty());
         let mut newer = all.clone();
         newer.push((known.len() as i64 + 1, "x".into()));
-        assert!(matches!(plan(&newer, known), Err(StoreError::SchemaTooNew { .. })));
+        assert!(matches!(
+            plan(&newer, known),
+            Err(StoreError::SchemaTooNew { .. })
+        ));
         let edited = vec![(1, "0000".to_string())];
-        assert!(matches!(plan(&edited, known), Err(StoreError::MigrationChanged { version: 1 })));
+        assert!(matches!(
+            plan(&edited, known),
+            Err(StoreError::MigrationChanged { version: 1 })
+        ));
     }
 }

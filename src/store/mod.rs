@@ -38,7 +38,9 @@ pub enum StoreError {
          run a newer streamswarm or restore a backup"
     )]
     SchemaTooNew { database: i64, binary: i64 },
-    #[error("migration {version} in the database differs from the one in this binary (edited after it was applied)")]
+    #[error(
+        "migration {version} in the database differs from the one in this binary (edited after it was applied)"
+    )]
     MigrationChanged { version: i64 },
     #[error("PostgreSQL: {0}")]
     Postgres(#[from] tokio_postgres::Error),
@@ -71,8 +73,16 @@ impl StoreError {
     fn from_pg(e: tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState;
         match e.code() {
-            Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::FOREIGN_KEY_VIOLATION || *c == SqlState::CHECK_VIOLATION => {
-                StoreError::Conflict(e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string()))
+            Some(c)
+                if *c == SqlState::UNIQUE_VIOLATION
+                    || *c == SqlState::FOREIGN_KEY_VIOLATION
+                    || *c == SqlState::CHECK_VIOLATION =>
+            {
+                StoreError::Conflict(
+                    e.as_db_error()
+                        .map(|d| d.message().to_owned())
+                        .unwrap_or_else(|| e.to_string()),
+                )
             }
             _ => StoreError::Postgres(e),
         }
@@ -92,11 +102,14 @@ impl DatabaseLocation {
         let s = url.expose_secret();
         if let Some(path) = s.strip_prefix("sqlite://") {
             if path.is_empty() {
-                return Err("sqlite:// needs a file path, e.g. sqlite://./data/streamswarm.db".into());
+                return Err(
+                    "sqlite:// needs a file path, e.g. sqlite://./data/streamswarm.db".into(),
+                );
             }
             Ok(DatabaseLocation::Sqlite(PathBuf::from(path)))
         } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
-            s.parse::<tokio_postgres::Config>().map_err(|e| format!("not a valid PostgreSQL URL: {e}"))?;
+            s.parse::<tokio_postgres::Config>()
+                .map_err(|e| format!("not a valid PostgreSQL URL: {e}"))?;
             Ok(DatabaseLocation::Postgres(url.clone()))
         } else {
             Err("must start with sqlite:// or postgres://".into())
@@ -113,16 +126,26 @@ pub struct Store {
 
 impl Store {
     /// Opens the pool (no I/O for PostgreSQL until first use) without migrating.
-    pub fn open(location: &DatabaseLocation, pool_size: usize, clock: Clock) -> Result<Self, StoreError> {
+    pub fn open(
+        location: &DatabaseLocation,
+        pool_size: usize,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         let db = match location {
-            DatabaseLocation::Sqlite(path) => Db::Sqlite(sqlite::SqlitePool::open(path, pool_size)?),
+            DatabaseLocation::Sqlite(path) => {
+                Db::Sqlite(sqlite::SqlitePool::open(path, pool_size)?)
+            }
             DatabaseLocation::Postgres(url) => Db::Postgres(postgres::pool(url, pool_size)?),
         };
         Ok(Store { db, clock })
     }
 
     /// Opens and brings the schema up to date.
-    pub async fn connect(location: &DatabaseLocation, pool_size: usize, clock: Clock) -> Result<Self, StoreError> {
+    pub async fn connect(
+        location: &DatabaseLocation,
+        pool_size: usize,
+        clock: Clock,
+    ) -> Result<Self, StoreError> {
         let store = Self::open(location, pool_size, clock)?;
         migrate::run(&store.db).await?;
         Ok(store)

@@ -54,17 +54,28 @@ impl Store {
 
     pub async fn touch_session(&self, id_hash: &str) -> Result<(), StoreError> {
         let now = self.now();
-        self.db.execute("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1", params![id_hash, now]).await?;
+        self.db
+            .execute(
+                "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1",
+                params![id_hash, now],
+            )
+            .await?;
         Ok(())
     }
 
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        self.db.execute("DELETE FROM sessions WHERE id_hash = $1", params![id_hash]).await?;
+        self.db
+            .execute("DELETE FROM sessions WHERE id_hash = $1", params![id_hash])
+            .await?;
         Ok(())
     }
 
     /// Ends every session of a user (password change, disable, role change), except `keep`.
-    pub async fn delete_user_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<u64, StoreError> {
+    pub async fn delete_user_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+    ) -> Result<u64, StoreError> {
         self.db
             .execute(
                 "DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2",

@@ -6,17 +6,25 @@ use crate::params;
 
 impl Store {
     pub async fn setting_values(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        let rows = self.db.query("SELECT key, value FROM settings ORDER BY key", vec![]).await?;
+        let rows = self
+            .db
+            .query("SELECT key, value FROM settings ORDER BY key", vec![])
+            .await?;
         rows.iter()
             .map(|r| {
-                let value = serde_json::from_str(&r.text("value")?).map_err(|e| StoreError::Decode(e.to_string()))?;
+                let value = serde_json::from_str(&r.text("value")?)
+                    .map_err(|e| StoreError::Decode(e.to_string()))?;
                 Ok((r.text("key")?, value))
             })
             .collect()
     }
 
     /// Writes several settings in one transaction.
-    pub async fn put_settings(&self, values: &[(String, serde_json::Value)], by: Option<i64>) -> Result<(), StoreError> {
+    pub async fn put_settings(
+        &self,
+        values: &[(String, serde_json::Value)],
+        by: Option<i64>,
+    ) -> Result<(), StoreError> {
         let now = self.now();
         let stmts = values
             .iter()

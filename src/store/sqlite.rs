@@ -4,8 +4,8 @@
 //! contention into waiting instead of errors. Every call runs in `spawn_blocking`, so a
 //! slow disk never stalls the async runtime.
 
-use super::db::{PoolStatus, Row, Value};
 use super::StoreError;
+use super::db::{PoolStatus, Row, Value};
 use rusqlite::types::ValueRef;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +28,8 @@ struct Inner {
 impl SqlitePool {
     pub fn open(path: &Path, max_size: usize) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Open(format!("cannot create {}: {e}", dir.display())))?;
         }
         let first = open_connection(path)?;
         let max_size = max_size.max(1);
@@ -52,7 +53,12 @@ impl SqlitePool {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
-        let _permit = self.inner.permits.acquire().await.map_err(|_| StoreError::Closed)?;
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let conn = inner.idle.lock().expect("sqlite pool lock").pop();
@@ -84,7 +90,9 @@ impl SqlitePool {
                         ValueRef::Integer(v) => Value::Int(v),
                         ValueRef::Real(v) => Value::Float(v),
                         ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                        ValueRef::Blob(_) => return Err(StoreError::Decode("unexpected BLOB column".into())),
+                        ValueRef::Blob(_) => {
+                            return Err(StoreError::Decode("unexpected BLOB column".into()));
+                        }
                     });
                 }
                 out.push(Row::new(columns.clone(), values));
@@ -106,7 +114,11 @@ impl SqlitePool {
     pub fn status(&self) -> PoolStatus {
         let idle = self.inner.idle.lock().map(|v| v.len()).unwrap_or(0);
         let in_use = self.inner.max_size - self.inner.permits.available_permits();
-        PoolStatus { size: idle + in_use, available: idle, max_size: self.inner.max_size }
+        PoolStatus {
+            size: idle + in_use,
+            available: idle,
+            max_size: self.inner.max_size,
+        }
     }
 
     pub fn close(&self) {
@@ -119,8 +131,12 @@ impl SqlitePool {
 }
 
 fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
-    let conn = rusqlite::Connection::open(path)
-        .map_err(|e| StoreError::Open(format!("cannot open SQLite database {}: {e}", path.display())))?;
+    let conn = rusqlite::Connection::open(path).map_err(|e| {
+        StoreError::Open(format!(
+            "cannot open SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -168,6 +184,9 @@ mod tests {
 
     #[test]
     fn placeholders_become_positional_outside_literals() {
-        assert_eq!(positional("SELECT $2, '$1', $10 FROM t WHERE a = $1"), "SELECT ?2, '$1', ?10 FROM t WHERE a = ?1");
+        assert_eq!(
+            positional("SELECT $2, '$1', $10 FROM t WHERE a = $1"),
+            "SELECT ?2, '$1', ?10 FROM t WHERE a = ?1"
+        );
     }
 }

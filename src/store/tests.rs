@@ -56,9 +56,12 @@ const TEST_COLUMNS: &str = "id, name, description, kind, target, params, interva
 
 fn test_from_row(r: &Row, assignments: Assignments) -> Result<TestRecord, StoreError> {
     let kind_text = r.text("kind")?;
-    let kind = TestKind::parse(&kind_text).ok_or_else(|| StoreError::Decode(format!("unknown test kind {kind_text:?}")))?;
-    let params: serde_json::Value = serde_json::from_str(&r.text("params")?).map_err(|e| StoreError::Decode(e.to_string()))?;
-    let params = TestParams::from_json(kind, params).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let kind = TestKind::parse(&kind_text)
+        .ok_or_else(|| StoreError::Decode(format!("unknown test kind {kind_text:?}")))?;
+    let params: serde_json::Value =
+        serde_json::from_str(&r.text("params")?).map_err(|e| StoreError::Decode(e.to_string()))?;
+    let params =
+        TestParams::from_json(kind, params).map_err(|e| StoreError::Decode(e.to_string()))?;
     Ok(TestRecord {
         id: r.i64("id")?,
         name: r.text("name")?,
@@ -103,18 +106,34 @@ fn spec_params(d: &TestDraft) -> Vec<Value> {
 impl Store {
     /// Checks that every assigned agent and group exists; returns the offending field.
     pub async fn check_assignments(&self, a: &Assignments) -> Result<(), (String, String)> {
-        let missing_agents = self.missing_ids("agents", &a.agents).await.map_err(|e| ("assignments".into(), e.to_string()))?;
+        let missing_agents = self
+            .missing_ids("agents", &a.agents)
+            .await
+            .map_err(|e| ("assignments".into(), e.to_string()))?;
         if !missing_agents.is_empty() {
-            return Err(("assignments.agents".into(), format!("no such agent: {missing_agents:?}")));
+            return Err((
+                "assignments.agents".into(),
+                format!("no such agent: {missing_agents:?}"),
+            ));
         }
-        let missing_groups = self.missing_ids("agent_groups", &a.groups).await.map_err(|e| ("assignments".into(), e.to_string()))?;
+        let missing_groups = self
+            .missing_ids("agent_groups", &a.groups)
+            .await
+            .map_err(|e| ("assignments".into(), e.to_string()))?;
         if !missing_groups.is_empty() {
-            return Err(("assignments.groups".into(), format!("no such group: {missing_groups:?}")));
+            return Err((
+                "assignments.groups".into(),
+                format!("no such group: {missing_groups:?}"),
+            ));
         }
         Ok(())
     }
 
-    pub async fn create_test(&self, draft: &TestDraft, created_by: Option<i64>) -> Result<TestRecord, StoreError> {
+    pub async fn create_test(
+        &self,
+        draft: &TestDraft,
+        created_by: Option<i64>,
+    ) -> Result<TestRecord, StoreError> {
         let now = self.now();
         let mut p = spec_params(draft);
         p.extend(params![created_by, now]);
@@ -130,7 +149,9 @@ impl Store {
         let id = row.i64("id")?;
         if let Err(e) = self.replace_assignments(id, &draft.assignments).await {
             // An agent or group vanished between validation and insert: undo the test.
-            self.db.execute("DELETE FROM tests WHERE id = $1", params![id]).await?;
+            self.db
+                .execute("DELETE FROM tests WHERE id = $1", params![id])
+                .await?;
             return Err(e);
         }
         self.test(id).await?.ok_or(StoreError::NotFound)
@@ -151,12 +172,23 @@ impl Store {
         self.test(id).await?.ok_or(StoreError::NotFound)
     }
 
-    pub async fn replace_assignments(&self, test_id: i64, a: &Assignments) -> Result<(), StoreError> {
+    pub async fn replace_assignments(
+        &self,
+        test_id: i64,
+        a: &Assignments,
+    ) -> Result<(), StoreError> {
         self.db.execute_all(assignment_statements(test_id, a)).await
     }
 
     pub async fn test(&self, id: i64) -> Result<Option<TestRecord>, StoreError> {
-        let Some(row) = self.db.query_opt(&format!("SELECT {TEST_COLUMNS} FROM tests WHERE id = $1"), params![id]).await? else {
+        let Some(row) = self
+            .db
+            .query_opt(
+                &format!("SELECT {TEST_COLUMNS} FROM tests WHERE id = $1"),
+                params![id],
+            )
+            .await?
+        else {
             return Ok(None);
         };
         let assignments = self.assignments(id).await?;
@@ -166,7 +198,10 @@ impl Store {
     async fn assignments(&self, test_id: i64) -> Result<Assignments, StoreError> {
         let rows = self
             .db
-            .query("SELECT agent_id, group_id FROM test_assignments WHERE test_id = $1 ORDER BY id", params![test_id])
+            .query(
+                "SELECT agent_id, group_id FROM test_assignments WHERE test_id = $1 ORDER BY id",
+                params![test_id],
+            )
             .await?;
         let mut a = Assignments::default();
         for r in rows {
@@ -182,20 +217,36 @@ impl Store {
 
     /// One page of tests matching the filter, and how many match in total.
     pub async fn list_tests(&self, f: &TestFilter) -> Result<(Vec<TestRecord>, i64), StoreError> {
-        let search = f.search.as_deref().map(str::trim).unwrap_or("").to_lowercase();
-        let pattern = format!("%{}%", search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let search = f
+            .search
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("")
+            .to_lowercase();
+        let pattern = format!(
+            "%{}%",
+            search
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         let kind = f.kind.map(|k| k.as_str()).unwrap_or("");
         let filter = "WHERE ($1 = '' OR lower(name) LIKE $2 ESCAPE '\\' OR lower(target) LIKE $2 ESCAPE '\\')
                       AND ($3 = '' OR kind = $3)";
         let total = self
             .db
-            .query_one(&format!("SELECT COUNT(*) AS n FROM tests {filter}"), params![search.as_str(), pattern.as_str(), kind])
+            .query_one(
+                &format!("SELECT COUNT(*) AS n FROM tests {filter}"),
+                params![search.as_str(), pattern.as_str(), kind],
+            )
             .await?
             .i64("n")?;
         let rows = self
             .db
             .query(
-                &format!("SELECT {TEST_COLUMNS} FROM tests {filter} ORDER BY name, id LIMIT $4 OFFSET $5"),
+                &format!(
+                    "SELECT {TEST_COLUMNS} FROM tests {filter} ORDER BY name, id LIMIT $4 OFFSET $5"
+                ),
                 params![search.as_str(), pattern.as_str(), kind, f.limit, f.offset],
             )
             .await?;
@@ -208,7 +259,11 @@ impl Store {
     }
 
     pub async fn delete_test(&self, id: i64) -> Result<(), StoreError> {
-        match self.db.execute("DELETE FROM tests WHERE id = $1", params![id]).await? {
+        match self
+            .db
+            .execute("DELETE FROM tests WHERE id = $1", params![id])
+            .await?
+        {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
@@ -216,12 +271,21 @@ impl Store {
 }
 
 fn assignment_statements(test_id: i64, a: &Assignments) -> Vec<(String, Vec<Value>)> {
-    let mut stmts = vec![("DELETE FROM test_assignments WHERE test_id = $1".to_owned(), params![test_id])];
+    let mut stmts = vec![(
+        "DELETE FROM test_assignments WHERE test_id = $1".to_owned(),
+        params![test_id],
+    )];
     for agent in dedup(&a.agents) {
-        stmts.push(("INSERT INTO test_assignments (test_id, agent_id) VALUES ($1, $2)".to_owned(), params![test_id, agent]));
+        stmts.push((
+            "INSERT INTO test_assignments (test_id, agent_id) VALUES ($1, $2)".to_owned(),
+            params![test_id, agent],
+        ));
     }
     for group in dedup(&a.groups) {
-        stmts.push(("INSERT INTO test_assignments (test_id, group_id) VALUES ($1, $2)".to_owned(), params![test_id, group]));
+        stmts.push((
+            "INSERT INTO test_assignments (test_id, group_id) VALUES ($1, $2)".to_owned(),
+            params![test_id, group],
+        ));
     }
     stmts
 }

@@ -36,7 +36,9 @@ impl std::str::FromStr for TokenKind {
             "enrol" | "enroll" => Ok(TokenKind::Enrol),
             "api" => Ok(TokenKind::Api),
             "agent" => Ok(TokenKind::Agent),
-            other => Err(format!("unknown token kind {other:?}: expected enrol or api")),
+            other => Err(format!(
+                "unknown token kind {other:?}: expected enrol or api"
+            )),
         }
     }
 }
@@ -82,8 +84,7 @@ pub struct NewToken<'a> {
     pub uses: Option<i64>,
 }
 
-const TOKEN_COLUMNS: &str =
-    "id, kind, name, prefix, role, agent_id, created_by, created_at, expires_at, uses_remaining, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, kind, name, prefix, role, agent_id, created_by, created_at, expires_at, uses_remaining, last_used_at, revoked_at";
 
 /// `last_used_at` is refreshed at most this often, so a busy automation token costs
 /// reads, not a write per request.
@@ -102,7 +103,11 @@ impl TokenInfo {
             kind,
             name: r.text("name")?,
             prefix: r.text("prefix")?,
-            role: r.opt_text("role")?.map(|s| s.parse()).transpose().map_err(StoreError::Decode)?,
+            role: r
+                .opt_text("role")?
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(StoreError::Decode)?,
             agent_id: r.opt_i64("agent_id")?,
             created_by: r.opt_i64("created_by")?,
             created_at: Timestamp(r.i64("created_at")?),
@@ -143,13 +148,22 @@ impl Store {
     pub async fn token_by_hash(&self, secret_hash: &str) -> Result<Option<TokenInfo>, StoreError> {
         let row = self
             .db
-            .query_opt(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = $1"), params![secret_hash])
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = $1"),
+                params![secret_hash],
+            )
             .await?;
         row.as_ref().map(TokenInfo::from_row).transpose()
     }
 
     pub async fn token(&self, id: i64) -> Result<Option<TokenInfo>, StoreError> {
-        let row = self.db.query_opt(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"), params![id]).await?;
+        let row = self
+            .db
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"),
+                params![id],
+            )
+            .await?;
         row.as_ref().map(TokenInfo::from_row).transpose()
     }
 
@@ -170,8 +184,16 @@ impl Store {
                 .await?;
             return Ok(changed == 1);
         }
-        if token.last_used_at.is_none_or(|t| now - t.0 >= LAST_USED_RESOLUTION_MS) {
-            self.db.execute("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1", params![token.id, now]).await?;
+        if token
+            .last_used_at
+            .is_none_or(|t| now - t.0 >= LAST_USED_RESOLUTION_MS)
+        {
+            self.db
+                .execute(
+                    "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1",
+                    params![token.id, now],
+                )
+                .await?;
         }
         Ok(true)
     }
@@ -180,10 +202,22 @@ impl Store {
         let rows = match kind {
             Some(k) => {
                 self.db
-                    .query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE kind = $1 ORDER BY id"), params![k.as_str()])
+                    .query(
+                        &format!(
+                            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE kind = $1 ORDER BY id"
+                        ),
+                        params![k.as_str()],
+                    )
                     .await?
             }
-            None => self.db.query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"), vec![]).await?,
+            None => {
+                self.db
+                    .query(
+                        &format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY id"),
+                        vec![],
+                    )
+                    .await?
+            }
         };
         rows.iter().map(TokenInfo::from_row).collect()
     }
@@ -191,7 +225,10 @@ impl Store {
     /// Revokes a token; revoking twice keeps the first revocation time.
     pub async fn revoke_token(&self, id: i64) -> Result<TokenInfo, StoreError> {
         self.db
-            .execute("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", params![id, self.now()])
+            .execute(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                params![id, self.now()],
+            )
             .await?;
         self.token(id).await?.ok_or(StoreError::NotFound)
     }

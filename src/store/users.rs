@@ -19,7 +19,10 @@ impl Username {
         if s.is_empty() || s.len() > 64 {
             return Err("username must be 1–64 characters".into());
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-')) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+        {
             return Err("username may contain only letters, digits and . _ @ -".into());
         }
         Ok(Username(s))
@@ -64,7 +67,12 @@ impl User {
 }
 
 impl Store {
-    pub async fn create_user(&self, username: &Username, password_hash: &str, role: Role) -> Result<User, StoreError> {
+    pub async fn create_user(
+        &self,
+        username: &Username,
+        password_hash: &str,
+        role: Role,
+    ) -> Result<User, StoreError> {
         let now = self.now();
         let row = self
             .db
@@ -84,12 +92,21 @@ impl Store {
     }
 
     pub async fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row = self.db.query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), params![id]).await?;
+        let row = self
+            .db
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+                params![id],
+            )
+            .await?;
         row.as_ref().map(User::from_row).transpose()
     }
 
     /// The user and their password hash, for login.
-    pub async fn user_credentials(&self, username: &Username) -> Result<Option<(User, String)>, StoreError> {
+    pub async fn user_credentials(
+        &self,
+        username: &Username,
+    ) -> Result<Option<(User, String)>, StoreError> {
         let row = self
             .db
             .query_opt(
@@ -97,7 +114,8 @@ impl Store {
                 params![username.as_str()],
             )
             .await?;
-        row.map(|r| Ok((User::from_row(&r)?, r.text("password_hash")?))).transpose()
+        row.map(|r| Ok((User::from_row(&r)?, r.text("password_hash")?)))
+            .transpose()
     }
 
     pub async fn user_by_name(&self, username: &Username) -> Result<Option<User>, StoreError> {
@@ -105,12 +123,21 @@ impl Store {
     }
 
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = self.db.query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"), vec![]).await?;
+        let rows = self
+            .db
+            .query(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
+                vec![],
+            )
+            .await?;
         rows.iter().map(User::from_row).collect()
     }
 
     pub async fn count_users(&self) -> Result<i64, StoreError> {
-        self.db.query_one("SELECT COUNT(*) AS n FROM users", vec![]).await?.i64("n")
+        self.db
+            .query_one("SELECT COUNT(*) AS n FROM users", vec![])
+            .await?
+            .i64("n")
     }
 
     /// Enabled administrators other than `except`; guards against locking everyone out.
@@ -125,33 +152,62 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), StoreError> {
-        self.update_user("password_hash = $2", params![id, hash]).await
+        self.update_user("password_hash = $2", params![id, hash])
+            .await
     }
 
     pub async fn set_role(&self, id: i64, role: Role) -> Result<(), StoreError> {
-        self.update_user("role = $2", params![id, role.as_str()]).await
+        self.update_user("role = $2", params![id, role.as_str()])
+            .await
     }
 
     pub async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        self.update_user("disabled = $2", params![id, disabled]).await
+        self.update_user("disabled = $2", params![id, disabled])
+            .await
     }
 
     pub async fn record_login(&self, id: i64) -> Result<(), StoreError> {
         let now = self.now();
-        self.db.execute("UPDATE users SET last_login_at = $2 WHERE id = $1", params![id, now]).await?;
+        self.db
+            .execute(
+                "UPDATE users SET last_login_at = $2 WHERE id = $1",
+                params![id, now],
+            )
+            .await?;
         Ok(())
     }
 
-    async fn update_user(&self, set: &str, mut params: Vec<super::db::Value>) -> Result<(), StoreError> {
+    async fn update_user(
+        &self,
+        set: &str,
+        mut params: Vec<super::db::Value>,
+    ) -> Result<(), StoreError> {
         let n = params.len() + 1;
         params.push(self.now().into());
-        let changed = self.db.execute(&format!("UPDATE users SET {set}, updated_at = ${n} WHERE id = $1"), params).await?;
-        if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let changed = self
+            .db
+            .execute(
+                &format!("UPDATE users SET {set}, updated_at = ${n} WHERE id = $1"),
+                params,
+            )
+            .await?;
+        if changed == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        let changed = self.db.execute("DELETE FROM users WHERE id = $1", params![id]).await?;
-        if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let changed = self
+            .db
+            .execute("DELETE FROM users WHERE id = $1", params![id])
+            .await?;
+        if changed == 0 {
+            Err(StoreError::NotFound)
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -38,7 +38,13 @@ pub fn status(agent: &Agent, settings: &RuntimeSettings, now_ms: i64) -> AgentSt
 async fn views(ctx: &Ctx, agents: Vec<Agent>) -> Result<Vec<AgentView>> {
     let settings = ctx.state.settings.get(&ctx.state.store).await?;
     let now = ctx.state.store.clock().now_ms();
-    Ok(agents.into_iter().map(|a| AgentView { status: status(&a, &settings, now), agent: a }).collect())
+    Ok(agents
+        .into_iter()
+        .map(|a| AgentView {
+            status: status(&a, &settings, now),
+            agent: a,
+        })
+        .collect())
 }
 
 pub async fn list(ctx: Ctx) -> Result<Response> {
@@ -47,7 +53,12 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
 }
 
 async fn one(ctx: &Ctx, id: i64) -> Result<AgentView> {
-    let agent = ctx.state.store.agent(id).await?.ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
+    let agent = ctx
+        .state
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
     Ok(views(ctx, vec![agent]).await?.remove(0))
 }
 
@@ -65,10 +76,16 @@ pub async fn set_groups(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
     let body: GroupIds = ctx.json()?;
     let store = &ctx.state.store;
-    let agent = store.agent(id).await?.ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
+    let agent = store
+        .agent(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
     let missing = store.missing_ids("agent_groups", &body.groups).await?;
     if !missing.is_empty() {
-        return Err(Error::invalid("groups", format!("no such group: {missing:?}")));
+        return Err(Error::invalid(
+            "groups",
+            format!("no such group: {missing:?}"),
+        ));
     }
     store.set_agent_groups(id, &body.groups).await?;
     let actor = ctx.actor();

@@ -25,9 +25,16 @@ pub async fn create(ctx: Ctx) -> Result<Response> {
         return Err(Error::invalid("name", "must be 1–100 characters"));
     }
     if body.description.chars().count() > 1000 {
-        return Err(Error::invalid("description", "must be at most 1000 characters"));
+        return Err(Error::invalid(
+            "description",
+            "must be at most 1000 characters",
+        ));
     }
-    let group = ctx.state.store.create_group(name, &body.description).await?;
+    let group = ctx
+        .state
+        .store
+        .create_group(name, &body.description)
+        .await?;
     let actor = ctx.actor();
     ctx.state
         .store
@@ -44,7 +51,11 @@ pub async fn create(ctx: Ctx) -> Result<Response> {
 
 pub async fn delete(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
-    ctx.state.store.delete_group(id).await.map_err(|_| Error::NotFound(format!("group {id}")))?;
+    ctx.state
+        .store
+        .delete_group(id)
+        .await
+        .map_err(|_| Error::NotFound(format!("group {id}")))?;
     let actor = ctx.actor();
     ctx.state
         .store

@@ -34,7 +34,13 @@ pub async fn get(ctx: Ctx) -> Result<Response> {
             token: None,
             csrf_token: Some(crate::auth::session::csrf_token(&session.id)),
         },
-        Principal::Token { token, role } => Me { kind: "token", role: *role, user: None, token: Some(token.clone()), csrf_token: None },
+        Principal::Token { token, role } => Me {
+            kind: "token",
+            role: *role,
+            user: None,
+            token: Some(token.clone()),
+            csrf_token: None,
+        },
     };
     ok(&me)
 }
@@ -55,14 +61,27 @@ pub async fn change_password(ctx: Ctx) -> Result<Response> {
     let (_, hash) = ctx
         .state
         .store
-        .user_credentials(&crate::store::users::Username::parse(&user.username).map_err(Error::BadRequest)?)
+        .user_credentials(
+            &crate::store::users::Username::parse(&user.username).map_err(Error::BadRequest)?,
+        )
         .await?
         .ok_or_else(|| Error::NotFound("user".into()))?;
-    let verdict = crate::auth::password::verify(SecretString::from(body.current_password), Some(hash)).await;
+    let verdict =
+        crate::auth::password::verify(SecretString::from(body.current_password), Some(hash)).await;
     if verdict == crate::auth::password::Verdict::Invalid {
-        return Err(Error::invalid("current_password", "is not your current password"));
+        return Err(Error::invalid(
+            "current_password",
+            "is not your current password",
+        ));
     }
     let keep = crate::auth::session::hash_id(&session.id);
-    admin::users::set_password(&ctx.state.store, &ctx.actor(), user, SecretString::from(body.new_password), Some(&keep)).await?;
+    admin::users::set_password(
+        &ctx.state.store,
+        &ctx.actor(),
+        user,
+        SecretString::from(body.new_password),
+        Some(&keep),
+    )
+    .await?;
     Ok(no_content())
 }

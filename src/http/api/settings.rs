@@ -18,7 +18,13 @@ pub struct SettingValue {
 pub type SettingsChange = serde_json::Map<String, serde_json::Value>;
 
 fn view(s: &RuntimeSettings) -> Vec<SettingValue> {
-    DEFINITIONS.iter().map(|d| SettingValue { value: s.get(d.key), definition: *d }).collect()
+    DEFINITIONS
+        .iter()
+        .map(|d| SettingValue {
+            value: s.get(d.key),
+            definition: *d,
+        })
+        .collect()
 }
 
 pub async fn get(ctx: Ctx) -> Result<Response> {
@@ -29,7 +35,9 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
     let changes: SettingsChange = ctx.json()?;
     let store = &ctx.state.store;
     let current = RuntimeSettings::load(store).await?;
-    let next = current.with_changes(&changes).map_err(|e| Error::invalid(e.key, e.message))?;
+    let next = current
+        .with_changes(&changes)
+        .map_err(|e| Error::invalid(e.key, e.message))?;
     let changed: Vec<(String, serde_json::Value)> = next
         .entries()
         .filter(|(k, v)| current.get(k) != *v)
@@ -39,10 +47,24 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
         let actor = ctx.actor();
         store.put_settings(&changed, actor.user_id).await?;
         let details = serde_json::Value::Object(
-            changed.iter().map(|(k, v)| (k.clone(), serde_json::json!({"from": current.get(k), "to": v}))).collect(),
+            changed
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        serde_json::json!({"from": current.get(k), "to": v}),
+                    )
+                })
+                .collect(),
         );
         store
-            .audit(AuditRecord { actor: &actor.name, action: "settings.update", target: "settings", source_ip: actor.source_ip.as_deref(), details })
+            .audit(AuditRecord {
+                actor: &actor.name,
+                action: "settings.update",
+                target: "settings",
+                source_ip: actor.source_ip.as_deref(),
+                details,
+            })
             .await?;
         ctx.state.settings.invalidate();
     }

@@ -58,10 +58,19 @@ async fn draft(ctx: &Ctx) -> Result<TestDraft> {
         errors.push(ValidationError::new("name", "must be 1–200 characters"));
     }
     if input.description.chars().count() > 2000 {
-        errors.push(ValidationError::new("description", "must be at most 2000 characters"));
+        errors.push(ValidationError::new(
+            "description",
+            "must be at most 2000 characters",
+        ));
     }
-    let params = TestParams::from_json(input.kind, input.params).map_err(|e| Error::Invalid(vec![e]))?;
-    let spec = TestSpec { kind: input.kind, target: input.target.trim().to_owned(), params, schedule: input.schedule };
+    let params =
+        TestParams::from_json(input.kind, input.params).map_err(|e| Error::Invalid(vec![e]))?;
+    let spec = TestSpec {
+        kind: input.kind,
+        target: input.target.trim().to_owned(),
+        params,
+        schedule: input.schedule,
+    };
     if let Err(e) = spec.validate() {
         errors.extend(e);
     }
@@ -71,7 +80,13 @@ async fn draft(ctx: &Ctx) -> Result<TestDraft> {
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
-    Ok(TestDraft { name, description: input.description, spec, enabled: input.enabled, assignments: input.assignments })
+    Ok(TestDraft {
+        name,
+        description: input.description,
+        spec,
+        enabled: input.enabled,
+        assignments: input.assignments,
+    })
 }
 
 pub async fn list(ctx: Ctx) -> Result<Response> {
@@ -79,7 +94,10 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
     let kind = q
         .kind
         .filter(|k| !k.is_empty())
-        .map(|k| TestKind::parse(&k).ok_or_else(|| Error::invalid("kind", format!("unknown test kind {k:?}"))))
+        .map(|k| {
+            TestKind::parse(&k)
+                .ok_or_else(|| Error::invalid("kind", format!("unknown test kind {k:?}")))
+        })
         .transpose()?;
     let filter = TestFilter {
         search: q.search,
@@ -88,12 +106,22 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
         offset: q.offset.unwrap_or(0).max(0),
     };
     let (tests, total) = ctx.state.store.list_tests(&filter).await?;
-    ok(&TestPage { tests, total, limit: filter.limit, offset: filter.offset })
+    ok(&TestPage {
+        tests,
+        total,
+        limit: filter.limit,
+        offset: filter.offset,
+    })
 }
 
 pub async fn get(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
-    ok(&ctx.state.store.test(id).await?.ok_or_else(|| Error::NotFound(format!("test {id}")))?)
+    ok(&ctx
+        .state
+        .store
+        .test(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("test {id}")))?)
 }
 
 async fn audit(ctx: &Ctx, action: &str, test: &TestRecord) -> Result<()> {
@@ -131,7 +159,12 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
 
 pub async fn delete(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
-    let test = ctx.state.store.test(id).await?.ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let test = ctx
+        .state
+        .store
+        .test(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
     ctx.state.store.delete_test(id).await?;
     audit(&ctx, "test.delete", &test).await?;
     Ok(no_content())

@@ -40,15 +40,27 @@ pub async fn create(ctx: Ctx) -> Result<Response> {
     let expires_in = body
         .expires
         .as_deref()
-        .map(|s| humantime::parse_duration(s).map_err(|e| Error::invalid("expires", format!("{e} (e.g. 30d, 12h)"))))
+        .map(|s| {
+            humantime::parse_duration(s)
+                .map_err(|e| Error::invalid("expires", format!("{e} (e.g. 30d, 12h)")))
+        })
         .transpose()?;
     let created_token = tokens::create(
         &ctx.state.store,
         &ctx.actor(),
-        TokenRequest { kind: body.kind, name: body.name, role: body.role, expires_in, uses: body.uses },
+        TokenRequest {
+            kind: body.kind,
+            name: body.name,
+            role: body.role,
+            expires_in,
+            uses: body.uses,
+        },
     )
     .await?;
-    created(&CreatedToken { token: created_token.secret.expose_secret().to_owned(), info: created_token.info })
+    created(&CreatedToken {
+        token: created_token.secret.expose_secret().to_owned(),
+        info: created_token.info,
+    })
 }
 
 pub async fn revoke(ctx: Ctx) -> Result<Response> {

@@ -32,7 +32,14 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
 
 pub async fn create(ctx: Ctx) -> Result<Response> {
     let body: NewUser = ctx.json()?;
-    let user = users::create(&ctx.state.store, &ctx.actor(), &body.username, SecretString::from(body.password), body.role).await?;
+    let user = users::create(
+        &ctx.state.store,
+        &ctx.actor(),
+        &body.username,
+        SecretString::from(body.password),
+        body.role,
+    )
+    .await?;
     created(&user)
 }
 
@@ -45,8 +52,12 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
     let store = &ctx.state.store;
     let actor = ctx.actor();
     let user = users::get(store, ctx.id("id")?).await?;
-    if actor.user_id == Some(user.id) && (body.role.is_some_and(|r| r != user.role) || body.disabled == Some(true)) {
-        return Err(Error::Conflict("you cannot change your own role or disable yourself".into()));
+    if actor.user_id == Some(user.id)
+        && (body.role.is_some_and(|r| r != user.role) || body.disabled == Some(true))
+    {
+        return Err(Error::Conflict(
+            "you cannot change your own role or disable yourself".into(),
+        ));
     }
     if let Some(pw) = body.password {
         users::set_password(store, &actor, &user, SecretString::from(pw), None).await?;

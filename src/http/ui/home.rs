@@ -8,11 +8,17 @@ use warp::reply::Response;
 
 pub async fn page(ctx: Ctx) -> Result<Response> {
     let p = ctx.principal()?;
-    let csrf = p.session().map(|s| session::csrf_token(&s.id)).unwrap_or_default();
+    let csrf = p
+        .session()
+        .map(|s| session::csrf_token(&s.id))
+        .unwrap_or_default();
     let user = match p {
         crate::auth::Principal::User { user, .. } => user.username.clone(),
         crate::auth::Principal::Token { .. } => p.actor(),
     };
-    let body = ctx.state.templates.render("home", &json!({"username": user, "role": p.role(), "csrf_token": csrf}))?;
+    let body = ctx.state.templates.render(
+        "home",
+        &json!({"username": user, "role": p.role(), "csrf_token": csrf}),
+    )?;
     Ok(html(StatusCode::OK, body))
 }

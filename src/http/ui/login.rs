@@ -35,7 +35,13 @@ struct LoginForm {
     next: Option<String>,
 }
 
-fn login_page(ctx: &Ctx, status: StatusCode, message: Option<&str>, username: &str, next: &str) -> Result<Response> {
+fn login_page(
+    ctx: &Ctx,
+    status: StatusCode,
+    message: Option<&str>,
+    username: &str,
+    next: &str,
+) -> Result<Response> {
     let token = session::new_id();
     let body = ctx.state.templates.render(
         "login",
@@ -44,7 +50,10 @@ fn login_page(ctx: &Ctx, status: StatusCode, message: Option<&str>, username: &s
     let mut r = html(status, body);
     let (_, csrf_cookie) = ctx.state.cookie_names();
     let cookie = session::set_cookie(csrf_cookie, &token, ctx.state.secure_cookies, Some(3600));
-    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
+    );
     Ok(r)
 }
 
@@ -64,16 +73,29 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
     let cookie_header = ctx.header("cookie").unwrap_or("");
     let expected = session::read_cookie(cookie_header, csrf_cookie).unwrap_or("");
     if expected.is_empty() || !session::constant_time_eq(expected, &f.csrf_token) {
-        return Err(Error::Forbidden("the login form expired or was not sent by this site; reload it and try again".into()));
+        return Err(Error::Forbidden(
+            "the login form expired or was not sent by this site; reload it and try again".into(),
+        ));
     }
     let store = &ctx.state.store;
     let settings = ctx.state.settings.get(store).await?;
     let source_ip = ctx.source_ip();
     let attempted = f.username.trim().to_lowercase();
     if let Err(e) = throttle::check(store, &settings, &attempted, source_ip.as_deref()).await {
-        let Error::TooManyRequests { retry_after, .. } = &e else { return Err(e) };
-        let mut r = login_page(&ctx, StatusCode::TOO_MANY_REQUESTS, Some("Too many failed sign-ins. Try again later."), &attempted, &next)?;
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+        let Error::TooManyRequests { retry_after, .. } = &e else {
+            return Err(e);
+        };
+        let mut r = login_page(
+            &ctx,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Too many failed sign-ins. Try again later."),
+            &attempted,
+            &next,
+        )?;
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.as_secs().max(1)),
+        );
         return Ok(r);
     }
     let credentials = match Username::parse(&f.username) {
@@ -97,18 +119,36 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
                     details: json!({}),
                 })
                 .await?;
-            return login_page(&ctx, StatusCode::UNAUTHORIZED, Some(GENERIC_FAILURE), &attempted, &next);
+            return login_page(
+                &ctx,
+                StatusCode::UNAUTHORIZED,
+                Some(GENERIC_FAILURE),
+                &attempted,
+                &next,
+            );
         }
     };
     if needs_rehash {
-        store.set_password_hash(user.id, &password::hash(SecretString::from(f.password)).await).await?;
+        store
+            .set_password_hash(
+                user.id,
+                &password::hash(SecretString::from(f.password)).await,
+            )
+            .await?;
     }
     // Rotate: whatever session the browser had ends; a fresh id is issued.
     if let Some(old) = session::read_cookie(cookie_header, session_cookie) {
         store.delete_session(&session::hash_id(old)).await?;
     }
     let id = session::new_id();
-    store.create_session(&session::hash_id(&id), user.id, source_ip.as_deref(), ctx.header("user-agent")).await?;
+    store
+        .create_session(
+            &session::hash_id(&id),
+            user.id,
+            source_ip.as_deref(),
+            ctx.header("user-agent"),
+        )
+        .await?;
     store.record_login(user.id).await?;
     store
         .audit(AuditRecord {
@@ -121,15 +161,30 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
         .await?;
     let mut r = redirect(&next);
     let secure = ctx.state.secure_cookies;
-    for c in [session::set_cookie(session_cookie, &id, secure, None), session::set_cookie(csrf_cookie, "", secure, Some(0))] {
-        r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&c).expect("cookie is ASCII"));
+    for c in [
+        session::set_cookie(session_cookie, &id, secure, None),
+        session::set_cookie(csrf_cookie, "", secure, Some(0)),
+    ] {
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&c).expect("cookie is ASCII"),
+        );
     }
     Ok(r)
 }
 
 pub async fn confirm_logout(ctx: Ctx) -> Result<Response> {
-    let csrf = ctx.principal()?.session().map(|s| session::csrf_token(&s.id)).unwrap_or_default();
-    Ok(html(StatusCode::OK, ctx.state.templates.render("logout", &json!({"csrf_token": csrf}))?))
+    let csrf = ctx
+        .principal()?
+        .session()
+        .map(|s| session::csrf_token(&s.id))
+        .unwrap_or_default();
+    Ok(html(
+        StatusCode::OK,
+        ctx.state
+            .templates
+            .render("logout", &json!({"csrf_token": csrf}))?,
+    ))
 }
 
 pub async fn logout(ctx: Ctx) -> Result<Response> {
@@ -139,12 +194,21 @@ pub async fn logout(ctx: Ctx) -> Result<Response> {
         let actor = p.actor();
         ctx.state
             .store
-            .audit(AuditRecord { actor: &actor, action: "logout", target: &actor, source_ip: ctx.source_ip().as_deref(), details: json!({}) })
+            .audit(AuditRecord {
+                actor: &actor,
+                action: "logout",
+                target: &actor,
+                source_ip: ctx.source_ip().as_deref(),
+                details: json!({}),
+            })
             .await?;
     }
     let mut r = redirect("/login");
     let (session_cookie, _) = ctx.state.cookie_names();
     let c = session::set_cookie(session_cookie, "", ctx.state.secure_cookies, Some(0));
-    r.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&c).expect("cookie is ASCII"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&c).expect("cookie is ASCII"),
+    );
     Ok(r)
 }

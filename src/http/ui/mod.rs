@@ -25,13 +25,20 @@ impl Templates {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
         for (name, src) in TEMPLATES {
-            hb.register_template_string(name, *src).unwrap_or_else(|e| panic!("template {name}: {e}"));
+            hb.register_template_string(name, *src)
+                .unwrap_or_else(|e| panic!("template {name}: {e}"));
         }
         Templates { hb }
     }
 
-    pub fn render(&self, name: &str, data: &serde_json::Value) -> Result<String, crate::error::Error> {
-        self.hb.render(name, data).map_err(|e| crate::error::Error::Internal(anyhow::anyhow!("rendering {name}: {e}")))
+    pub fn render(
+        &self,
+        name: &str,
+        data: &serde_json::Value,
+    ) -> Result<String, crate::error::Error> {
+        self.hb
+            .render(name, data)
+            .map_err(|e| crate::error::Error::Internal(anyhow::anyhow!("rendering {name}: {e}")))
     }
 
     pub fn error_page(&self, status: StatusCode, message: &str) -> String {
@@ -49,14 +56,20 @@ impl Default for Templates {
 pub fn html(status: StatusCode, body: String) -> Response {
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     r
 }
 
 pub fn redirect(location: &str) -> Response {
     let mut r = Response::new(Vec::new().into());
     *r.status_mut() = StatusCode::SEE_OTHER;
-    r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/")));
+    r.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/")),
+    );
     r
 }
 

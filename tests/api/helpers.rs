@@ -1,0 +1,377 @@
+//! `spawn_app()`: a real server on a random port over a fresh database (a temporary
+//! SQLite file, or a randomly named PostgreSQL database dropped afterwards), with one
+//! user per role, a manual clock, and cookie-keeping HTTP clients.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::{Arc, Mutex, OnceLock};
+use streamswarm::admin::{self, Actor};
+use streamswarm::clock::Clock;
+use streamswarm::config::Config;
+use streamswarm::http::AppState;
+use streamswarm::store::tokens::TokenKind;
+use streamswarm_schema::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body once per backend: `both_backends!(name, |app| async move { … });`
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite)
+                    .await
+                    .expect("sqlite is always available");
+                $body.await;
+                $app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) =
+                    $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await
+                else {
+                    return;
+                };
+                $body.await;
+                $app.stop().await;
+            }
+        }
+    };
+}
+
+pub const PASSWORDS: [(Role, &str, &str); 3] = [
+    (Role::Admin, "ada", "admin-password-1"),
+    (Role::Operator, "otto", "operator-password-1"),
+    (Role::Viewer, "vera", "viewer-password-1"),
+];
+
+pub fn username(role: Role) -> &'static str {
+    PASSWORDS.iter().find(|(r, _, _)| *r == role).unwrap().1
+}
+
+pub fn password(role: Role) -> &'static str {
+    PASSWORDS.iter().find(|(r, _, _)| *r == role).unwrap().2
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub state: Arc<AppState>,
+    pub clock: Clock,
+    pub backend: Backend,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    _db: DbGuard,
+}
+
+/// A browser-like client signed in as one user.
+pub struct Session {
+    pub client: reqwest::Client,
+    pub csrf: String,
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Where to create PostgreSQL test databases; the role needs CREATEDB.
+pub fn pg_admin_url() -> String {
+    std::env::var("STREAMSWARM_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://streamswarm:streamswarm@127.0.0.1:5432/postgres".into())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+enum DbGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let DbGuard::Postgres { admin_url, name } = self {
+            let (url, name) = (admin_url.clone(), name.clone());
+            // Drop runs outside async context guarantees; use a private runtime.
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+/// Creates a fresh database for `backend`. PostgreSQL missing: `None` locally (with a
+/// message), a panic when `CI=true`.
+pub async fn fresh_database(backend: Backend) -> Option<(String, DbGuardHandle)> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("meta.db").display());
+            Some((url, DbGuardHandle(DbGuard::Sqlite(dir))))
+        }
+        Backend::Postgres => {
+            let admin_url = pg_admin_url();
+            let conn = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await;
+            let (client, connection) = match conn {
+                Ok(c) => c,
+                Err(e) => {
+                    if in_ci() {
+                        panic!(
+                            "PostgreSQL is required when CI=true but {admin_url} is unreachable: {e}"
+                        );
+                    }
+                    eprintln!(
+                        "SKIPPED: PostgreSQL not reachable at {admin_url} ({e}); run scripts/test.sh to provision it"
+                    );
+                    return None;
+                }
+            };
+            tokio::spawn(connection);
+            let mut random = [0u8; 8];
+            rand::fill(&mut random);
+            let name = format!("ssw_test_{}", hex::encode(random));
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("CREATE DATABASE");
+            let mut url = url::Url::parse(&admin_url).unwrap();
+            url.set_path(&name);
+            Some((
+                url.to_string(),
+                DbGuardHandle(DbGuard::Postgres { admin_url, name }),
+            ))
+        }
+    }
+}
+
+pub struct DbGuardHandle(DbGuard);
+
+/// Logs of every app spawned in this process, to prove secrets never reach them.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUF.get_or_init(|| Arc::new(Mutex::new(Vec::new())))
+}
+
+#[derive(Clone)]
+struct BufferWriter;
+impl std::io::Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        log_buffer().lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logging() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug,hyper=info,hyper_util=info,tokio_postgres=info")
+            .with_writer(|| BufferWriter)
+            .with_ansi(false)
+            .try_init();
+    });
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::load(None).expect("default configuration");
+    config.server.bind = "127.0.0.1:0".parse().unwrap();
+    config.database.url = SecretString::from(database_url.to_owned());
+    config.database.pool_size = 4;
+    config
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// As `spawn_app`, letting the test adjust the configuration first.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    init_logging();
+    let (url, guard) = fresh_database(backend).await?;
+    let mut config = test_config(&url);
+    adjust(&mut config);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let clock = Clock::manual(now);
+    let app = streamswarm::Application::build_with_clock(config, clock.clone())
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state();
+    for (role, name, pw) in PASSWORDS {
+        admin::users::create(
+            &state.store,
+            &Actor::system(),
+            name,
+            SecretString::from(pw),
+            role,
+        )
+        .await
+        .unwrap();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    Some(TestApp {
+        address,
+        state,
+        clock,
+        backend,
+        shutdown: Some(tx),
+        server: Some(server),
+        _db: guard.0,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn store(&self) -> &streamswarm::store::Store {
+        &self.state.store
+    }
+
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// Fetches the login form and returns its CSRF value (the client keeps the cookie).
+    pub async fn login_form(&self, client: &reqwest::Client) -> String {
+        let html = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        extract_input(&html, "csrf_token").expect("login form has a csrf_token")
+    }
+
+    /// Submits the login form; returns the response (303 on success).
+    pub async fn post_login(
+        &self,
+        client: &reqwest::Client,
+        user: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        let csrf = self.login_form(client).await;
+        client
+            .post(self.url("/login"))
+            .form(&[
+                ("username", user),
+                ("password", password),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in as the seeded user of `role`.
+    pub async fn login(&self, role: Role) -> Session {
+        let client = client();
+        let resp = self
+            .post_login(&client, username(role), password(role))
+            .await;
+        assert_eq!(resp.status(), 303, "login as {role} failed");
+        let me: serde_json::Value = client
+            .get(self.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = me["csrf_token"]
+            .as_str()
+            .expect("session has a CSRF token")
+            .to_owned();
+        Session { client, csrf }
+    }
+
+    /// Creates an API token acting with `role`.
+    pub async fn api_token(&self, role: Role) -> String {
+        let created = admin::tokens::create(
+            self.store(),
+            &Actor::cli(),
+            admin::tokens::TokenRequest {
+                kind: TokenKind::Api,
+                name: format!("{role} token"),
+                role: Some(role),
+                expires_in: None,
+                uses: None,
+            },
+        )
+        .await
+        .unwrap();
+        created.secret.expose_secret().to_owned()
+    }
+}
+
+impl Session {
+    pub fn get(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(app.url(path))
+    }
+
+    /// A state-changing JSON request carrying the CSRF token.
+    pub fn send(
+        &self,
+        app: &TestApp,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, app.url(path))
+            .header("x-csrf-token", &self.csrf)
+    }
+}
+
+/// The `value` of `<input name="NAME" value="…">` in a page.
+pub fn extract_input(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let rest = &html[at..];
+    let v = rest.find("value=\"")? + 7;
+    let end = rest[v..].find('"')?;
+    Some(rest[v..v + end].to_owned())
+}

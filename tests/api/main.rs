@@ -1,0 +1,5 @@
+//! The integration-test binary: the real server over real SQLite and PostgreSQL.
+
+mod helpers;
+
+mod smoke;
