@@ -206,10 +206,10 @@ impl SettingsCache {
     }
 
     pub async fn get(&self, store: &Store) -> Result<RuntimeSettings, StoreError> {
-        if let Some((s, at)) = self.cached.read().expect("settings lock").as_ref() {
-            if at.elapsed() < CACHE_TTL {
-                return Ok(s.clone());
-            }
+        if let Some((s, at)) = self.cached.read().expect("settings lock").as_ref()
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(s.clone());
         }
         let fresh = RuntimeSettings::load(store).await?;
         *self.cached.write().expect("settings lock") = Some((fresh.clone(), Instant::now()));

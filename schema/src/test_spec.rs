@@ -92,15 +92,9 @@ pub enum AddressFamily {
     Ipv6,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostParams {}
-
-impl Default for HostParams {
-    fn default() -> Self {
-        HostParams {}
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -412,13 +406,13 @@ impl TestSpec {
                 "must be less than interval_seconds",
             ));
         }
-        if let (Some(start), Some(end)) = (s.start_at_ms, s.end_at_ms) {
-            if end <= start {
-                errors.push(ValidationError::new(
-                    "schedule.end_at_ms",
-                    "must be after start_at_ms",
-                ));
-            }
+        if let (Some(start), Some(end)) = (s.start_at_ms, s.end_at_ms)
+            && end <= start
+        {
+            errors.push(ValidationError::new(
+                "schedule.end_at_ms",
+                "must be after start_at_ms",
+            ));
         }
         for (field, v) in [
             ("schedule.start_at_ms", s.start_at_ms),

@@ -47,10 +47,10 @@ pub async fn create(store: &Store, actor: &Actor, req: TokenRequest) -> Result<C
             ));
         }
     };
-    if let Some(n) = req.uses {
-        if !(1..=1_000_000).contains(&n) {
-            return Err(Error::invalid("uses", "must be between 1 and 1000000"));
-        }
+    if let Some(n) = req.uses
+        && !(1..=1_000_000).contains(&n)
+    {
+        return Err(Error::invalid("uses", "must be between 1 and 1000000"));
     }
     let expires_at = match req.expires_in {
         Some(d) if d.is_zero() => {

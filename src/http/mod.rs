@@ -300,10 +300,10 @@ fn check_csrf(
     body: &Bytes,
 ) -> Result<(), Error> {
     let forbidden = |why: &str| Error::Forbidden(format!("cross-site request refused: {why}"));
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        if !matches!(site, "same-origin" | "none") {
-            return Err(forbidden("Sec-Fetch-Site is not same-origin"));
-        }
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(forbidden("Sec-Fetch-Site is not same-origin"));
     }
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         let host_origin = headers

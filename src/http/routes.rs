@@ -99,6 +99,9 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     ]
 });
 
+/// A matched route and its path parameters.
+pub type Match = (&'static Route, Vec<(String, String)>);
+
 /// Path → routes by method.
 pub struct Router {
     paths: matchit::Router<Vec<&'static Route>>,
@@ -123,11 +126,7 @@ impl Router {
     }
 
     /// The route and its path parameters, or 404 / 405.
-    pub fn find(
-        &self,
-        method: &Method,
-        path: &str,
-    ) -> Result<(&'static Route, Vec<(String, String)>), StatusCode> {
+    pub fn find(&self, method: &Method, path: &str) -> Result<Match, StatusCode> {
         let m = self.paths.at(path).map_err(|_| StatusCode::NOT_FOUND)?;
         let wanted = if *method == Method::HEAD {
             &Method::GET

@@ -30,13 +30,13 @@ fn plan<'a>(
     known: &'a [Migration],
 ) -> Result<Vec<&'a Migration>, StoreError> {
     let binary = known.last().map_or(0, |m| m.version);
-    if let Some(newest) = recorded.iter().map(|(v, _)| *v).max() {
-        if newest > binary {
-            return Err(StoreError::SchemaTooNew {
-                database: newest,
-                binary,
-            });
-        }
+    if let Some(newest) = recorded.iter().map(|(v, _)| *v).max()
+        && newest > binary
+    {
+        return Err(StoreError::SchemaTooNew {
+            database: newest,
+            binary,
+        });
     }
     for (version, sum) in recorded {
         let m = known

@@ -43,7 +43,7 @@ pub enum StoreError {
     )]
     MigrationChanged { version: i64 },
     #[error("PostgreSQL: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(tokio_postgres::Error),
     #[error("PostgreSQL pool: {0}")]
     Pool(String),
     #[error("SQLite: {0}")]
@@ -62,15 +62,16 @@ impl From<rusqlite::Error> for StoreError {
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
-            deadpool_postgres::PoolError::Backend(e) => StoreError::from_pg(e),
+            deadpool_postgres::PoolError::Backend(e) => StoreError::from(e),
             deadpool_postgres::PoolError::Closed => StoreError::Closed,
             other => StoreError::Pool(other.to_string()),
         }
     }
 }
 
-impl StoreError {
-    fn from_pg(e: tokio_postgres::Error) -> Self {
+impl From<tokio_postgres::Error> for StoreError {
+    /// Constraint violations become `Conflict`, as they do for SQLite.
+    fn from(e: tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState;
         match e.code() {
             Some(c)

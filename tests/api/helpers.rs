@@ -2,6 +2,9 @@
 //! SQLite file, or a randomly named PostgreSQL database dropped afterwards), with one
 //! user per role, a manual clock, and cookie-keeping HTTP clients.
 
+// Shared by the test modules; not every module uses every helper.
+#![allow(dead_code)]
+
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex, OnceLock};
 use streamswarm::admin::{self, Actor};

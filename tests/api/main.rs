@@ -2,4 +2,7 @@
 
 mod helpers;
 
+mod cli;
+mod ops;
+mod resources;
 mod smoke;

@@ -1,5 +1,6 @@
+//! Harness smoke test.
 use crate::both_backends;
-use crate::helpers::*;
+
 use streamswarm_schema::Role;
 
 both_backends!(login_then_me_then_logout, |app| async {
