@@ -5,7 +5,10 @@
 //!   so the server rejects what the agent could not run.
 //! - [`migrations`]: the metadata-store migrations for PostgreSQL and SQLite (SQL files
 //!   under `schema/migrations/`).
+//! - [`measurements`]: every time series StreamSwarm writes (measurements, tags, fields,
+//!   types, units), generated from `schema/measurements.toml`.
 
+pub mod measurements;
 pub mod migrations;
 pub mod role;
 pub mod test_spec;
