@@ -446,7 +446,7 @@ impl<M> Point<M> {
     }
 
     fn add_tag(mut self, key: Cow<'static, str>, value: String) -> Self {
-        match self.tags.binary_search_by(|(k, _)| k.as_ref().cmp(&key)) {
+        match self.tags.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(_) => self.note_duplicate(EncodeError::DuplicateTag(key.into_owned())),
             Err(at) => self.tags.insert(at, (key, value)),
         }
