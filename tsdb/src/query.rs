@@ -165,5 +165,8 @@ pub enum ReadError {
 /// Answers the product's queries. Implemented by the InfluxDB client and by the
 /// server's embedded store; the UI and analytics hold a `dyn Reader`.
 pub trait Reader: Send + Sync {
-    fn query(&self, q: &Query) -> impl std::future::Future<Output = Result<Vec<Series>, ReadError>> + Send;
+    fn query<'a>(&'a self, q: &'a Query) -> BoxFuture<'a, Result<Vec<Series>, ReadError>>;
 }
+
+/// A boxed future, so `Reader` can be used as `dyn Reader`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
