@@ -2,4 +2,11 @@
 
 mod helpers;
 
+mod audit;
+mod auth;
+mod bad_input;
+mod csrf;
+mod secrets;
 mod smoke;
+mod throttle;
+mod tokens;
