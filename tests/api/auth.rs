@@ -556,3 +556,96 @@ both_backends!(next_cannot_redirect_off_site, |app| async {
         .unwrap();
     assert_eq!(location(&resp), "/api/v1/tests?search=web");
 });
+
+both_backends!(password_changes_end_other_sessions, |app| async {
+    let (s1, id1) = app.login_with_id(Role::Operator).await;
+    let (_s2, id2) = app.login_with_id(Role::Operator).await;
+    let new_password = "operator-password-2";
+    let resp = s1
+        .send(&app, Method::POST, "/api/v1/me/password")
+        .json(&json!({"current_password": password(Role::Operator), "new_password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    // The session that changed it stays; the other one ends.
+    assert_eq!(me_status(&app, &id1).await, 200);
+    assert_eq!(me_status(&app, &id2).await, 401);
+    assert_eq!(
+        app.post_login(&client(), "otto", password(Role::Operator))
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.post_login(&client(), "otto", new_password)
+            .await
+            .status(),
+        303
+    );
+    // An administrator's reset ends all of the user's sessions.
+    let admin = app.login(Role::Admin).await;
+    let otto = app.user_id("otto").await;
+    let resp = admin
+        .send(&app, Method::PATCH, &format!("/api/v1/users/{otto}"))
+        .json(&json!({"password": "operator-password-3"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(me_status(&app, &id1).await, 401);
+});
+
+both_backends!(reflected_input_is_html_escaped, |app| async {
+    let evil = "<script>alert(1)</script>\"'";
+    let c = client();
+    let resp = app.post_login(&c, evil, "whatever-password").await;
+    assert_eq!(resp.status(), 401);
+    let html = resp.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+    let page = c
+        .get(app.url("/login"))
+        .query(&[("next", "/\"><script>alert(2)</script>")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<script>alert(2)"), "{page}");
+    assert!(!page.contains("\"><"), "{page}");
+});
+
+both_backends!(responses_carry_security_headers, |app| async {
+    let c = bare_client();
+    let token = app.api_token(Role::Viewer).await;
+    for (method, path, with_token, api) in [
+        (Method::GET, "/login", false, false),
+        (Method::GET, "/", false, false),
+        (Method::GET, "/no-such-page", false, false),
+        (Method::DELETE, "/login", false, false),
+        (Method::GET, "/api/v1/me", true, true),
+        (Method::GET, "/api/v1/me", false, true),
+        (Method::GET, "/api/v1/no-such-thing", true, true),
+        (Method::DELETE, "/api/v1/me", true, true),
+    ] {
+        let mut req = c.request(method.clone(), app.url(path));
+        if with_token {
+            req = req.bearer_auth(&token);
+        }
+        let resp = req.send().await.unwrap();
+        let h = resp.headers();
+        let what = format!("{method} {path} → {}", resp.status());
+        let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(get("x-content-type-options"), Some("nosniff"), "{what}");
+        assert_eq!(get("x-frame-options"), Some("DENY"), "{what}");
+        assert_eq!(get("cache-control"), Some("no-store"), "{what}");
+        assert_eq!(get("referrer-policy"), Some("same-origin"), "{what}");
+        if !api {
+            let csp = get("content-security-policy").unwrap_or_default();
+            assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp:?}");
+            assert!(csp.contains("script-src 'self'"), "{what}: {csp:?}");
+        }
+    }
+});

@@ -160,6 +160,23 @@ both_backends!(
             assert_throttled(attempt(&app, username(role), password(role)).await).await;
         }
         assert_throttled(attempt(&app, "someone-new", "whatever-password").await).await;
+        // Claiming another address in a header changes nothing: the peer address counts.
+        let c = client();
+        let csrf = app.login_form(&c).await;
+        let resp = c
+            .post(app.url("/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .header("x-real-ip", "203.0.113.9")
+            .header("forwarded", "for=203.0.113.9")
+            .form(&[
+                ("username", "ada"),
+                ("password", password(Role::Admin)),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_throttled(resp).await;
         // The window passes; the address may sign in again.
         app.clock.advance(Duration::from_secs(WINDOW_SECS + 1));
         assert_eq!(
