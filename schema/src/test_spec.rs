@@ -351,6 +351,7 @@ impl TestParams {
 
 /// When a test runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Seconds between runs (1–86400). For a one-shot test, the deadline of its single run.
     pub interval_seconds: u32,

@@ -16,7 +16,9 @@ pub async fn check(
 ) -> Result<(), Error> {
     let window_ms = settings.login_failure_window().as_millis() as i64;
     let now = store.clock().now_ms();
-    let since = now - window_ms;
+    // A failure counts while it is less than a window old, so that at `oldest + window`
+    // (what Retry-After announces) it no longer does.
+    let since = now - window_ms + 1;
     let mut checks = vec![(
         store.login_failures_for_user(username, since).await?,
         settings.get("login_max_failures_per_user"),

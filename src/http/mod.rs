@@ -128,7 +128,8 @@ where
             } else {
                 Error::MethodNotAllowed(format!("{method} is not allowed on {path}"))
             };
-            let resp = error::respond(err, api, &state);
+            let mut resp = error::respond(err, api, &state);
+            security_headers(resp.headers_mut(), api);
             state
                 .metrics
                 .observe(&method, "unmatched", resp.status(), started.elapsed());

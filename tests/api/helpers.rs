@@ -200,8 +200,13 @@ impl std::io::Write for BufferWriter {
 fn init_logging() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
+        // `cookie_store` is the test clients' cookie jar, not the app: at debug it logs
+        // every Set-Cookie it receives, session ids included, which would drown the
+        // check that the app itself never logs one.
         let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug,hyper=info,hyper_util=info,tokio_postgres=info")
+            .with_env_filter(
+                "debug,hyper=info,hyper_util=info,tokio_postgres=info,cookie_store=info",
+            )
             .with_writer(|| BufferWriter)
             .with_ansi(false)
             .try_init();
@@ -377,4 +382,140 @@ pub fn extract_input(html: &str, name: &str) -> Option<String> {
     let v = rest.find("value=\"")? + 7;
     let end = rest[v..].find('"')?;
     Some(rest[v..v + end].to_owned())
+}
+
+/// As `both_backends!`, with the configuration adjusted before the app is built:
+/// `both_backends_with!(name, |config| { … }, |app| async move { … });`
+#[macro_export]
+macro_rules! both_backends_with {
+    ($name:ident, $adjust:expr, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app =
+                    $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, $adjust)
+                        .await
+                        .expect("sqlite is always available");
+                $body.await;
+                $app.stop().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) =
+                    $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, $adjust)
+                        .await
+                else {
+                    return;
+                };
+                $body.await;
+                $app.stop().await;
+            }
+        }
+    };
+}
+
+/// A client that keeps no cookies and follows no redirects: every credential it sends
+/// is one the test set explicitly.
+pub fn bare_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Every `Set-Cookie` header of a response, as sent.
+pub fn set_cookies(resp: &reqwest::Response) -> Vec<String> {
+    resp.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
+}
+
+/// The whole `Set-Cookie` header that sets cookie `name`, if any.
+pub fn set_cookie_header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    set_cookies(resp)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+/// The value `Set-Cookie` gives cookie `name`, if any.
+pub fn set_cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
+    let header = set_cookie_header(resp, name)?;
+    let first = header.split(';').next()?;
+    Some(first[name.len() + 1..].to_owned())
+}
+
+/// The `Location` header, byte for byte (it may hold characters `to_str` refuses).
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default()
+}
+
+/// A response's status and JSON body (`Null` when the body is not JSON).
+pub async fn status_json(resp: reqwest::Response) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_default())
+}
+
+impl TestApp {
+    /// Signs in as the seeded user of `role` and also returns the raw session id (the
+    /// cookie value), for tests that replay or inspect it.
+    pub async fn login_with_id(&self, role: Role) -> (Session, String) {
+        let client = client();
+        let resp = self
+            .post_login(&client, username(role), password(role))
+            .await;
+        assert_eq!(resp.status(), 303, "login as {role} failed");
+        let (cookie_name, _) = self.state.cookie_names();
+        let id = set_cookie_value(&resp, cookie_name).expect("login sets the session cookie");
+        let me: serde_json::Value = client
+            .get(self.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let csrf = me["csrf_token"]
+            .as_str()
+            .expect("session has a CSRF token")
+            .to_owned();
+        (Session { client, csrf }, id)
+    }
+
+    /// A request carrying only the given session id as its cookie.
+    pub fn with_session_id(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        id: &str,
+    ) -> reqwest::RequestBuilder {
+        let (cookie_name, _) = self.state.cookie_names();
+        bare_client()
+            .request(method, self.url(path))
+            .header(reqwest::header::COOKIE, format!("{cookie_name}={id}"))
+    }
+
+    /// A request authenticated with an API token.
+    pub fn with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        bare_client()
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// The user id of a seeded or created user.
+    pub async fn user_id(&self, name: &str) -> i64 {
+        admin::users::find(self.store(), name).await.unwrap().id
+    }
 }

@@ -2,7 +2,14 @@
 
 mod helpers;
 
+mod audit;
+mod auth;
+mod bad_input;
 mod cli;
+mod csrf;
 mod ops;
 mod resources;
+mod secrets;
 mod smoke;
+mod throttle;
+mod tokens;

@@ -59,10 +59,20 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
             "you cannot change your own role or disable yourself".into(),
         ));
     }
-    if let Some(pw) = body.password {
-        users::set_password(store, &actor, &user, SecretString::from(pw), None).await?;
+    // A refused request must change nothing: check the new password first, apply role
+    // and state (which may be refused: last administrator), and only then the password.
+    let password = body.password.map(SecretString::from);
+    if let Some(pw) = &password {
+        crate::auth::password::check_policy(pw).map_err(|m| Error::invalid("password", m))?;
     }
-    ok(&users::update(store, &actor, &user, body.role, body.disabled).await?)
+    let updated = users::update(store, &actor, &user, body.role, body.disabled).await?;
+    match password {
+        Some(pw) => {
+            users::set_password(store, &actor, &updated, pw, None).await?;
+            ok(&users::get(store, updated.id).await?)
+        }
+        None => ok(&updated),
+    }
 }
 
 pub async fn delete(ctx: Ctx) -> Result<Response> {

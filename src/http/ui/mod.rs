@@ -80,9 +80,20 @@ pub fn redirect_to_login(path: &str) -> Response {
 }
 
 /// Only same-site absolute paths are followed after login (no open redirects).
+///
+/// Control characters are refused anywhere: browsers drop tabs and newlines from a
+/// `Location` before resolving it, so `/<TAB>/evil.example` would become the
+/// protocol-relative `//evil.example`.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.chars().any(char::is_control) =>
+        {
+            n
+        }
         _ => "/",
     }
 }
