@@ -159,6 +159,12 @@ impl Store {
         &self.clock
     }
 
+    /// The database under the store, for running migrations and inspecting the schema
+    /// (the conformance suite checks `migrate::run` on both backends through it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await
     }
