@@ -2,4 +2,7 @@
 
 mod helpers;
 
+mod authz;
+mod openapi;
 mod smoke;
+mod store_conformance;
