@@ -516,7 +516,11 @@ pub async fn exchange(app: &TestApp, row: &Row, caller: Caller, counter: &Atomic
             .collect();
         req = req.form(&filled);
     }
-    let before = if safe { None } else { Some(snapshot(app).await) };
+    let before = if safe {
+        None
+    } else {
+        Some(snapshot(app).await)
+    };
     let resp = req.send().await.unwrap();
     let header = |name: &str| {
         resp.headers()

@@ -385,3 +385,165 @@ both_backends!(served_document_is_the_generated_one, |app| async {
         );
     }
 });
+
+/// Runs `script` with `python3` when `openapi-spec-validator` (which brings
+/// `openapi-schema-validator` and `jsonschema`) is installed; `None` when it is not and CI
+/// is not set.
+fn python_with_validator(script: &str, args: &[&std::path::Path]) -> Option<std::process::Output> {
+    let probe = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import openapi_spec_validator, openapi_schema_validator",
+        ])
+        .output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        let why = match &probe {
+            Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            !in_ci(),
+            "openapi-spec-validator is required when CI is set ({why}); \
+             install it with: python3 -m pip install 'openapi-spec-validator>=0.7'"
+        );
+        eprintln!(
+            "SKIPPED: openapi-spec-validator is not installed ({why}); \
+             python3 -m pip install 'openapi-spec-validator>=0.7'"
+        );
+        return None;
+    }
+    Some(
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .output()
+            .expect("python3 runs"),
+    )
+}
+
+/// Validates each `{what, schema, instance}` in the cases file against its schema under
+/// OpenAPI 3.1 rules (JSON Schema 2020-12), resolving `#/components/...` in the document.
+const VALIDATE_INSTANCES: &str = r#"
+import json, sys
+from openapi_schema_validator import OAS31Validator
+doc = json.load(open(sys.argv[1]))
+cases = json.load(open(sys.argv[2]))
+failures = []
+for case in cases:
+    schema = case["schema"]
+    root = dict(schema) if isinstance(schema, dict) else {"allOf": [schema]}
+    root["components"] = doc["components"]
+    errors = sorted(OAS31Validator(root).iter_errors(case["instance"]), key=lambda e: list(e.absolute_path))
+    for e in errors[:3]:
+        failures.append("%s: at %s: %s" % (case["what"], "/".join(map(str, e.absolute_path)) or "(root)", e.message[:300]))
+print("\n".join(failures))
+sys.exit(1 if failures else 0)
+"#;
+
+/// The schema the document gives for `status` of `method path` (or its `default`).
+fn documented_response<'a>(
+    doc: &'a Value,
+    method: &str,
+    path: &str,
+    status: u16,
+) -> Option<&'a Value> {
+    let responses = &doc["paths"][path][method.to_lowercase()]["responses"];
+    let response = responses
+        .get(status.to_string())
+        .or_else(|| (status >= 400).then(|| responses.get("default")).flatten())?;
+    Some(&response["content"]["application/json"]["schema"])
+}
+
+both_backends!(responses_match_their_documented_schemas, |app| async {
+    use crate::authz::{Caller, exchange_all};
+    let doc = document();
+    let mut cases = Vec::new();
+    let mut problems = Vec::new();
+    let mut record = |what: String, method: &str, path: &str, status: u16, body: &[u8]| {
+        if status == 204 {
+            return;
+        }
+        let Some(schema) = documented_response(&doc, method, path, status) else {
+            problems.push(format!("{what}: status {status} is not documented"));
+            return;
+        };
+        match serde_json::from_slice::<Value>(body) {
+            Ok(instance) => cases.push(serde_json::json!({
+                "what": what, "schema": schema, "instance": instance,
+            })),
+            Err(e) => problems.push(format!("{what}: body is not JSON ({e})")),
+        }
+    };
+    // Every API row of the authorization matrix, as every caller: successes and refusals.
+    for x in exchange_all(&app).await {
+        if x.row.path.starts_with("/api/") {
+            let what = format!(
+                "{} {} as {} → {}",
+                x.row.method, x.row.path, x.caller, x.status
+            );
+            record(what, &x.row.method, &x.row.path, x.status, &x.body);
+        }
+    }
+    let _ = Caller::ALL;
+    // Errors the matrix does not produce: a rejected body (with details) and a missing id.
+    let admin = app.login(streamswarm_schema::Role::Admin).await;
+    for (method, template, path, body) in [
+        (
+            "POST",
+            "/api/v1/tests",
+            "/api/v1/tests",
+            serde_json::json!({"name": "", "kind": "ping", "target": "no such host!", "schedule": {"interval_seconds": 0}}),
+        ),
+        (
+            "GET",
+            "/api/v1/tests/{id}",
+            "/api/v1/tests/999999",
+            Value::Null,
+        ),
+        (
+            "POST",
+            "/api/v1/groups",
+            "/api/v1/groups",
+            serde_json::json!({"name": "dup"}),
+        ),
+        (
+            "POST",
+            "/api/v1/groups",
+            "/api/v1/groups",
+            serde_json::json!({"name": "dup"}),
+        ),
+    ] {
+        let mut req = admin.send(&app, method.parse().unwrap(), path);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        record(
+            format!("{method} {path} → {status}"),
+            method,
+            template,
+            status,
+            &bytes,
+        );
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(cases.len() > 100, "only {} responses checked", cases.len());
+    let dir = tempfile::tempdir().unwrap();
+    let doc_file = dir.path().join("openapi.json");
+    let cases_file = dir.path().join("cases.json");
+    std::fs::write(&doc_file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    std::fs::write(&cases_file, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let Some(out) = python_with_validator(VALIDATE_INSTANCES, &[&doc_file, &cases_file]) else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "real responses do not match the OpenAPI document ({} checked):\n{}{}",
+        cases.len(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+});
