@@ -43,7 +43,7 @@ pub enum StoreError {
     )]
     MigrationChanged { version: i64 },
     #[error("PostgreSQL: {0}")]
-    Postgres(#[from] tokio_postgres::Error),
+    Postgres(tokio_postgres::Error),
     #[error("PostgreSQL pool: {0}")]
     Pool(String),
     #[error("SQLite: {0}")]
@@ -56,6 +56,14 @@ impl From<rusqlite::Error> for StoreError {
             Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(e.to_string()),
             _ => StoreError::Sqlite(e),
         }
+    }
+}
+
+/// Constraint violations become `Conflict` on PostgreSQL as they do on SQLite (a derived
+/// `From` would turn a duplicate username into an internal error, a 500).
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        StoreError::from_pg(e)
     }
 }
 

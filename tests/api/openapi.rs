@@ -460,6 +460,7 @@ both_backends!(responses_match_their_documented_schemas, |app| async {
     let doc = document();
     let mut cases = Vec::new();
     let mut problems = Vec::new();
+    let mut wrong_status = Vec::new();
     let mut record = |what: String, method: &str, path: &str, status: u16, body: &[u8]| {
         if status == 204 {
             return;
@@ -486,32 +487,39 @@ both_backends!(responses_match_their_documented_schemas, |app| async {
         }
     }
     let _ = Caller::ALL;
-    // Errors the matrix does not produce: a rejected body (with details) and a missing id.
+    // Errors the matrix does not produce: a rejected body (with details), a missing id and
+    // a duplicate name (a conflict, not an internal error, on both backends).
     let admin = app.login(streamswarm_schema::Role::Admin).await;
-    for (method, template, path, body) in [
-        (
-            "POST",
-            "/api/v1/tests",
-            "/api/v1/tests",
-            serde_json::json!({"name": "", "kind": "ping", "target": "no such host!", "schedule": {"interval_seconds": 0}}),
-        ),
+    let invalid_test = serde_json::json!({"name": "", "kind": "ping", "target": "no such host!", "schedule": {"interval_seconds": 0}});
+    for (method, template, path, body, expected) in [
+        ("POST", "/api/v1/tests", "/api/v1/tests", invalid_test, 400),
         (
             "GET",
             "/api/v1/tests/{id}",
             "/api/v1/tests/999999",
             Value::Null,
+            404,
         ),
         (
             "POST",
             "/api/v1/groups",
             "/api/v1/groups",
             serde_json::json!({"name": "dup"}),
+            201,
         ),
         (
             "POST",
             "/api/v1/groups",
             "/api/v1/groups",
             serde_json::json!({"name": "dup"}),
+            409,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            "/api/v1/users",
+            serde_json::json!({"username": "ADA", "password": "long-enough-password", "role": "viewer"}),
+            409,
         ),
     ] {
         let mut req = admin.send(&app, method.parse().unwrap(), path);
@@ -521,6 +529,12 @@ both_backends!(responses_match_their_documented_schemas, |app| async {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap();
+        if status != expected {
+            wrong_status.push(format!(
+                "{method} {path}: expected {expected}, got {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
         record(
             format!("{method} {path} → {status}"),
             method,
@@ -529,6 +543,7 @@ both_backends!(responses_match_their_documented_schemas, |app| async {
             &bytes,
         );
     }
+    assert!(wrong_status.is_empty(), "{}", wrong_status.join("\n"));
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(cases.len() > 100, "only {} responses checked", cases.len());
     let dir = tempfile::tempdir().unwrap();
