@@ -8,7 +8,7 @@
 //!   was.
 
 use crate::both_backends;
-use crate::helpers::{TestApp, extract_input, password, username};
+use crate::helpers::{TestApp, captured_logs, extract_input, password, username};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -259,6 +259,8 @@ pub struct Exchange {
     pub body: Vec<u8>,
     /// The store before and after, for refused requests (nothing may change).
     pub snapshots: Option<(String, String)>,
+    /// Credentials this exchange used; none may ever reach the log.
+    pub secrets: Vec<String>,
 }
 
 /// A client that keeps no cookies and follows no redirects: every credential is explicit.
@@ -442,16 +444,23 @@ pub async fn exchange(app: &TestApp, row: &Row, caller: Caller, counter: &Atomic
     let mut cookies = Vec::new();
     let mut csrf = None;
     let mut bearer = None;
+    let mut secrets = Vec::new();
     let caller_password = caller
         .session_role()
         .map(password)
         .unwrap_or("no-password-at-all");
     match caller {
         Caller::Anonymous => {}
-        Caller::ViewerToken => bearer = Some(app.api_token(Role::Viewer).await),
+        Caller::ViewerToken => {
+            let token = app.api_token(Role::Viewer).await;
+            secrets.push(token.clone());
+            bearer = Some(token);
+        }
         _ => {
+            secrets.push(caller_password.to_owned());
             let (session, token) = sign_in(app, caller.session_role().unwrap()).await;
             cookies.push(format!("{session_cookie}={session}"));
+            secrets.extend([session, token.clone()]);
             csrf = Some(token);
         }
     }
@@ -547,6 +556,7 @@ pub async fn exchange(app: &TestApp, row: &Row, caller: Caller, counter: &Atomic
         www_authenticate,
         body,
         snapshots,
+        secrets,
     }
 }
 
@@ -638,7 +648,18 @@ both_backends!(matrix_holds, |app| async {
     let exchanges = exchange_all(&app).await;
     let rows = load_matrix().len();
     assert_eq!(exchanges.len(), rows * Caller::ALL.len());
-    let problems: Vec<String> = exchanges.iter().flat_map(check).collect();
+    let mut problems: Vec<String> = exchanges.iter().flat_map(check).collect();
+    let logs = captured_logs();
+    for x in &exchanges {
+        for secret in &x.secrets {
+            if logs.contains(secret.as_str()) {
+                problems.push(format!(
+                    "{} {} (as {}): a credential of this request is in the log",
+                    x.row.method, x.row.path, x.caller
+                ));
+            }
+        }
+    }
     assert!(
         problems.is_empty(),
         "{} of {} requests broke the authorization matrix ({MATRIX_FILE}) on {:?}:\n\n{}",
@@ -647,4 +668,96 @@ both_backends!(matrix_holds, |app| async {
         app.backend,
         problems.join("\n\n")
     );
+});
+
+// Credentials that lapse are refused like none at all: an idle session, a disabled
+// user's session, a revoked or expired token, a malformed `Authorization` header.
+both_backends!(lapsed_credentials_are_refused, |app| async {
+    let client = plain_client();
+    let (session_cookie, _) = app.state.cookie_names();
+    let get = |path: &str, cookie: Option<&str>, bearer: Option<&str>| {
+        let mut req = client.get(app.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(b) = bearer {
+            req = req.header("authorization", b);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let location = resp
+                .headers()
+                .get("location")
+                .map(|l| l.to_str().unwrap().to_owned());
+            (resp.status().as_u16(), location)
+        }
+    };
+
+    // A session idle past the timeout (30 minutes by default) ends.
+    let (id, _) = sign_in(&app, Role::Operator).await;
+    let operator = format!("{session_cookie}={id}");
+    assert_eq!(get("/api/v1/me", Some(&operator), None).await.0, 200);
+    app.clock.advance(std::time::Duration::from_secs(31 * 60));
+    assert_eq!(get("/api/v1/me", Some(&operator), None).await.0, 401);
+    assert_eq!(
+        get("/", Some(&operator), None).await,
+        (303, Some("/login?next=%2F".to_owned()))
+    );
+
+    // A disabled user's session is refused.
+    let (id, _) = sign_in(&app, Role::Viewer).await;
+    let viewer = format!("{session_cookie}={id}");
+    assert_eq!(get("/api/v1/tests", Some(&viewer), None).await.0, 200);
+    let vera = app
+        .store()
+        .user_by_name(&Username::parse("vera").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.store().set_disabled(vera.id, true).await.unwrap();
+    assert_eq!(get("/api/v1/tests", Some(&viewer), None).await.0, 401);
+
+    // Revoked and expired tokens.
+    let token = app.api_token(Role::Admin).await;
+    let bearer = format!("Bearer {token}");
+    assert_eq!(get("/api/v1/users", None, Some(&bearer)).await.0, 200);
+    let info = app
+        .store()
+        .token_by_hash(&streamswarm::auth::token::hash(&token))
+        .await
+        .unwrap()
+        .unwrap();
+    app.store().revoke_token(info.id).await.unwrap();
+    assert_eq!(get("/api/v1/users", None, Some(&bearer)).await.0, 401);
+    assert_eq!(get("/api/v1/me", None, Some(&bearer)).await.0, 401);
+
+    let expiring = admin::tokens::create(
+        app.store(),
+        &Actor::cli(),
+        admin::tokens::TokenRequest {
+            kind: TokenKind::Api,
+            name: "expiring".into(),
+            role: Some(Role::Viewer),
+            expires_in: Some(std::time::Duration::from_secs(3600)),
+            uses: None,
+        },
+    )
+    .await
+    .unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        secrecy::ExposeSecret::expose_secret(&expiring.secret)
+    );
+    assert_eq!(get("/api/v1/agents", None, Some(&bearer)).await.0, 200);
+    app.clock.advance(std::time::Duration::from_secs(3601));
+    assert_eq!(get("/api/v1/agents", None, Some(&bearer)).await.0, 401);
+
+    // Malformed credentials: refused on a protected route, ignored on a public one.
+    for bad in ["Bearer ssw_api_not-a-token", "Basic dmVyYTp4", "Bearer "] {
+        assert_eq!(get("/api/v1/agents", None, Some(bad)).await.0, 401, "{bad}");
+        assert_eq!(get("/healthz", None, Some(bad)).await.0, 200, "{bad}");
+    }
+    let forged = format!("{session_cookie}=forged-session-id");
+    assert_eq!(get("/api/v1/agents", Some(&forged), None).await.0, 401);
+    assert_eq!(get("/login", Some(&forged), None).await.0, 200);
 });

@@ -1,5 +1,4 @@
 use crate::both_backends;
-use crate::helpers::*;
 use streamswarm_schema::Role;
 
 both_backends!(login_then_me_then_logout, |app| async {
