@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the route table and the request/response
 //! types' JSON Schemas. `docs/openapi.json` is this document checked in; a test fails
-//! when it is stale.
+//! when it is stale. Regenerate it with `UPDATE_OPENAPI=1 cargo test --test api openapi::`.
 
 use super::routes::ROUTES;
 use crate::auth::Access;

@@ -430,8 +430,28 @@ async fn snapshot(app: &TestApp) -> String {
     format!("{users:?}\n{tokens:?}\n{groups:?}\n{agents:?}\n{tests:?}\n{settings:?}")
 }
 
+/// How a request departs from what a well-behaved client of our own pages sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tweak {
+    None,
+    /// A session's state-changing request without its X-CSRF-Token.
+    NoCsrf,
+    /// A request (CSRF token included) that says it comes from another site.
+    ForeignOrigin,
+}
+
 /// Sends `row` as `caller` with fresh fixtures and credentials.
 pub async fn exchange(app: &TestApp, row: &Row, caller: Caller, counter: &AtomicU64) -> Exchange {
+    exchange_with(app, row, caller, counter, Tweak::None).await
+}
+
+pub async fn exchange_with(
+    app: &TestApp,
+    row: &Row,
+    caller: Caller,
+    counter: &AtomicU64,
+    tweak: Tweak,
+) -> Exchange {
     let n = counter.fetch_add(1, Ordering::SeqCst);
     let mut ids: HashMap<String, i64> = HashMap::new();
     for p in row.placeholders() {
@@ -513,7 +533,14 @@ pub async fn exchange(app: &TestApp, row: &Row, caller: Caller, counter: &Atomic
     }
     let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
     if let (Some(token), false) = (&csrf, safe) {
-        req = req.header("x-csrf-token", token);
+        if tweak != Tweak::NoCsrf {
+            req = req.header("x-csrf-token", token);
+        }
+    }
+    if tweak == Tweak::ForeignOrigin {
+        req = req
+            .header("origin", "http://evil.example")
+            .header("sec-fetch-site", "cross-site");
     }
     if let Some(j) = &row.json {
         req = req.json(&fill_json(j, &ids, &substitute));
@@ -760,4 +787,51 @@ both_backends!(lapsed_credentials_are_refused, |app| async {
     let forged = format!("{session_cookie}=forged-session-id");
     assert_eq!(get("/api/v1/agents", Some(&forged), None).await.0, 401);
     assert_eq!(get("/login", Some(&forged), None).await.0, 200);
+});
+
+// A session's state-changing requests need its CSRF token, and nothing may be sent from
+// another site: every non-GET row of the matrix, as admin, is refused with 403 and changes
+// nothing when the token is missing or the request is cross-site.
+both_backends!(mutations_need_csrf_and_same_origin, |app| async {
+    let counter = AtomicU64::new(10_000);
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for row in load_matrix() {
+        if matches!(row.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+            continue;
+        }
+        let public = ROUTES
+            .iter()
+            .find(|r| r.method.as_str() == row.method && r.path == row.path)
+            .is_some_and(|r| r.access == streamswarm::auth::Access::Public);
+        let mut tweaks = vec![Tweak::ForeignOrigin];
+        if !public {
+            // Public routes carry no session authority (the login form has its own token).
+            tweaks.push(Tweak::NoCsrf);
+        }
+        for tweak in tweaks {
+            checked += 1;
+            let x = exchange_with(&app, &row, Caller::Admin, &counter, tweak).await;
+            let changed = x.snapshots.as_ref().is_some_and(|(a, b)| a != b);
+            if x.status != 403 || changed {
+                problems.push(format!(
+                    "{} {} as admin with {tweak:?}: got {}{}: {}",
+                    row.method,
+                    row.path,
+                    x.status,
+                    if changed {
+                        " and the store changed"
+                    } else {
+                        ""
+                    },
+                    String::from_utf8_lossy(&x.body)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ));
+            }
+        }
+    }
+    assert!(checked > 20, "only {checked} requests checked");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 });
