@@ -1,16 +1,32 @@
 //! The OpenAPI 3.1 document, generated from the route table and the request/response
 //! types' JSON Schemas. `docs/openapi.json` is this document checked in; a test fails
-//! when it is stale.
+//! when it is stale. Regenerate it with `UPDATE_OPENAPI=1 cargo test --test api openapi::`.
 
 use super::routes::ROUTES;
 use crate::auth::Access;
 use crate::error::ErrorBody;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+const SCHEMAS: &str = "#/components/schemas/";
+
+/// OpenAPI 3.1 schemas are JSON Schema 2020-12 (`"type": ["string", "null"]`, not 3.0's
+/// `nullable`), with named types under `components/schemas`.
+fn schema_settings() -> SchemaSettings {
+    let mut s = SchemaSettings::draft2020_12();
+    s.definitions_path = SCHEMAS.trim_start_matches('#').trim_end_matches('/').into();
+    s.meta_schema = None;
+    s
+}
 
 pub fn document() -> Value {
-    let mut generator = SchemaSettings::openapi3().into_generator();
-    let error_schema = generator.subschema_for::<ErrorBody>();
+    // Request bodies are described as the server deserializes them (a field with a default
+    // is optional) and responses as it serializes them (a field skipped when empty, such as
+    // an error's `details`, is optional), so each side has its own generator.
+    let mut generator = schema_settings().for_deserialize().into_generator();
+    let mut responses_generator = schema_settings().for_serialize().into_generator();
+    let error_schema = responses_generator.subschema_for::<ErrorBody>();
     let mut paths = Map::new();
     for route in ROUTES.iter().filter(|r| r.path.starts_with("/api/")) {
         let mut op = Map::new();
@@ -38,7 +54,7 @@ pub fn document() -> Value {
         let mut responses = Map::new();
         match route.response {
             Some((status, res)) => {
-                let schema = res(&mut generator);
+                let schema = res(&mut responses_generator);
                 responses.insert(status.to_string(), json!({"description": "Success", "content": {"application/json": {"schema": schema}}}));
             }
             None => {
@@ -63,7 +79,15 @@ pub fn document() -> Value {
             .expect("path item")
             .insert(route.method.as_str().to_lowercase(), Value::Object(op));
     }
-    let schemas = generator.take_definitions(true);
+    let (schemas, renamed) = merge_definitions(
+        generator.take_definitions(true),
+        responses_generator.take_definitions(true),
+    );
+    for item in paths.values_mut() {
+        for op in item.as_object_mut().expect("path item").values_mut() {
+            rename_refs(&mut op["responses"], &renamed);
+        }
+    }
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -82,6 +106,45 @@ pub fn document() -> Value {
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
     })
+}
+
+/// Merges the request-side and response-side definitions. A type whose two schemas differ
+/// (e.g. fields with defaults are required when serialized) keeps its name for requests;
+/// the response side becomes `<Name>Response`. Returns the merged map and the renames.
+fn merge_definitions(
+    requests: Map<String, Value>,
+    responses: Map<String, Value>,
+) -> (Map<String, Value>, BTreeMap<String, String>) {
+    let renamed: BTreeMap<String, String> = responses
+        .iter()
+        .filter(|(name, schema)| requests.get(*name).is_some_and(|s| s != *schema))
+        .map(|(name, _)| (name.clone(), format!("{name}Response")))
+        .collect();
+    let mut merged = requests;
+    for (name, mut schema) in responses {
+        rename_refs(&mut schema, &renamed);
+        merged.insert(renamed.get(&name).cloned().unwrap_or(name), schema);
+    }
+    (merged, renamed)
+}
+
+fn rename_refs(v: &mut Value, renamed: &BTreeMap<String, String>) {
+    match v {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match child {
+                    Value::String(r) if key == "$ref" => {
+                        if let Some(new) = r.strip_prefix(SCHEMAS).and_then(|n| renamed.get(n)) {
+                            *r = format!("{SCHEMAS}{new}");
+                        }
+                    }
+                    _ => rename_refs(child, renamed),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|c| rename_refs(c, renamed)),
+        _ => {}
+    }
 }
 
 fn operation_id(method: &str, path: &str) -> String {

@@ -64,7 +64,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
         route!(GET "/readyz", PUBLIC, "Database is reachable", ops::readyz),
         route!(GET "/metrics", PUBLIC, "Prometheus metrics", ops::metrics),
-        route!(GET "/api/v1/openapi.json", PUBLIC, "This API's OpenAPI document", ops::openapi),
+        route!(GET "/api/v1/openapi.json", PUBLIC, "This API's OpenAPI document", ops::openapi, res = 200 serde_json::Value),
         // Web UI.
         route!(GET "/login", PUBLIC, "Login form", ui::login::form),
         route!(POST "/login", PUBLIC, "Log in", ui::login::submit),

@@ -98,10 +98,19 @@ impl Store {
 
     /// Replaces an agent's group memberships atomically.
     pub async fn set_agent_groups(&self, agent_id: i64, groups: &[i64]) -> Result<(), StoreError> {
-        let mut stmts = vec![(
-            "DELETE FROM agent_group_members WHERE agent_id = $1".to_owned(),
-            params![agent_id],
-        )];
+        let mut stmts = vec![
+            // Locks the agent's row first, so concurrent replacements run one after the
+            // other; otherwise PostgreSQL's DELETE misses rows another transaction is
+            // inserting, and the memberships end up a mixture of both.
+            (
+                "UPDATE agents SET name = name WHERE id = $1".to_owned(),
+                params![agent_id],
+            ),
+            (
+                "DELETE FROM agent_group_members WHERE agent_id = $1".to_owned(),
+                params![agent_id],
+            ),
+        ];
         for g in groups {
             stmts.push((
                 "INSERT INTO agent_group_members (agent_id, group_id) VALUES ($1, $2)".to_owned(),

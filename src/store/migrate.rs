@@ -80,9 +80,11 @@ pub async fn run(db: &Db) -> Result<Applied, StoreError> {
         }
         Db::Postgres(pool) => {
             let mut client = pool.get().await?;
-            client.batch_execute(CREATE_TABLE).await?;
+            // Lock first: concurrent `CREATE TABLE IF NOT EXISTS` can fail on PostgreSQL
+            // (a unique violation in pg_type) when two replicas start at once.
             client.execute("SELECT pg_advisory_lock($1)", &[&PG_LOCK_KEY]).await?;
             let result = async {
+                client.batch_execute(CREATE_TABLE).await?;
                 let recorded: Vec<(i64, String)> = client
                     .query("SELECT version, checksum FROM schema_migrations", &[])
                     .await?

@@ -69,8 +69,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
+/// Constraint violations become `Conflict` on PostgreSQL as they do on SQLite (a derived
+/// `From` would turn a duplicate username into an internal error, a 500).
 impl From<tokio_postgres::Error> for StoreError {
-    /// Constraint violations become `Conflict`, as they do for SQLite.
     fn from(e: tokio_postgres::Error) -> Self {
         use tokio_postgres::error::SqlState;
         match e.code() {
@@ -158,6 +159,12 @@ impl Store {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The database under the store, for running migrations and inspecting the schema
+    /// (the conformance suite checks `migrate::run` on both backends through it).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

@@ -142,7 +142,29 @@ fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(128);
+    unicode_lower(&conn)?;
     Ok(conn)
+}
+
+/// SQLite's built-in `lower()` folds ASCII only, so a search for "über" would miss
+/// "Über-Check" here but not on PostgreSQL. Replace it with Unicode lower-casing, the
+/// same `to_lowercase` the server applies to the search string.
+fn unicode_lower(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "lower",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Null => None,
+                ValueRef::Text(t) => Some(String::from_utf8_lossy(t).to_lowercase()),
+                ValueRef::Integer(i) => Some(i.to_string()),
+                ValueRef::Real(f) => Some(f.to_string()),
+                ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).to_lowercase()),
+            })
+        },
+    )
 }
 
 pub(super) fn to_sqlite(v: &Value) -> rusqlite::types::Value {

@@ -271,10 +271,18 @@ impl Store {
 }
 
 fn assignment_statements(test_id: i64, a: &Assignments) -> Vec<(String, Vec<Value>)> {
-    let mut stmts = vec![(
-        "DELETE FROM test_assignments WHERE test_id = $1".to_owned(),
-        params![test_id],
-    )];
+    let mut stmts = vec![
+        // Locks the test's row first so concurrent replacements serialize (see
+        // `set_agent_groups`).
+        (
+            "UPDATE tests SET updated_at = updated_at WHERE id = $1".to_owned(),
+            params![test_id],
+        ),
+        (
+            "DELETE FROM test_assignments WHERE test_id = $1".to_owned(),
+            params![test_id],
+        ),
+    ];
     for agent in dedup(&a.agents) {
         stmts.push((
             "INSERT INTO test_assignments (test_id, agent_id) VALUES ($1, $2)".to_owned(),

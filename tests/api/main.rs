@@ -4,12 +4,15 @@ mod helpers;
 
 mod audit;
 mod auth;
+mod authz;
 mod bad_input;
 mod cli;
 mod csrf;
+mod openapi;
 mod ops;
 mod resources;
 mod secrets;
 mod smoke;
+mod store_conformance;
 mod throttle;
 mod tokens;

@@ -41,7 +41,10 @@ pub struct TagFilter {
 
 impl TagFilter {
     pub fn eq(tag: impl Into<String>, value: impl Into<String>) -> Self {
-        TagFilter { tag: tag.into(), values: vec![value.into()] }
+        TagFilter {
+            tag: tag.into(),
+            values: vec![value.into()],
+        }
     }
 }
 
