@@ -14,6 +14,8 @@
 //! Reads use InfluxQL everywhere: every version answers it (2.x through its DBRP
 //! mapping, 3.x natively), whereas Flux exists only in 2.x.
 //!
+//! Every key is documented in `tsdb/influx.example.toml` (a test loads it).
+//!
 //! Credentials go in headers, never in the URL, so they cannot end up in access logs;
 //! they are `SecretString`s, so `Debug` prints `[REDACTED]`.
 
@@ -386,6 +388,9 @@ impl InfluxClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .user_agent(concat!("streamswarm/", env!("CARGO_PKG_VERSION")))
+            // A redirect means `influx.url` is wrong (http → https, a login page); it is
+            // reported as an unexpected answer rather than followed with the batch.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ConfigError::new("url", format!("cannot build an HTTP client: {e}")))?;
 
@@ -494,6 +499,70 @@ mod tests {
         let config: InfluxConfig = serde_json::from_value(json).map_err(|e| e.to_string())?;
         config.validate().map_err(|e| e.to_string())?;
         Ok(config)
+    }
+
+    #[test]
+    fn the_example_file_loads_and_is_valid() {
+        #[derive(Deserialize)]
+        struct File {
+            influx: InfluxConfig,
+        }
+        let file: File = toml::from_str(include_str!("../influx.example.toml")).unwrap();
+        file.influx.validate().unwrap();
+        let defaults = InfluxConfig {
+            database: Some("streamswarm".into()),
+            ..InfluxConfig::default()
+        };
+        assert_eq!(
+            format!("{:?}", file.influx),
+            format!("{defaults:?}"),
+            "the example shows the defaults"
+        );
+    }
+
+    /// The server loads configuration with the `config` crate, environment variables
+    /// included; they arrive as text or as parsed numbers and booleans.
+    #[test]
+    fn loads_from_environment_variables_through_the_config_crate() {
+        #[derive(Deserialize)]
+        struct File {
+            influx: InfluxConfig,
+        }
+        let env: std::collections::HashMap<String, String> = [
+            ("STREAMSWARM__INFLUX__VERSION", "2"),
+            ("STREAMSWARM__INFLUX__ORG", "acme"),
+            ("STREAMSWARM__INFLUX__BUCKET", "metrics"),
+            ("STREAMSWARM__INFLUX__TOKEN", "tok-123"),
+            ("STREAMSWARM__INFLUX__GZIP", "false"),
+            ("STREAMSWARM__INFLUX__MAX_BATCH_LINES", "1000"),
+            ("STREAMSWARM__INFLUX__REQUEST_TIMEOUT", "2m"),
+            ("STREAMSWARM__INFLUX__PRECISION", "s"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let file: File = config::Config::builder()
+            .add_source(
+                config::Environment::with_prefix("STREAMSWARM")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(env)),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap();
+        let c = file.influx;
+        c.validate().unwrap();
+        assert_eq!(c.version, InfluxVersion::V2);
+        assert_eq!(
+            c.token.as_ref().map(|t| t.expose_secret().to_owned()),
+            Some("tok-123".into())
+        );
+        assert!(!c.gzip);
+        assert_eq!(c.max_batch_lines, 1000);
+        assert_eq!(c.request_timeout, Duration::from_secs(120));
+        assert_eq!(c.precision, Precision::Seconds);
     }
 
     #[test]

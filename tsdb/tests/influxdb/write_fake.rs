@@ -250,6 +250,36 @@ async fn fake_server_401_403_404_raise_the_alarm_retry_slowly_and_keep_the_data(
 }
 
 #[tokio::test]
+async fn fake_server_redirects_and_other_statuses_are_alarms_not_followed() {
+    for reply in [
+        Reply::status(301).with_header("location", "https://elsewhere.invalid/write"),
+        Reply::status(405),
+        Reply::status(418),
+    ] {
+        let fake = FakeServer::start(move |_, _| reply.clone()).await;
+        let writer = Writer::new(v1(&fake.url())).unwrap();
+        let WriteOutcome::Retry { reason, after } = writer.send(&lines(1)).await else {
+            panic!("kept for a retry");
+        };
+        assert_eq!(reason.label(), "unexpected_status", "{reason}");
+        assert!(after >= Duration::from_secs(10));
+        assert_eq!(fake.requests().len(), 1, "not followed");
+    }
+}
+
+#[tokio::test]
+async fn fake_server_ping_accepts_200_and_204_only() {
+    let fake = FakeServer::start(|_, i| Reply::status([204, 200, 500][i % 3])).await;
+    let client = streamswarm_tsdb::InfluxClient::new(v2(&fake.url())).unwrap();
+    assert_eq!(client.ping().await, Ok(()));
+    assert_eq!(client.ping().await, Ok(()));
+    assert!(client.ping().await.is_err());
+    let r = &fake.requests()[0];
+    assert_eq!((r.method.as_str(), r.target.as_str()), ("GET", "/ping"));
+    assert_eq!(r.header("authorization"), Some("Token s3cr3t"));
+}
+
+#[tokio::test]
 async fn fake_server_500_dropped_connections_refusals_and_timeouts_back_off() {
     let fake = FakeServer::start(|_, i| match i {
         0 => Reply::json(500, r#"{"error":"engine: boom"}"#),

@@ -100,6 +100,14 @@ async fn real_writer_gzip_batches_are_accepted_and_read_back_exactly() {
 }
 
 #[tokio::test]
+async fn real_influxdb_answers_ping() {
+    let url = require_influx!("real_influxdb_answers_ping");
+    let db = TestDb::create(&url).await;
+    let client = streamswarm_tsdb::InfluxClient::new(db.config()).unwrap();
+    assert_eq!(client.ping().await, Ok(()));
+}
+
+#[tokio::test]
 async fn real_writer_400_drops_the_batch_with_the_servers_message() {
     let url = require_influx!("real_writer_400_drops_the_batch_with_the_servers_message");
     let db = TestDb::create(&url).await;
