@@ -5,7 +5,7 @@
 //!   (`streamswarm_schema::measurements`), the check every writer's tests run.
 //! - [`query`]: the product's query set as data, answered by InfluxDB and the embedded store alike.
 //! - [`influx`]: `[influx]` configuration and the HTTP client shared by writer and reader.
-//! - [`write`]: the [`Writer`] (batches, gzip, the status/backoff policy) used by the
+//! - [`write`](mod@write): the [`Writer`] (batches, gzip, the status/backoff policy) used by the
 //!   agent and the analytics write-back.
 //! - [`influxql`]: renders [`query::Query`] as InfluxQL, quoting every name and value.
 //! - [`read`]: the [`InfluxReader`], `query::Reader` over InfluxQL `/query`.
