@@ -255,6 +255,14 @@ impl InfluxConfig {
                 }
             }
         }
+        if let Some(token) = given_secret(&self.token)
+            && HeaderValue::from_str(&format!("Token {}", token.expose_secret())).is_err()
+        {
+            return Err(ConfigError::new(
+                "token",
+                "contains characters an HTTP header cannot carry (control characters?)",
+            ));
+        }
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::new("connect_timeout", "must be more than 0s"));
         }
@@ -457,15 +465,10 @@ impl InfluxClient {
     fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
         let config = &self.inner.config;
         if let Some(token) = given_secret(&config.token) {
-            match HeaderValue::from_str(&format!("Token {}", token.expose_secret())) {
-                Ok(mut value) => {
-                    value.set_sensitive(true);
-                    request.header(AUTHORIZATION, value)
-                }
-                // A token with control characters cannot be sent; the server answers 401
-                // and the writer raises the alarm, which names the problem well enough.
-                Err(_) => request,
-            }
+            let mut value = HeaderValue::from_str(&format!("Token {}", token.expose_secret()))
+                .expect("validated: the token fits in a header");
+            value.set_sensitive(true);
+            request.header(AUTHORIZATION, value)
         } else if let (Some(user), Some(password)) =
             (given(&config.username), given_secret(&config.password))
         {
@@ -677,6 +680,10 @@ mod tests {
                 "influx.max_batch_bytes",
             ),
             (json!({"database": "d", "dtabase": "x"}), "dtabase"),
+            (
+                json!({"database": "d", "token": "a\nb"}),
+                "influx.token contains",
+            ),
         ];
         for (json, want) in cases {
             let err = parse(json.clone()).unwrap_err();
