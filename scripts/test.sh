@@ -66,24 +66,51 @@ pick_runner() {
     esac
 }
 
+# count WORD FILE REGEX: sum of the numbers before WORD ("42 passed,") on the lines of
+# FILE matching REGEX (colour codes ignored).
+count() {
+    awk -v w="$1" -v re="$3" '
+        { gsub(/\033\[[0-9;]*m/, "") }
+        $0 ~ re { for (i = 2; i <= NF; i++) if ($i ~ "^" w) n += $(i - 1) }
+        END { print n + 0 }' "$2"
+}
+
+TEST_LOG=$(mktemp /tmp/streamswarm-test.XXXXXX)
+trap 'rm -f "$TEST_LOG" "$TEST_LOG.doc"' EXIT
+PASSED=0
+FAILED=0
+SKIPPED=0
+
 run_tests() {
-    local runner
+    local runner color=()
     runner=$(pick_runner)
+    [[ -t 1 ]] && color=(--color always)
     if [[ $runner == nextest ]]; then
+        if ((${#FILTERS[@]} == 0)); then
+            # nextest does not run doctests; run them first so that the last runner
+            # output in the log is the real summary.
+            section "cargo test --workspace --doc"
+            cargo test "${color[@]}" --workspace --doc 2>&1 | tee "$TEST_LOG.doc" \
+                || die "doctests failed"
+            PASSED=$(count passed "$TEST_LOG.doc" '^test result:')
+        fi
         local profile=default
         [[ ${CI:-} == true || ${CI:-} == 1 ]] && profile=ci
         section "cargo nextest run --workspace --profile $profile ${FILTERS[*]}"
-        cargo nextest run --workspace --profile "$profile" "${FILTERS[@]}" \
-            || die "tests failed (see the summary above)"
-        if ((${#FILTERS[@]} == 0)); then
-            # nextest does not run doctests.
-            section "cargo test --workspace --doc"
-            cargo test --workspace --doc || die "doctests failed"
-        fi
+        cargo nextest run "${color[@]}" --workspace --profile "$profile" "${FILTERS[@]}" 2>&1 \
+            | tee "$TEST_LOG" || die "tests failed (see the summary above)"
+        PASSED=$((PASSED + $(count passed "$TEST_LOG" '^ *Summary')))
+        FAILED=$(count failed "$TEST_LOG" '^ *Summary')
+        SKIPPED=$(count skipped "$TEST_LOG" '^ *Summary')
     else
-        section "cargo test --workspace ${FILTERS[*]} (cargo-nextest not installed)"
-        cargo test --workspace -- "${FILTERS[@]}" || die "tests failed (see above)"
+        section "cargo test --workspace ${FILTERS[*]} (runner: cargo; cargo-nextest not installed or TEST_RUNNER=cargo)"
+        cargo test "${color[@]}" --workspace -- "${FILTERS[@]}" 2>&1 | tee "$TEST_LOG" \
+            || die "tests failed (see above)"
+        PASSED=$(count passed "$TEST_LOG" '^test result:')
+        FAILED=$(count failed "$TEST_LOG" '^test result:')
+        SKIPPED=$(count ignored "$TEST_LOG" '^test result:')
     fi
+    ((PASSED > 0)) || die "no test ran"
 }
 
 # ---------------------------------------------------------------------------
@@ -103,3 +130,6 @@ timed tests run_tests
 
 section "All checks passed in $((SECONDS - STARTED)) s"
 timing_summary
+# The plain closing line CI reads: N passed, N failed[, N skipped].
+echo
+echo "tests: $PASSED passed, $FAILED failed, $SKIPPED skipped"
