@@ -82,6 +82,9 @@ ensure_command() {
 # The toolchain itself comes with the machine; rustup cannot download here, so a
 # missing component is reported clearly instead of failing deep inside cargo.
 ensure_rust_tools() {
+    if ! command -v cargo >/dev/null 2>&1 && [[ -x ${CARGO_HOME:-$HOME/.cargo}/bin/cargo ]]; then
+        export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    fi
     command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH (is ~/.cargo/bin on PATH?)"
     local missing=()
     cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
