@@ -5,8 +5,8 @@
 #   bash scripts/test.sh FILTER...        # provision, then only tests matching FILTER
 #
 # On a fresh Debian 12 machine, as root, it installs and starts what the tests need
-# (PostgreSQL 15 today; InfluxDB and Chromium will join as ensure_* functions in
-# scripts/lib.sh), then runs, stopping at the first failure:
+# (PostgreSQL 15, InfluxDB 1.6.7, Python test tools; Chromium will join as another
+# ensure_* function), then runs, stopping at the first failure:
 #   cargo fmt --all --check
 #   cargo clippy --workspace --all-targets -- -D warnings
 #   cargo nextest run --workspace   (+ cargo test --workspace --doc)
@@ -24,6 +24,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source "$ROOT/scripts/lib.sh"
+# shellcheck source=scripts/influxdb.sh
+source "$ROOT/scripts/influxdb.sh"
 
 FILTERS=("$@")
 STARTED=$SECONDS
@@ -38,6 +40,21 @@ provision() {
     export STREAMSWARM_TEST_DATABASE_URL
     STREAMSWARM_TEST_DATABASE_URL=$(pg_url postgres)
     info "STREAMSWARM_TEST_DATABASE_URL=$STREAMSWARM_TEST_DATABASE_URL"
+
+    section "InfluxDB 1.6.7"
+    ensure_influxdb || die "cannot install InfluxDB (apt-get install influxdb)"
+    INFLUX_DIR=$(mktemp -d /tmp/streamswarm-influx.XXXXXX)
+    local port
+    port=$(free_port)
+    export STREAMSWARM_TEST_INFLUX_URL
+    STREAMSWARM_TEST_INFLUX_URL=$(start_influxdb "$INFLUX_DIR" "$port") || die "InfluxDB did not start (see $INFLUX_DIR/influxd.log)"
+    info "STREAMSWARM_TEST_INFLUX_URL=$STREAMSWARM_TEST_INFLUX_URL"
+
+    section "Python test tools"
+    python3 -c 'import openapi_spec_validator' 2>/dev/null \
+        || python3 -m pip install --quiet 'openapi-spec-validator>=0.7' \
+        || die "cannot install openapi-spec-validator from PyPI"
+    ok "openapi-spec-validator"
 }
 
 # ---------------------------------------------------------------------------
@@ -76,7 +93,15 @@ count() {
 }
 
 TEST_LOG=$(mktemp /tmp/streamswarm-test.XXXXXX)
-trap 'rm -f "$TEST_LOG" "$TEST_LOG.doc"' EXIT
+INFLUX_DIR=
+cleanup() {
+    rm -f "$TEST_LOG" "$TEST_LOG.doc"
+    if [[ -n $INFLUX_DIR ]]; then
+        stop_influxdb "$INFLUX_DIR" || true
+        rm -rf "$INFLUX_DIR"
+    fi
+}
+trap cleanup EXIT
 PASSED=0
 FAILED=0
 SKIPPED=0

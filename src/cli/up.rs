@@ -21,6 +21,7 @@ pub struct UpArgs {
 
 pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
     config.server.bind = args.bind;
+    let shutdown = crate::app::shutdown_signal();
     let app = crate::Application::build(config).await?;
     let store = app.state().store.clone();
     let first_admin = if store.count_users().await? == 0 {
@@ -47,7 +48,7 @@ pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
         println!("This password is shown only once. Change it after signing in.");
     }
     println!("Press Ctrl-C to stop.");
-    app.run_until_stopped(crate::app::shutdown_signal()).await;
+    app.run_until_stopped(shutdown).await;
     Ok(())
 }
 
