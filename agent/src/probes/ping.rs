@@ -653,7 +653,7 @@ mod tests {
             assert!(line.contains(field), "{field} missing from {line}");
         }
         assert!(!line.contains("error="), "{line}");
-        assert!(line.ends_with(" 1700000000000000000"), "{line}");
+        assert!(line.trim_end().ends_with(" 1700000000000000000"), "{line}");
     }
 
     #[test]
