@@ -5,9 +5,11 @@
 //! # Why ICMP over `socket2` rather than surge-ping
 //!
 //! surge-ping 0.9 was tried first (STACK.md). Its send time is taken *after*
-//! `send_to`, so on loopback it reports 0 ns, and it pairs each (identifier, sequence)
-//! with one reply, which hides the duplicates and reply TTLs this probe must report.
-//! Echo over one `socket2` socket is about two hundred lines and gives us all three:
+//! `send_to`, so on loopback it reports 0 ns; its receive task hands the first reply
+//! for an (address, identifier, sequence) to the waiting pinger and drops later ones,
+//! so duplicates cannot be counted; it reads into a 2,048-byte buffer (larger payloads
+//! are lost) and sets neither DSCP nor receive timestamps. Echo over one `socket2`
+//! socket is a few hundred lines and gives us all of it:
 //! - **Timing.** The send time is read (monotonic [`Instant`] and wall clock) right before
 //!   `send_to`. The receive time is the kernel's `SO_TIMESTAMPNS` stamp of the reply, so
 //!   the task wake-up latency is not part of the RTT — the same method iputils uses,
@@ -457,7 +459,7 @@ async fn echo_run(
                         // A pending socket error (an ICMP error for an earlier send):
                         // note it, keep listening.
                         Ok(Err(e)) => {
-                            result.fail(send_error(ip, &e));
+                            result.fail(format_args!("receiving from {ip}: {e}"));
                             break;
                         }
                         Err(_would_block) => break,
