@@ -36,6 +36,9 @@ struct Args {
     /// Delay added before each echo reply, in microseconds.
     #[arg(long, default_value_t = 20_000)]
     delay_us: u64,
+    /// Replies sent per request; 2 or more makes duplicates the probe must count.
+    #[arg(long, default_value_t = 1)]
+    copies: u32,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -90,7 +93,9 @@ fn main() -> anyhow::Result<()> {
         let source = Ipv4Addr::new(datagram[12], datagram[13], datagram[14], datagram[15]);
         if let Some(reply) = icmp::reply_to_request(icmp::Family::Ipv4, &datagram[header_len..]) {
             let to = SockAddr::from(SocketAddr::new(IpAddr::V4(source), 0));
-            queue.send((arrived + delay, to, reply))?;
+            for _ in 0..args.copies {
+                queue.send((arrived + delay, to.clone(), reply.clone()))?;
+            }
         }
     }
 }

@@ -144,29 +144,35 @@ fn link(a: &Netns, b: &Netns) -> (String, String) {
     (addr(1), addr(2))
 }
 
-/// Path of an example binary next to this test's binary; built when missing (a plain
-/// `cargo test -p streamswarm-agent` has built it already).
+/// Path of an example binary next to this test's binary. The examples are (re)built
+/// once per test process: `cargo test --test ping_lab` alone would not rebuild them, and
+/// a stale responder or probe would make the lab measure old code.
 fn example(name: &str) -> String {
+    static BUILT: OnceLock<()> = OnceLock::new();
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let path: PathBuf = profile_dir.join("examples").join(name);
-    if !path.exists() {
+    BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let target_dir = profile_dir.parent().unwrap();
-        let status = Command::new(cargo)
+        let mut build = Command::new(cargo);
+        build
             .args([
                 "build",
+                "-q",
                 "-p",
                 "streamswarm-agent",
-                "--example",
-                name,
+                "--examples",
                 "--target-dir",
             ])
-            .arg(target_dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "building example {name}");
-    }
+            .arg(profile_dir.parent().unwrap());
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        assert!(
+            build.status().unwrap().success(),
+            "building the agent's examples"
+        );
+    });
+    let path: PathBuf = profile_dir.join("examples").join(name);
     path.display().to_string()
 }
 
@@ -260,6 +266,17 @@ fn loopback_rtts_agree_with_iputils_ping_side_by_side() {
     assert_eq!(v6["result"]["reply_ttl"], json!(64));
     assert!(v6["line"].as_str().unwrap().contains("family=ipv6"));
 
+    // Large and empty payloads (a 9,000-byte echo does not fit a 2 KiB buffer).
+    for size in [0, 9000] {
+        let sized = ping_in(
+            &ns,
+            "127.0.0.1",
+            json!({"count": 2, "interval_ms": 20, "payload_size": size}),
+            &[],
+        );
+        assert_eq!(sized["result"]["received"], json!(2), "{sized}");
+    }
+
     // A host name is resolved per run and honours the family.
     let named = ping_in(
         &ns,
@@ -340,6 +357,37 @@ fn known_responder_delay_shows_in_the_average() {
     assert_eq!(delayed["result"]["received"], json!(20), "{delayed}");
     assert_eq!(delayed["result"]["duplicates"], json!(0));
     assert!(error.abs() <= 0.3, "average off by {error} ms");
+}
+
+#[test]
+fn duplicate_replies_are_counted_and_do_not_lower_loss() {
+    if !lab() {
+        return;
+    }
+    let (a, b) = (Netns::new(), Netns::new());
+    let (_, target) = link(&a, &b);
+    b.sh("sysctl -qw net.ipv4.icmp_echo_ignore_all=1");
+    let mut child = b
+        .command(&example("echo_responder"))
+        .args(["--delay-us", "1000", "--copies", "3"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _responder = Background(child);
+    BufReader::new(stdout)
+        .read_line(&mut String::new())
+        .unwrap();
+    let result = ping_in(
+        &a,
+        &target,
+        json!({"count": 5, "interval_ms": 20, "timeout_ms": 500}),
+        &[],
+    );
+    assert_eq!(result["result"]["received"], json!(5), "{result}");
+    assert_eq!(result["result"]["duplicates"], json!(10), "{result}");
+    assert_eq!(result["loss_percent"], json!(0.0));
+    assert!(result["line"].as_str().unwrap().contains("duplicates=10i"));
 }
 
 #[test]
