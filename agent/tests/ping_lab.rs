@@ -385,9 +385,17 @@ fn duplicate_replies_are_counted_and_do_not_lower_loss() {
         &[],
     );
     assert_eq!(result["result"]["received"], json!(5), "{result}");
-    assert_eq!(result["result"]["duplicates"], json!(10), "{result}");
+    // Two extra copies per request; the run ends when the last request is answered
+    // (as iputils does), so the last request's extra copies may come too late to count.
+    let duplicates = result["result"]["duplicates"].as_u64().unwrap();
+    assert!((8..=10).contains(&duplicates), "{result}");
     assert_eq!(result["loss_percent"], json!(0.0));
-    assert!(result["line"].as_str().unwrap().contains("duplicates=10i"));
+    assert!(
+        result["line"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("duplicates={duplicates}i"))
+    );
 }
 
 #[test]

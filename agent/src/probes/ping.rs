@@ -37,6 +37,9 @@
 //!   `loss_percent` is absent (the schema's rule for "nothing was sent") and `error` says
 //!   why.
 //! - A reply arriving more than `timeout_ms` after its request counts as lost.
+//! - The run ends when every request has its reply, or `timeout_ms` after the last
+//!   send, whichever comes first (iputils does the same), so duplicates of the very
+//!   last answers can arrive too late to be counted.
 
 use super::icmp::{self, Family};
 use super::stats::{self, RttSummary};
