@@ -364,6 +364,52 @@ struct Slot {
     rtt_ms: Option<f64>,
 }
 
+/// What makes a datagram a reply of this run, and where its outcome is recorded.
+struct Replies {
+    ip: IpAddr,
+    family: Family,
+    kind: SocketKind,
+    /// Ours on raw sockets; datagram sockets get one from the kernel, which also
+    /// filters on it, so it is not compared there.
+    identifier: u16,
+    /// Per-run random bytes: a reply must echo them exactly.
+    payload: Vec<u8>,
+    timeout: Duration,
+    slots: Vec<Slot>,
+}
+
+impl Replies {
+    /// Records one received datagram: ignored unless it is an echo reply from the
+    /// target to one of this run's requests within the timeout; a second reply to an
+    /// answered sequence is a duplicate.
+    fn record(&mut self, data: &[u8], message: &Received, result: &mut PingResult) {
+        let with_ip_header = self.kind == SocketKind::Raw && self.family == Family::Ipv4;
+        let Some(reply) = icmp::parse_echo_reply(self.family, with_ip_header, data) else {
+            return;
+        };
+        if message.from != Some(self.ip)
+            || (self.kind == SocketKind::Raw && reply.identifier != self.identifier)
+            || reply.payload != self.payload.as_slice()
+        {
+            return;
+        }
+        let Some(slot) = self.slots.get_mut(usize::from(reply.sequence)) else {
+            return;
+        };
+        let rtt = round_trip(slot, message.arrived_mono, message.kernel_time);
+        if rtt > self.timeout {
+            return;
+        }
+        if slot.rtt_ms.is_some() {
+            result.duplicates += 1;
+        } else {
+            slot.rtt_ms = Some(rtt.as_secs_f64() * 1e3);
+            result.received += 1;
+            result.reply_ttl = message.ttl.or(reply.header_ttl);
+        }
+    }
+}
+
 /// Sends the echoes and collects replies into `result`. Errors returned are receive
 /// failures that end the run early; send failures are recorded and the run goes on.
 async fn echo_run(
@@ -373,38 +419,44 @@ async fn echo_run(
     params: &PingParams,
     result: &mut PingResult,
 ) -> io::Result<()> {
-    let family = Family::of(ip);
     // SAFETY: the `Socket` owns its descriptor and nothing else closes or replaces it
     // while the `AsyncFd` holds it.
     let socket = unsafe { AsyncFd::register_with_interest(socket, Interest::READABLE)? };
-    // Raw sockets see every ICMP message the host receives, so a random identifier and
-    // payload pick out this run's replies; datagram sockets get the identifier from the
-    // kernel, which also filters on it.
-    let identifier: u16 = rand::random();
     let cookie: [u8; 16] = rand::random();
-    let payload: Vec<u8> = (0..params.payload_size as usize)
-        .map(|i| cookie[i % cookie.len()])
-        .collect();
-    let destination = SockAddr::from(SocketAddr::new(ip, 0));
     let count = params.count;
+    let mut replies = Replies {
+        ip,
+        family: Family::of(ip),
+        kind,
+        identifier: rand::random(),
+        payload: (0..params.payload_size as usize)
+            .map(|i| cookie[i % cookie.len()])
+            .collect(),
+        timeout: Duration::from_millis(u64::from(params.timeout_ms)),
+        slots: Vec::with_capacity(count as usize),
+    };
+    let destination = SockAddr::from(SocketAddr::new(ip, 0));
     let interval = Duration::from_millis(u64::from(params.interval_ms));
-    let timeout = Duration::from_millis(u64::from(params.timeout_ms));
-    let with_ip_header = kind == SocketKind::Raw && family == Family::Ipv4;
-
-    let mut slots: Vec<Slot> = Vec::with_capacity(count as usize);
     let mut buffer = vec![0u8; RECV_BUFFER];
     let start = Instant::now();
     loop {
-        let next = slots.len() as u32;
-        if next < count && Instant::now() >= start + interval * next {
-            let sequence = next as u16;
-            let packet = icmp::echo_request(family, identifier, sequence, &payload);
+        // Sequence numbers are the request's index: `count` is at most 1,000 (validated
+        // by the schema), far below the 16-bit wrap.
+        let next = replies.slots.len() as u32;
+        let next_send = start + interval * next;
+        if next < count && Instant::now() >= next_send {
+            let packet = icmp::echo_request(
+                replies.family,
+                replies.identifier,
+                next as u16,
+                &replies.payload,
+            );
             let sent_mono = Instant::now();
             let sent_wall = SystemTime::now();
             if let Err(e) = socket.get_ref().send_to(&packet, &destination) {
                 result.fail(send_error(ip, &e));
             }
-            slots.push(Slot {
+            replies.slots.push(Slot {
                 sent_mono,
                 sent_wall,
                 rtt_ms: None,
@@ -412,52 +464,26 @@ async fn echo_run(
             result.sent += 1;
             continue;
         }
-        let all_sent = slots.len() as u32 == count;
-        if all_sent && result.received == count {
+        let wake = if next < count {
+            next_send
+        } else if result.received == count {
             break;
-        }
-        let wake = if all_sent {
-            slots.last().map_or(start, |s| s.sent_mono) + timeout
         } else {
-            start + interval * slots.len() as u32
+            let last_sent = replies.slots.last().map_or(start, |s| s.sent_mono);
+            if Instant::now() >= last_sent + replies.timeout {
+                break;
+            }
+            last_sent + replies.timeout
         };
-        if all_sent && Instant::now() >= wake {
-            break;
-        }
         tokio::select! {
             _ = tokio::time::sleep_until(wake.into()) => {}
             ready = socket.readable() => {
                 let mut guard = ready?;
+                // Drain everything queued before sleeping again.
                 loop {
                     match guard.try_io(|fd| receive(fd.get_ref(), &mut buffer)) {
                         Ok(Ok(message)) => {
-                            let Some(reply) = icmp::parse_echo_reply(
-                                family,
-                                with_ip_header,
-                                &buffer[..message.len],
-                            ) else {
-                                continue;
-                            };
-                            if message.from != Some(ip)
-                                || (kind == SocketKind::Raw && reply.identifier != identifier)
-                                || reply.payload != payload.as_slice()
-                            {
-                                continue;
-                            }
-                            let Some(slot) = slots.get_mut(usize::from(reply.sequence)) else {
-                                continue;
-                            };
-                            let rtt = round_trip(slot, message.arrived_mono, message.kernel_time);
-                            if rtt > timeout {
-                                continue;
-                            }
-                            if slot.rtt_ms.is_some() {
-                                result.duplicates += 1;
-                            } else {
-                                slot.rtt_ms = Some(rtt.as_secs_f64() * 1e3);
-                                result.received += 1;
-                                result.reply_ttl = message.ttl.or(reply.header_ttl);
-                            }
+                            replies.record(&buffer[..message.len], &message, result);
                         }
                         // A pending socket error (an ICMP error for an earlier send):
                         // note it, keep listening.
@@ -471,7 +497,7 @@ async fn echo_run(
             }
         }
     }
-    result.rtts_ms = slots.iter().filter_map(|s| s.rtt_ms).collect();
+    result.rtts_ms = replies.slots.iter().filter_map(|s| s.rtt_ms).collect();
     Ok(())
 }
 
@@ -748,6 +774,77 @@ mod tests {
             Duration::from_micros(500)
         );
         assert_eq!(round_trip(&slot, arrived, None), Duration::from_micros(500));
+    }
+
+    #[test]
+    fn replies_are_matched_and_duplicates_counted() {
+        let now = Instant::now();
+        let wall = SystemTime::now();
+        let slot = || Slot {
+            sent_mono: now,
+            sent_wall: wall,
+            rtt_ms: None,
+        };
+        let target: IpAddr = "192.0.2.7".parse().unwrap();
+        let mut replies = Replies {
+            ip: target,
+            family: Family::Ipv4,
+            kind: SocketKind::Dgram,
+            identifier: 77,
+            payload: b"cookie".to_vec(),
+            timeout: Duration::from_millis(100),
+            slots: vec![slot(), slot()],
+        };
+        let mut result = answered();
+        result.received = 0;
+        result.duplicates = 0;
+        result.reply_ttl = None;
+        let message = |ms: u64, from: IpAddr| Received {
+            len: 0,
+            from: Some(from),
+            arrived_mono: now + Duration::from_millis(ms),
+            kernel_time: None,
+            ttl: Some(60),
+        };
+        let reply = |seq: u16, payload: &[u8]| {
+            icmp::reply_to_request(
+                Family::Ipv4,
+                &icmp::echo_request(Family::Ipv4, 1, seq, payload),
+            )
+            .unwrap()
+        };
+        replies.record(&reply(0, b"cookie"), &message(5, target), &mut result);
+        replies.record(&reply(0, b"cookie"), &message(6, target), &mut result);
+        // Another host, a foreign payload, an unknown sequence and a late reply: ignored.
+        replies.record(
+            &reply(1, b"cookie"),
+            &message(5, "192.0.2.8".parse().unwrap()),
+            &mut result,
+        );
+        replies.record(&reply(1, b"other!"), &message(5, target), &mut result);
+        replies.record(&reply(9, b"cookie"), &message(5, target), &mut result);
+        replies.record(&reply(1, b"cookie"), &message(101, target), &mut result);
+        assert_eq!((result.received, result.duplicates), (1, 1));
+        assert_eq!(replies.slots[0].rtt_ms, Some(5.0));
+        assert_eq!(replies.slots[1].rtt_ms, None);
+        assert_eq!(result.reply_ttl, Some(60));
+        // Raw IPv4 sockets deliver the IP header and see every host's echoes, so the
+        // identifier must match too.
+        replies.kind = SocketKind::Raw;
+        let with_header = |identifier: u16| {
+            let mut datagram = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 61, 1, 0, 0];
+            datagram.extend_from_slice(&[192, 0, 2, 7, 192, 0, 2, 1]);
+            let request = icmp::echo_request(Family::Ipv4, identifier, 1, b"cookie");
+            datagram.extend(icmp::reply_to_request(Family::Ipv4, &request).unwrap());
+            datagram
+        };
+        let mut raw_message = message(7, target);
+        raw_message.ttl = None;
+        replies.record(&with_header(1), &raw_message, &mut result);
+        assert_eq!(result.received, 1);
+        replies.record(&with_header(77), &raw_message, &mut result);
+        assert_eq!(result.received, 2);
+        assert_eq!(result.reply_ttl, Some(61), "TTL from the IP header");
     }
 
     #[test]
