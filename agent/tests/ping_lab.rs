@@ -8,6 +8,7 @@
 //!
 //! Needs root. When not root: runs anyway (and fails) under `CI=true`, otherwise each
 //! test prints `SKIPPED` and passes.
+#![cfg(target_os = "linux")]
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
