@@ -5,12 +5,13 @@
 //! # Why ICMP over `socket2` rather than surge-ping
 //!
 //! surge-ping 0.9 was tried first (STACK.md). Its send time is taken *after*
-//! `send_to`, so on loopback it reports 0 ns; its receive task hands the first reply
-//! for an (address, identifier, sequence) to the waiting pinger and drops later ones,
-//! so duplicates cannot be counted; it reads into a 2,048-byte buffer (larger payloads
-//! are lost) and sets neither DSCP nor receive timestamps. Echo over one `socket2`
-//! socket is a few hundred lines and gives us all of it:
-//! - **Timing.** The send time is read (monotonic [`Instant`] and wall clock) right before
+//! `send_to`, so on loopback it reports 0 ns. Its source, read for this choice, shows
+//! more: the receive task hands the first reply for an (address, identifier, sequence)
+//! to the waiting pinger and drops later ones, so duplicates cannot be counted; it
+//! reads into a 2,048-byte buffer (larger echoes are lost); it sets neither DSCP nor
+//! receive timestamps. Echo over one `socket2` socket is a few hundred lines and gives
+//! us all of it:
+//! - **Timing.** The send time is read (monotonic `Instant` and wall clock) right before
 //!   `send_to`. The receive time is the kernel's `SO_TIMESTAMPNS` stamp of the reply, so
 //!   the task wake-up latency is not part of the RTT — the same method iputils uses,
 //!   which is why the two agree within microseconds on loopback. The kernel stamp is on
