@@ -123,7 +123,8 @@ impl Drop for Background {
 /// Joins two namespaces with a veth pair on a random 10.X.Y.Z/30 and returns the
 /// addresses of `a` and `b`.
 fn link(a: &Netns, b: &Netns) -> (String, String) {
-    let suffix = &a.name["ssw-ping-".len()..];
+    // Random per link (not per namespace), so a namespace can have several links.
+    let suffix = format!("{:08x}", rand::random::<u32>());
     let (end_a, end_b) = (format!("sp{suffix}a"), format!("sp{suffix}b"));
     run(
         "ip",
@@ -432,6 +433,50 @@ fn unreachable_targets_give_full_loss_and_an_error_but_still_a_point() {
     assert_eq!(unresolved["loss_percent"], Value::Null);
     let error = unresolved["result"]["error"].as_str().unwrap();
     assert!(error.contains("did not resolve"), "{error}");
+}
+
+#[test]
+fn router_errors_name_the_router() {
+    if !lab() {
+        return;
+    }
+    // a — r — b, with r forwarding and routes both ways through it.
+    let (a, r, b) = (Netns::new(), Netns::new(), Netns::new());
+    let (a_addr, r_near) = link(&a, &r);
+    let (r_far, b_addr) = link(&r, &b);
+    r.sh("sysctl -qw net.ipv4.ip_forward=1");
+    a.ip(&["route", "add", &format!("{b_addr}/32"), "via", &r_near]);
+    b.ip(&["route", "add", &format!("{a_addr}/32"), "via", &r_far]);
+    let params = json!({"count": 3, "interval_ms": 50, "timeout_ms": 300});
+
+    let through = ping_in(&a, &b_addr, params.clone(), &[]);
+    assert_eq!(through["result"]["received"], json!(3), "{through}");
+    assert_eq!(
+        through["result"]["reply_ttl"],
+        json!(63),
+        "one hop back: {through}"
+    );
+
+    // TTL 1 expires at r, which says so.
+    let mut short = params.clone();
+    short["ttl"] = json!(1);
+    let expired = ping_in(&a, &b_addr, short, &[]);
+    assert_eq!(expired["loss_percent"], json!(100.0), "{expired}");
+    let error = expired["result"]["error"].as_str().unwrap();
+    assert_eq!(
+        error,
+        format!("TTL exceeded in transit (ICMP from {r_near})")
+    );
+
+    // r has no route to this address: it answers "network unreachable".
+    let mut octets: Vec<u8> = b_addr.split('.').map(|o| o.parse().unwrap()).collect();
+    octets[3] ^= 0x80;
+    let nowhere = format!("{}.{}.{}.{}", octets[0], octets[1], octets[2], octets[3]);
+    a.ip(&["route", "add", &format!("{nowhere}/32"), "via", &r_near]);
+    let unreachable = ping_in(&a, &nowhere, params, &[]);
+    assert_eq!(unreachable["loss_percent"], json!(100.0), "{unreachable}");
+    let error = unreachable["result"]["error"].as_str().unwrap();
+    assert!(error.contains("unreachable (ICMP from "), "{error}");
 }
 
 #[test]

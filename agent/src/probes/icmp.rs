@@ -101,6 +101,82 @@ pub fn parse_echo_reply(
     })
 }
 
+/// An ICMP error (destination unreachable, time exceeded) about one of our echo
+/// requests: routers on the path send these instead of a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EchoError {
+    /// What happened, in words (`host unreachable`, `TTL exceeded in transit`).
+    pub reason: String,
+    /// Destination of the echo request the error quotes.
+    pub quoted_destination: IpAddr,
+    pub identifier: u16,
+    pub sequence: u16,
+}
+
+/// Parses an ICMP error that quotes one of our echo requests (RFC 792 / RFC 4443: the
+/// error carries the original IP header and the first 8 bytes of its payload, which
+/// for an echo are type, code, checksum, identifier and sequence). Raw sockets receive
+/// these; datagram sockets only report them through the error queue, which this probe
+/// does not read.
+pub fn parse_echo_error(family: Family, with_ip_header: bool, data: &[u8]) -> Option<EchoError> {
+    let icmp = if with_ip_header {
+        let ihl = usize::from(*data.first()? & 0x0f) * 4;
+        data.get(ihl..)?
+    } else {
+        data
+    };
+    let (kind, code) = (*icmp.first()?, *icmp.get(1)?);
+    let quoted = icmp.get(HEADER_LEN..)?;
+    let (reason, destination, echo) = match family {
+        Family::Ipv4 => {
+            let reason = match (kind, code) {
+                (3, 0) => "network unreachable".to_owned(),
+                (3, 1) => "host unreachable".to_owned(),
+                (3, 9 | 10 | 13) => "administratively prohibited".to_owned(),
+                (3, code) => format!("destination unreachable (code {code})"),
+                (11, _) => "TTL exceeded in transit".to_owned(),
+                _ => return None,
+            };
+            let ihl = usize::from(*quoted.first()? & 0x0f) * 4;
+            if quoted.first()? >> 4 != 4 || *quoted.get(9)? != 1 {
+                return None;
+            }
+            let destination: [u8; 4] = quoted.get(16..20)?.try_into().ok()?;
+            (reason, IpAddr::from(destination), quoted.get(ihl..)?)
+        }
+        Family::Ipv6 => {
+            let reason = match (kind, code) {
+                (1, 0) => "no route to destination".to_owned(),
+                (1, 1) => "administratively prohibited".to_owned(),
+                (1, 3) => "address unreachable".to_owned(),
+                (1, code) => format!("destination unreachable (code {code})"),
+                (3, _) => "hop limit exceeded in transit".to_owned(),
+                _ => return None,
+            };
+            // Only a quoted header without extension headers is recognised; our echo
+            // requests carry none.
+            if quoted.first()? >> 4 != 6 || *quoted.get(6)? != 58 {
+                return None;
+            }
+            let destination: [u8; 16] = quoted.get(24..40)?.try_into().ok()?;
+            (reason, IpAddr::from(destination), quoted.get(40..)?)
+        }
+    };
+    let request = match family {
+        Family::Ipv4 => ECHO_REQUEST_V4,
+        Family::Ipv6 => ECHO_REQUEST_V6,
+    };
+    if echo.len() < HEADER_LEN || echo[0] != request {
+        return None;
+    }
+    Some(EchoError {
+        reason,
+        quoted_destination: destination,
+        identifier: u16::from_be_bytes([echo[4], echo[5]]),
+        sequence: u16::from_be_bytes([echo[6], echo[7]]),
+    })
+}
+
 /// The Internet checksum (RFC 1071): one's complement of the one's complement sum.
 pub fn checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
@@ -181,6 +257,55 @@ mod tests {
         assert_eq!(parsed.header_ttl, Some(63));
         assert_eq!(parsed.sequence, 2);
         assert_eq!(parse_echo_reply(Family::Ipv4, true, &datagram[..10]), None);
+    }
+
+    #[test]
+    fn icmp_errors_quoting_our_echo_are_recognised() {
+        let request = echo_request(Family::Ipv4, 0xbeef, 4, b"payload");
+        // Quoted packet: IPv4 header (protocol 1, to 10.0.0.9) + the echo's first 8 bytes.
+        let mut quoted = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 9,
+        ];
+        quoted.extend_from_slice(&request[..8]);
+        let mut error = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&quoted);
+        let parsed = parse_echo_error(Family::Ipv4, false, &error).unwrap();
+        assert_eq!(parsed.reason, "TTL exceeded in transit");
+        assert_eq!(
+            parsed.quoted_destination,
+            "10.0.0.9".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!((parsed.identifier, parsed.sequence), (0xbeef, 4));
+        error[0] = 3;
+        error[1] = 1;
+        assert_eq!(
+            parse_echo_error(Family::Ipv4, false, &error)
+                .unwrap()
+                .reason,
+            "host unreachable"
+        );
+        // An echo reply, or an error quoting something that is not an echo request, is not one.
+        let reply = reply_to_request(Family::Ipv4, &request).unwrap();
+        assert_eq!(parse_echo_error(Family::Ipv4, false, &reply), None);
+        error[8 + 20] = 0;
+        assert_eq!(parse_echo_error(Family::Ipv4, false, &error), None);
+    }
+
+    #[test]
+    fn icmpv6_errors_quoting_our_echo_are_recognised() {
+        let request = echo_request(Family::Ipv6, 7, 8, b"x");
+        let mut quoted = vec![0x60, 0, 0, 0, 0, 9, 58, 1];
+        quoted.extend_from_slice(&[0; 16]);
+        let mut destination = [0u8; 16];
+        destination[15] = 1;
+        quoted.extend_from_slice(&destination);
+        quoted.extend_from_slice(&request);
+        let mut error = vec![1, 3, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&quoted);
+        let parsed = parse_echo_error(Family::Ipv6, false, &error).unwrap();
+        assert_eq!(parsed.reason, "address unreachable");
+        assert_eq!(parsed.quoted_destination, "::1".parse::<IpAddr>().unwrap());
+        assert_eq!((parsed.identifier, parsed.sequence), (7, 8));
     }
 
     #[test]

@@ -165,6 +165,7 @@ impl Replies {
     fn record(&mut self, data: &[u8], message: &Received, result: &mut PingResult) {
         let with_ip_header = self.kind == SocketKind::Raw && self.family == Family::Ipv4;
         let Some(reply) = icmp::parse_echo_reply(self.family, with_ip_header, data) else {
+            self.record_error(data, with_ip_header, message, result);
             return;
         };
         if message.from != Some(self.ip)
@@ -186,6 +187,32 @@ impl Replies {
             slot.rtt_ms = Some(rtt.as_secs_f64() * 1e3);
             result.received += 1;
             result.reply_ttl = message.ttl.or(reply.header_ttl);
+        }
+    }
+}
+
+impl Replies {
+    /// A router's ICMP error about one of our requests becomes the run's error (the
+    /// request stays lost): "host unreachable (ICMP from 10.1.1.2)" says more than "no
+    /// echo reply".
+    fn record_error(
+        &self,
+        data: &[u8],
+        with_ip_header: bool,
+        message: &Received,
+        result: &mut PingResult,
+    ) {
+        let Some(error) = icmp::parse_echo_error(self.family, with_ip_header, data) else {
+            return;
+        };
+        let ours = error.quoted_destination == self.ip
+            && (self.kind != SocketKind::Raw || error.identifier == self.identifier)
+            && usize::from(error.sequence) < self.slots.len();
+        if ours {
+            let from = message
+                .from
+                .map_or_else(|| "an unknown host".to_owned(), |ip| ip.to_string());
+            result.fail(format_args!("{} (ICMP from {from})", error.reason));
         }
     }
 }
