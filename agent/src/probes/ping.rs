@@ -29,6 +29,11 @@
 //! to groups in `net.ipv4.ping_group_range`, which also governs IPv6), raw sockets second
 //! (need `CAP_NET_RAW`). When neither opens, the error names both fixes.
 //!
+//! On raw sockets a router's ICMP error about one of our requests (destination
+//! unreachable, TTL exceeded) becomes the run's `error`, naming the router. Datagram
+//! sockets deliver those only through the socket error queue, which is not read, so
+//! there the error stays "no echo reply".
+//!
 //! # Counting
 //!
 //! - `sent` counts every echo request the probe tried to send, including ones the host
