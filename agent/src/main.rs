@@ -4,6 +4,8 @@
 
 use clap::Parser;
 
+mod probes;
+
 #[derive(Parser)]
 #[command(
     name = "streamswarm-agent",
