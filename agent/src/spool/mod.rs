@@ -59,6 +59,10 @@
 //! - The end of a segment that holds a record cut short, or only zeroes, is a torn
 //!   write from a crash: end of data, truncated at open, not counted as corruption.
 //! - A segment with a wrong header counts as one corrupt record and is removed.
+//! - Damage is counted when found: at open (for everything not yet acknowledged) and,
+//!   should the disk change under a running agent, when read. A damaged region still
+//!   unacknowledged when the agent restarts is counted again by the next process; the
+//!   first batch acknowledged after it moves the checkpoint past it for good.
 //!
 //! # Full spool
 //!
