@@ -324,54 +324,94 @@ fn a_damaged_checkpoint_replays_rather_than_loses() {
 // ---- kill -9 ----
 
 const CHILD_DIR: &str = "STREAMSWARM_SPOOL_TEST_CHILD_DIR";
+const CHILD_ACKS: &str = "STREAMSWARM_SPOOL_TEST_CHILD_ACKS";
 
-/// Not a test of its own: the body of the child process of
-/// [`kill_9_loses_no_appended_record`], which re-runs this binary with `CHILD_DIR` set.
-/// It appends until killed and prints the number of every append that returned.
+/// Not a test of its own: the body of the child process of the `kill_9_*` tests, which
+/// re-run this binary with `CHILD_DIR` set. It appends until killed and reports every
+/// append that returned; with `CHILD_ACKS` it also reads and acknowledges small
+/// batches, announcing each acknowledgement before and confirming it after.
 #[test]
 fn kill_9_child_writer() {
     let Ok(dir) = std::env::var(CHILD_DIR) else {
         return;
     };
+    let acks = std::env::var_os(CHILD_ACKS).is_some();
     let (mut spool, _) = Spool::open(dir, config(FsyncPolicy::Always)).unwrap();
     let mut out = std::io::stdout().lock();
+    let mut acked = 0;
     for i in 0.. {
         spool.append(line(i).as_bytes()).unwrap();
         writeln!(out, "appended {i}").unwrap();
+        if acks && i % 3 == 2 {
+            let batch = spool.next_batch(2, 1 << 20).unwrap().unwrap();
+            writeln!(out, "acking {}", acked + batch.len()).unwrap();
+            out.flush().unwrap();
+            acked += spool.ack(batch.cursor()).unwrap() as usize;
+            writeln!(out, "acked {acked}").unwrap();
+        }
         out.flush().unwrap();
     }
 }
 
-#[test]
-fn kill_9_loses_no_appended_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
+/// What the child said before it was killed.
+#[derive(Debug, Default)]
+struct ChildReport {
+    last_appended: Option<usize>,
+    /// Records whose acknowledgement returned.
+    acked: usize,
+    /// Records whose acknowledgement had begun.
+    acking: usize,
+}
+
+/// Runs the child writer and SIGKILLs it after about `appends` appends.
+fn run_and_kill_child(dir: &Path, appends: usize, with_acks: bool) -> ChildReport {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args([
             "--exact",
             "kill_9_child_writer",
             "--nocapture",
             "--test-threads=1",
         ])
-        .env(CHILD_DIR, dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env(CHILD_DIR, dir)
+        .stdout(Stdio::piped());
+    if with_acks {
+        command.env(CHILD_ACKS, "1");
+    }
+    let mut child = command.spawn().unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let started = Instant::now();
-    let mut last_confirmed = None;
+    let mut report = ChildReport::default();
     for text in stdout.lines() {
         let text = text.unwrap();
-        if let Some(n) = text.strip_prefix("appended ") {
-            last_confirmed = Some(n.parse::<usize>().unwrap());
+        let number = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .map(|n| n.parse::<usize>().unwrap())
+        };
+        if let Some(n) = number("appended ") {
+            report.last_appended = Some(n);
+        } else if let Some(n) = number("acking ") {
+            report.acking = n;
+        } else if let Some(n) = number("acked ") {
+            report.acked = n;
         }
-        // Enough appends to roll several segments, then kill mid-stream.
-        if last_confirmed.is_some_and(|n| n >= 400) || started.elapsed() > Duration::from_secs(30) {
+        // Enough appends to roll and delete several segments, then kill mid-stream.
+        if report.last_appended.is_some_and(|n| n >= appends)
+            || started.elapsed() > Duration::from_secs(30)
+        {
             break;
         }
     }
     child.kill().unwrap(); // SIGKILL on Unix.
     child.wait().unwrap();
-    let last = last_confirmed.expect("the child appended something");
+    report
+}
+
+#[test]
+fn kill_9_loses_no_appended_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = run_and_kill_child(dir.path(), 400, false);
+    let last = child.last_appended.expect("the child appended something");
 
     let (mut spool, report) = Spool::open(dir.path(), config(FsyncPolicy::Always)).unwrap();
     assert_eq!(report.corrupt_records_skipped, 0);
@@ -380,6 +420,32 @@ fn kill_9_loses_no_appended_record() {
     // may or may not be.
     assert!(delivered.len() > last, "{} ≤ {last}", delivered.len());
     assert_eq!(delivered, expected(0..delivered.len()));
+}
+
+#[test]
+fn kill_9_while_acknowledging_replays_exactly_the_unacknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = run_and_kill_child(dir.path(), 600, true);
+    let last = child.last_appended.expect("the child appended something");
+    assert!(child.acked > 0);
+
+    let (mut spool, report) = Spool::open(dir.path(), config(FsyncPolicy::Always)).unwrap();
+    assert_eq!(report.corrupt_records_skipped, 0);
+    let delivered = drain(&mut spool);
+    let first: usize = delivered[0].rsplit(' ').next().unwrap().parse().unwrap();
+    // Resumes after the last acknowledgement that returned, at the latest after the
+    // last one begun: nothing acknowledged comes back (the checkpoint is synced) and
+    // nothing unacknowledged is missing.
+    assert!(
+        (child.acked..=child.acking).contains(&first),
+        "resumed at {first}, acked {}..={}",
+        child.acked,
+        child.acking
+    );
+    assert!(first + delivered.len() > last);
+    assert_eq!(delivered, expected(first..first + delivered.len()));
+    // Fully acknowledged segments are gone.
+    assert!(segment_files(dir.path()).len() <= 2 + (last - first) * record_len() as usize / 4000);
 }
 
 // ---- model-based property test ----
