@@ -16,7 +16,8 @@
 //!   records go to the newest segment; at [`SpoolConfig::segment_bytes`] it is closed
 //!   and a new one started.
 //! - `ack` — where reading resumes: segment number and byte offset of the first record
-//!   not yet acknowledged, with a CRC. Replaced atomically (write `ack.tmp`, rename).
+//!   not yet acknowledged, the damaged regions already counted, and a CRC. Replaced
+//!   atomically (write `ack.tmp`, rename).
 //!
 //! # Delivery
 //!
@@ -59,10 +60,10 @@
 //! - The end of a segment that holds a record cut short, or only zeroes, is a torn
 //!   write from a crash: end of data, truncated at open, not counted as corruption.
 //! - A segment with a wrong header counts as one corrupt record and is removed.
-//! - Damage is counted when found: at open (for everything not yet acknowledged) and,
-//!   should the disk change under a running agent, when read. A damaged region still
-//!   unacknowledged when the agent restarts is counted again by the next process; the
-//!   first batch acknowledged after it moves the checkpoint past it for good.
+//! - Damage is counted once, when found: at open (for everything not yet acknowledged)
+//!   and, should the disk change under a running agent, when read. The checkpoint
+//!   remembers counted regions, so a restart before they are passed does not count
+//!   them again.
 //!
 //! # Full spool
 //!
@@ -344,7 +345,7 @@ impl Spool {
         let checkpoint = segment::read_checkpoint(&dir).map_err(io_err(&dir))?;
         let mut report = OpenReport::default();
         let mut seqs = segment::list_segments(&dir).map_err(io_err(&dir))?;
-        if let Some(cp) = checkpoint {
+        if let Some(cp) = &checkpoint {
             for &seq in seqs.iter().filter(|&&seq| seq < cp.seq) {
                 let path = segment::segment_path(&dir, seq);
                 fs::remove_file(&path).map_err(io_err(&path))?;
@@ -353,6 +354,10 @@ impl Spool {
             seqs.retain(|&seq| seq >= cp.seq);
         }
 
+        let counted = checkpoint
+            .as_ref()
+            .map(|cp| cp.counted_corrupt.clone())
+            .unwrap_or_default();
         let mut segments = VecDeque::new();
         let mut ack = None;
         let mut corrupt = 0;
@@ -381,7 +386,10 @@ impl Spool {
                 fs::remove_file(&path).map_err(io_err(&path))?;
                 continue;
             }
-            let ack_offset = checkpoint.filter(|cp| cp.seq == seq).map(|cp| cp.offset);
+            let ack_offset = checkpoint
+                .as_ref()
+                .filter(|cp| cp.seq == seq)
+                .map(|cp| cp.offset);
             let mut seg = Segment {
                 seq,
                 len: bytes.len() as u64,
@@ -408,8 +416,10 @@ impl Spool {
                         // Damage before the checkpoint was in data already delivered.
                         if ack_offset.is_none_or(|a| start as u64 >= a) {
                             resume.get_or_insert(start as u64);
-                            corrupt += 1;
-                            tracing::error!(path = %path.display(), start, end, "damaged spool record skipped; it is lost");
+                            if !counted.contains(&(seq, start as u64)) {
+                                corrupt += 1;
+                                tracing::error!(path = %path.display(), start, end, "damaged spool record skipped; it is lost");
+                            }
                         }
                     }
                     Item::TornTail { start } => {
@@ -438,7 +448,7 @@ impl Spool {
             let seq = seqs
                 .last()
                 .map(|s| s + 1)
-                .max(checkpoint.map(|cp| cp.seq + 1))
+                .max(checkpoint.as_ref().map(|cp| cp.seq + 1))
                 .unwrap_or(0);
             let path = segment::segment_path(&dir, seq);
             drop(segment::create_segment(&dir, seq).map_err(io_err(&path))?);
@@ -480,6 +490,9 @@ impl Spool {
         };
         while spool.total_bytes > spool.config.max_bytes && spool.segments.len() > 1 {
             spool.drop_oldest()?;
+        }
+        if corrupt > 0 {
+            spool.write_checkpoint()?;
         }
         spool.refresh_oldest();
         report.segments = spool.segments.len();
@@ -771,12 +784,7 @@ impl Spool {
         }
         // Store the position before deleting: a crash in between leaves segments the
         // next open recognises as acknowledged and removes.
-        let checkpoint = Checkpoint {
-            seq: self.ack.seq,
-            offset: self.ack.offset,
-        };
-        segment::write_checkpoint(&self.dir, checkpoint, self.durable())
-            .map_err(io_err(&self.dir))?;
+        self.write_checkpoint()?;
         while self.segments.front().is_some_and(|s| s.seq < self.ack.seq) {
             let seg = self.segments.pop_front().expect("checked");
             self.total_bytes -= seg.len;
@@ -788,6 +796,21 @@ impl Spool {
         }
         self.refresh_oldest();
         Ok(newly)
+    }
+
+    /// Stores the acknowledged position and the damaged regions counted after it.
+    fn write_checkpoint(&self) -> Result<(), SpoolError> {
+        let checkpoint = Checkpoint {
+            seq: self.ack.seq,
+            offset: self.ack.offset,
+            counted_corrupt: self
+                .segments
+                .iter()
+                .flat_map(|s| s.known_corrupt.iter().map(|&start| (s.seq, start)))
+                .filter(|&(seq, start)| (seq, start) >= self.ack.key())
+                .collect(),
+        };
+        segment::write_checkpoint(&self.dir, &checkpoint, self.durable()).map_err(io_err(&self.dir))
     }
 
     /// Updates the append time of the oldest pending record (for its age in stats).

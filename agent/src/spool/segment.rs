@@ -14,7 +14,6 @@ const SEGMENT_SUFFIX: &str = ".seg";
 const CHECKPOINT: &str = "ack";
 const CHECKPOINT_TMP: &str = "ack.tmp";
 const CHECKPOINT_MAGIC: [u8; 8] = *b"SSWACK01";
-const CHECKPOINT_LEN: usize = 8 + 8 + 8 + 4;
 
 pub fn segment_header() -> [u8; SEGMENT_HEADER_LEN] {
     let mut header = [0; SEGMENT_HEADER_LEN];
@@ -61,11 +60,17 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Where reading resumes: the first byte of a segment not yet acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where reading resumes, and which damaged regions were already counted.
+///
+/// Stored as `SSWACK01`, segment number and offset (u64 little-endian each), the number
+/// of counted regions (u32) and their (segment, offset) pairs, then a CRC-32 of all
+/// that. The counted regions make `corrupt_records` count damage once, not once per
+/// restart while it waits to be passed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Checkpoint {
     pub seq: u64,
     pub offset: u64,
+    pub counted_corrupt: Vec<(u64, u64)>,
 }
 
 /// The stored checkpoint; `None` when there is none or it is damaged (then everything
@@ -76,26 +81,46 @@ pub fn read_checkpoint(dir: &Path) -> io::Result<Option<Checkpoint>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    if bytes.len() != CHECKPOINT_LEN || bytes[..8] != CHECKPOINT_MAGIC {
-        return Ok(None);
+    Ok(decode_checkpoint(&bytes))
+}
+
+fn decode_checkpoint(bytes: &[u8]) -> Option<Checkpoint> {
+    let (body, crc) = bytes.split_last_chunk::<4>()?;
+    if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+        return None;
     }
-    let crc = u32::from_le_bytes(bytes[24..28].try_into().expect("4 bytes"));
-    if crc32fast::hash(&bytes[..24]) != crc {
-        return Ok(None);
+    let rest = body.strip_prefix(&CHECKPOINT_MAGIC)?;
+    let u64_at = |at: usize| {
+        rest.get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let count = u32::from_le_bytes(rest.get(16..20)?.try_into().expect("4 bytes")) as usize;
+    if rest.len() != 20 + count * 16 {
+        return None;
     }
-    Ok(Some(Checkpoint {
-        seq: u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes")),
-        offset: u64::from_le_bytes(bytes[16..24].try_into().expect("8 bytes")),
-    }))
+    let counted_corrupt = (0..count)
+        .map(|i| Some((u64_at(20 + i * 16)?, u64_at(28 + i * 16)?)))
+        .collect::<Option<_>>()?;
+    Some(Checkpoint {
+        seq: u64_at(0)?,
+        offset: u64_at(8)?,
+        counted_corrupt,
+    })
 }
 
 /// Replaces the checkpoint atomically: a crash leaves the old one or the new one,
 /// never a mix. With `durable`, the new one also survives a power cut once this returns.
-pub fn write_checkpoint(dir: &Path, checkpoint: Checkpoint, durable: bool) -> io::Result<()> {
-    let mut bytes = Vec::with_capacity(CHECKPOINT_LEN);
+pub fn write_checkpoint(dir: &Path, checkpoint: &Checkpoint, durable: bool) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(36 + 16 * checkpoint.counted_corrupt.len());
     bytes.extend_from_slice(&CHECKPOINT_MAGIC);
     bytes.extend_from_slice(&checkpoint.seq.to_le_bytes());
     bytes.extend_from_slice(&checkpoint.offset.to_le_bytes());
+    let count = u32::try_from(checkpoint.counted_corrupt.len()).unwrap_or(u32::MAX);
+    bytes.extend_from_slice(&count.to_le_bytes());
+    for (seq, offset) in checkpoint.counted_corrupt.iter().take(count as usize) {
+        bytes.extend_from_slice(&seq.to_le_bytes());
+        bytes.extend_from_slice(&offset.to_le_bytes());
+    }
     bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
     let tmp = dir.join(CHECKPOINT_TMP);
     let mut file = File::create(&tmp)?;
@@ -121,8 +146,9 @@ mod tests {
         let cp = Checkpoint {
             seq: 7,
             offset: 1234,
+            counted_corrupt: vec![(7, 2000), (9, 12)],
         };
-        write_checkpoint(dir.path(), cp, true).unwrap();
+        write_checkpoint(dir.path(), &cp, true).unwrap();
         assert_eq!(read_checkpoint(dir.path()).unwrap(), Some(cp));
         let path = dir.path().join(CHECKPOINT);
         let mut bytes = fs::read(&path).unwrap();
