@@ -465,6 +465,8 @@ enum Op {
     /// Drop the spool and open it again: also what a crash is, since appends leave
     /// nothing in the process.
     Reopen,
+    /// Flip a byte of a pending record on disk (picked by index, modulo), then reopen.
+    Damage(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -472,6 +474,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => prop::collection::vec(1usize..200, 1..20).prop_map(Op::Append),
         4 => (1usize..30, 0usize..30).prop_map(|(max_lines, accept)| Op::Send { max_lines, accept }),
         1 => Just(Op::Reopen),
+        1 => any::<usize>().prop_map(Op::Damage),
     ]
 }
 
@@ -529,6 +532,25 @@ proptest! {
                     let (reopened, report) = Spool::open(dir.path(), cfg).unwrap();
                     spool = reopened;
                     prop_assert_eq!(report.corrupt_records_skipped, 0);
+                    dropped_seen = 0;
+                }
+                Op::Damage(pick) => {
+                    if model.is_empty() {
+                        continue;
+                    }
+                    let victim = model.remove(pick % model.len()).unwrap();
+                    let damaged = segment_files(dir.path()).into_iter().find_map(|file| {
+                        let mut bytes = std::fs::read(&file).unwrap();
+                        let at = bytes.windows(victim.len()).position(|w| w == victim.as_bytes())?;
+                        bytes[at + victim.len() - 1] ^= 0x01;
+                        std::fs::write(&file, bytes).unwrap();
+                        Some(())
+                    });
+                    prop_assert!(damaged.is_some(), "{} is on disk", victim);
+                    drop(spool);
+                    let (reopened, report) = Spool::open(dir.path(), cfg).unwrap();
+                    spool = reopened;
+                    prop_assert_eq!(report.corrupt_records_skipped, 1);
                     dropped_seen = 0;
                 }
             }

@@ -11,8 +11,10 @@
 //! ```
 //!
 //! The magic starts with `0xFF`, a byte that never occurs in UTF-8, and line protocol is
-//! UTF-8: so after damage the scanner can search forward for the next magic, and a
-//! payload can practically never look like a record start (the CRC settles the rest).
+//! UTF-8: so after damage the scanner resumes at the next magic, and a payload never
+//! looks like a record start. Only a magic that happens to sit in the binary header
+//! fields of a damaged record (odds about 2⁻³² per byte) could split one damaged record
+//! into two counted ones.
 
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 20;
@@ -93,9 +95,8 @@ pub fn parse(buf: &[u8], max_payload: usize) -> Parsed<'_> {
 pub enum Item<'a> {
     /// A valid record starting at `offset`.
     Record { offset: usize, record: Record<'a> },
-    /// Damaged bytes `start..end`, followed by a valid record at `end`. Counted as one
-    /// corrupt record: a damaged region usually is one record, and what else it held
-    /// cannot be known.
+    /// Damaged bytes `start..end`, followed by the next record start (magic) at `end`,
+    /// or running to the end of complete but wrong bytes. Counted as one corrupt record.
     Corrupt { start: usize, end: usize },
     /// The bytes from `start` to the end hold no valid record and look like an
     /// interrupted write (a record cut short, or zeroes the file system had not yet
@@ -125,20 +126,17 @@ impl<'a> Scanner<'a> {
         self.pos
     }
 
-    /// The first valid record after `from`, searching forward for the magic.
+    /// The next record start after `from`: the next magic. Every magic in damaged bytes
+    /// is taken as a record boundary (line protocol cannot contain it), so two damaged
+    /// records side by side count as two, and a sound record after damage is found
+    /// again.
     fn resync(&self, from: usize) -> Option<usize> {
-        let mut at = from;
-        while at + MAGIC.len() <= self.buf.len() {
-            let found = self.buf[at..]
-                .windows(MAGIC.len())
-                .position(|w| w == MAGIC)?;
-            let candidate = at + found;
-            if let Parsed::Record(_) = parse(&self.buf[candidate..], self.max_payload) {
-                return Some(candidate);
-            }
-            at = candidate + 1;
-        }
-        None
+        let found = self
+            .buf
+            .get(from..)?
+            .windows(MAGIC.len())
+            .position(|w| w == MAGIC)?;
+        Some(from + found)
     }
 }
 
