@@ -288,6 +288,33 @@ fn a_flipped_byte_loses_exactly_its_record() {
 }
 
 #[test]
+fn damage_that_appears_while_running_is_skipped_and_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut spool, _) = Spool::open(dir.path(), config(FsyncPolicy::Never)).unwrap();
+    let per_segment = ((4096 - 12) / record_len()) as usize;
+    append_range(&mut spool, 0..per_segment * 2);
+    // Damage a record in the second segment, which the spool has not read yet.
+    let file = &segment_files(dir.path())[1];
+    let mut bytes = std::fs::read(file).unwrap();
+    let victim = per_segment + 3;
+    let at = bytes
+        .windows(line(victim).len())
+        .position(|w| w == line(victim).as_bytes())
+        .unwrap();
+    bytes[at + 5] ^= 0x20;
+    std::fs::write(file, bytes).unwrap();
+
+    let delivered = drain(&mut spool);
+    let mut want = expected(0..per_segment * 2);
+    want.remove(victim);
+    assert_eq!(delivered, want);
+    let stats = spool.stats();
+    assert_eq!(stats.corrupt_records, 1);
+    assert_eq!(stats.records_pending, 0);
+    assert_eq!(stats.appended, stats.acked + stats.corrupt_records);
+}
+
+#[test]
 fn a_torn_tail_is_end_of_data_and_appends_continue_after_it() {
     let dir = tempfile::tempdir().unwrap();
     {

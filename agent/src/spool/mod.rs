@@ -693,8 +693,11 @@ impl Spool {
                     Item::Corrupt { start, end } => {
                         let seg = &mut self.segments[i];
                         if !seg.known_corrupt.contains(&(start as u64)) {
-                            // Damage that appeared after open (the disk changed under us).
+                            // Damage that appeared after open (the disk changed under
+                            // us). It starts where open saw a valid record, and ends at
+                            // the next record start: that one record is lost.
                             seg.known_corrupt.push(start as u64);
+                            seg.records = seg.records.saturating_sub(1);
                             self.counters.corrupt += 1;
                             tracing::error!(
                                 seq,
