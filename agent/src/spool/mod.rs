@@ -69,10 +69,16 @@
 //!
 //! When an append would take the spool past [`SpoolConfig::max_bytes`], the oldest
 //! segments are deleted, acknowledged or not, and every unacknowledged record in them is
-//! counted in `dropped_spool_full`. The counters are exact: over a spool's life,
-//! appended = acked + dropped_spool_full + corrupt + pending (corrupt counts damaged
-//! regions, normally one record each). A record dropped while its batch was in flight is
-//! counted as dropped, and acknowledging that batch later does not count it again.
+//! counted in `dropped_spool_full`. The counters are exact: for one open spool,
+//! pending at open + appended = acked + dropped_spool_full + corrupt + pending now
+//! (each damaged region counts as one record: the scanner resumes at the next record
+//! start, so a region is one record unless the damage hit a record's magic too). A
+//! record dropped while its batch was in flight is counted as dropped, and
+//! acknowledging that batch later does not count it again.
+//!
+//! Deletion is by whole segments, so the cap is approximate by at most one segment's
+//! worth of records: after a drop the spool holds between `max_bytes - segment_bytes`
+//! and `max_bytes`.
 
 mod record;
 mod segment;
@@ -514,7 +520,8 @@ impl Spool {
 
     /// Appends several lines with one sync (under `Always`): cheaper per line than
     /// `append` for the points of one probe run. All lines are checked before any is
-    /// written.
+    /// written; an I/O error part-way leaves the lines before it appended (and
+    /// counted), so a caller that retries them all at most duplicates some.
     pub fn append_lines<'a>(
         &mut self,
         lines: impl IntoIterator<Item = &'a [u8]>,
@@ -845,6 +852,17 @@ impl Spool {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+impl Drop for Spool {
+    /// A planned shutdown leaves nothing unsynced, whatever the interval.
+    fn drop(&mut self) {
+        if self.durable()
+            && let Err(e) = self.sync()
+        {
+            tracing::warn!(error = %e, "cannot sync the spool on close");
+        }
     }
 }
 
