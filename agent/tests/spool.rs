@@ -340,6 +340,62 @@ fn a_torn_tail_is_end_of_data_and_appends_continue_after_it() {
 }
 
 #[test]
+fn a_lowered_cap_drops_at_open_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut spool, _) = Spool::open(dir.path(), config(FsyncPolicy::Never)).unwrap();
+        append_range(&mut spool, 0..1000);
+    }
+    let small = SpoolConfig {
+        max_bytes: 3 * 4096,
+        ..config(FsyncPolicy::Never)
+    };
+    let (mut spool, report) = Spool::open(dir.path(), small).unwrap();
+    assert!(report.dropped_spool_full > 0);
+    assert!(report.bytes <= small.max_bytes);
+    assert_eq!(report.dropped_spool_full + report.records_pending, 1000);
+    let dropped = report.dropped_spool_full as usize;
+    assert_eq!(drain(&mut spool), expected(dropped..1000));
+}
+
+#[test]
+fn a_segment_with_a_damaged_header_counts_once_and_the_rest_is_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_segment = ((4096 - 12) / record_len()) as usize;
+    {
+        let (mut spool, _) = Spool::open(dir.path(), config(FsyncPolicy::Never)).unwrap();
+        append_range(&mut spool, 0..per_segment * 3);
+    }
+    let second = segment_files(dir.path())[1].clone();
+    let mut bytes = std::fs::read(&second).unwrap();
+    bytes[0] = b'X';
+    std::fs::write(&second, bytes).unwrap();
+    let (mut spool, report) = Spool::open(dir.path(), config(FsyncPolicy::Never)).unwrap();
+    assert_eq!(report.corrupt_records_skipped, 1);
+    assert!(!second.exists());
+    let mut want = expected(0..per_segment);
+    want.extend(expected(per_segment * 2..per_segment * 3));
+    assert_eq!(drain(&mut spool), want);
+}
+
+#[test]
+fn a_crash_while_starting_a_segment_is_repaired() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (mut spool, _) = Spool::open(dir.path(), config(FsyncPolicy::Never)).unwrap();
+        append_range(&mut spool, 0..10);
+    }
+    // The next segment was created but its header never written.
+    let next = dir.path().join(format!("{:020}.seg", 1));
+    std::fs::write(&next, b"SSW").unwrap();
+    let (mut spool, report) = Spool::open(dir.path(), config(FsyncPolicy::Never)).unwrap();
+    assert_eq!(report.corrupt_records_skipped, 0);
+    assert_eq!(report.torn_tail_bytes, 3);
+    append_range(&mut spool, 10..20);
+    assert_eq!(drain(&mut spool), expected(0..20));
+}
+
+#[test]
 fn a_damaged_checkpoint_replays_rather_than_loses() {
     let dir = tempfile::tempdir().unwrap();
     {
