@@ -552,9 +552,11 @@ enum Op {
     /// Read a batch and acknowledge the first `accept` lines of it (the database
     /// accepted a prefix; 0 = failed request).
     Send { max_lines: usize, accept: usize },
-    /// Drop the spool and open it again: also what a crash is, since appends leave
-    /// nothing in the process.
+    /// Close the spool and open it again.
     Reopen,
+    /// Forget the spool without closing it (no sync, no destructor) and open it again:
+    /// what a crash leaves, since appends keep nothing in the process.
+    Crash,
     /// Flip a byte of a pending record on disk (picked by index, modulo), then reopen.
     Damage(usize),
 }
@@ -564,6 +566,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => prop::collection::vec(1usize..200, 1..20).prop_map(Op::Append),
         4 => (1usize..30, 0usize..30).prop_map(|(max_lines, accept)| Op::Send { max_lines, accept }),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Crash),
         1 => any::<usize>().prop_map(Op::Damage),
     ]
 }
@@ -576,12 +579,13 @@ proptest! {
         ops in prop::collection::vec(op(), 1..60),
         segment_bytes in prop_oneof![Just(256u64), Just(1024u64)],
         segments_cap in prop_oneof![Just(2u64), Just(4u64), Just(1000u64)],
+        fsync in prop_oneof![Just(FsyncPolicy::Never), Just(FsyncPolicy::EveryN(7))],
     ) {
         let dir = tempfile::tempdir().unwrap();
         let cfg = SpoolConfig {
             max_bytes: segment_bytes * segments_cap,
             segment_bytes,
-            fsync: FsyncPolicy::Never,
+            fsync,
         };
         let (mut spool, _) = Spool::open(dir.path(), cfg).unwrap();
         let mut model: VecDeque<String> = VecDeque::new();
@@ -617,8 +621,12 @@ proptest! {
                         }
                     }
                 }
-                Op::Reopen => {
-                    drop(spool);
+                Op::Reopen | Op::Crash => {
+                    if matches!(op, Op::Crash) {
+                        std::mem::forget(spool);
+                    } else {
+                        drop(spool);
+                    }
                     let (reopened, report) = Spool::open(dir.path(), cfg).unwrap();
                     spool = reopened;
                     prop_assert_eq!(report.corrupt_records_skipped, 0);
