@@ -44,19 +44,19 @@
 //! |---|---|---|
 //! | `Always` | nothing `append` returned for; acks are durable too | one `fdatasync` per `append`/`append_lines` call |
 //! | `EveryN(n)` | at most the last `n` records | one sync per `n` records |
-//! | `Interval(d)` | at most the records of the last `d` (checked on append and [`Spool::sync`]) | one sync per `d` |
+//! | `Interval(d)` | the records since the last sync, which comes with the first append (or [`Spool::sync`] call) `d` after the previous one: call `sync` on a `d` timer to bound it by `d` | one sync per `d` |
 //! | `Never` | what the kernel had not written back (Linux: typically ≤ 30 s) | none |
 //!
 //! With any policy but `Never`, segment rolls and checkpoints are synced (file and
-//! directory), so an acknowledged position never goes backwards further than the last
-//! ack, and a lost checkpoint only causes replays (duplicates), never loss.
+//! directory): after a power cut reading resumes exactly after the last
+//! acknowledgement. Under `Never` it may resume earlier (duplicates), never later.
+//! Closing a spool (drop) syncs under every policy but `Never`.
 //!
 //! # Damage
 //!
 //! - A record whose magic, length or checksum is wrong is skipped and counted in
-//!   `corrupt_records`; reading resumes at the next valid record (found by its magic),
-//!   so one flipped byte loses one record. A damaged region between two valid records
-//!   counts as one record.
+//!   `corrupt_records`; reading resumes at the next record start (found by its magic),
+//!   so one flipped byte loses one record, and two damaged records count as two.
 //! - The end of a segment that holds a record cut short, or only zeroes, is a torn
 //!   write from a crash: end of data, truncated at open, not counted as corruption.
 //! - A segment with a wrong header counts as one corrupt record and is removed.
