@@ -466,6 +466,19 @@ impl<M> Point<M> {
         self.duplicate.get_or_insert(error);
     }
 
+    /// Forgets the measurement type once the point is built with the typed keys, so a
+    /// probe that writes several measurements (the host probe) can return one `Vec`.
+    pub fn into_dynamic(self) -> Point<Dynamic> {
+        Point {
+            measurement: self.measurement,
+            tags: self.tags,
+            fields: self.fields,
+            timestamp: self.timestamp,
+            duplicate: self.duplicate,
+            kind: PhantomData,
+        }
+    }
+
     /// Stamps the point with the time it was measured.
     pub fn timestamp(mut self, timestamp: Timestamp) -> Self {
         self.timestamp = Some(timestamp);
