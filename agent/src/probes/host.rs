@@ -26,7 +26,7 @@ use streamswarm_schema::measurements::{
 use streamswarm_tsdb::{Point, Timestamp};
 use sysinfo::{
     Components, CpuRefreshKind, DiskRefreshKind, Disks, MINIMUM_CPU_UPDATE_INTERVAL,
-    MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System,
+    MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System, ThreadKind,
 };
 
 #[cfg(target_os = "linux")]
@@ -184,7 +184,8 @@ impl HostSampler {
 
         self.system
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram().with_swap());
-        // Threads are not processes: without tasks, sysinfo lists what `/proc` lists.
+        // What `/proc` lists and `ps -e` counts: user processes and kernel threads, but
+        // not the threads of user processes (sysinfo marks those `Userland`).
         self.system.refresh_processes_specifics(
             ProcessesToUpdate::All,
             true,
@@ -194,7 +195,7 @@ impl HostSampler {
             .system
             .processes()
             .values()
-            .filter(|p| p.thread_kind().is_none())
+            .filter(|p| p.thread_kind() != Some(ThreadKind::Userland))
             .count() as u64;
 
         HostSample {
