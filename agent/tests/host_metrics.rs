@@ -516,3 +516,142 @@ fn temperatures_are_never_invented() {
         assert!(temps.is_empty());
     }
 }
+
+/// The whole block device holding `path`: `st_dev` → `/sys/dev/block/MAJ:MIN`, and the
+/// parent device when that is a partition (the probe reports whole devices only).
+fn block_device_of(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(path).ok()?.dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let sys = std::fs::canonicalize(format!("/sys/dev/block/{major}:{minor}")).ok()?;
+    let whole = if sys.join("partition").exists() {
+        sys.parent()?.to_path_buf()
+    } else {
+        sys
+    };
+    Some(whole.file_name()?.to_string_lossy().into_owned())
+}
+
+/// `/sys/block/DEV/stat`: (reads, sectors read, writes, sectors written).
+fn sys_block_stat(device: &str) -> (u64, u64, u64, u64) {
+    let text = read(&format!("/sys/block/{device}/stat"));
+    let n: Vec<u64> = text
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    (n[0], n[2], n[4], n[6])
+}
+
+/// A buffer aligned for `O_DIRECT`.
+struct Aligned {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl Aligned {
+    fn new(len: usize) -> Self {
+        let layout = std::alloc::Layout::from_size_align(len, 4096).unwrap();
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        Self { ptr, layout }
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr` points to `layout.size()` initialised bytes we own.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.layout.size()) }
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) }
+    }
+}
+
+/// Writes (and fsyncs) 32 MiB, then reads 8 MiB back with `O_DIRECT` so it cannot come
+/// from the page cache. The probe's byte rates × elapsed must cover what we moved, and
+/// must sit between `/sys/block/DEV/stat` deltas read just inside and just outside the
+/// sampled interval (the same kernel counters through another file).
+#[test]
+fn disk_io_rates_cover_a_known_write_and_direct_read() {
+    use std::os::unix::fs::OpenOptionsExt;
+    const WRITE: usize = 32 << 20;
+    const READ: usize = 8 << 20;
+    let _guard = serial();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let Some(device) = block_device_of(dir.path()) else {
+        eprintln!("the test directory is on no block device; nothing to compare");
+        return;
+    };
+    if !std::path::Path::new(&format!("/sys/block/{device}/stat")).exists() {
+        eprintln!("{device} has no /sys/block entry; nothing to compare");
+        return;
+    }
+    let file_path = dir.path().join("io");
+    let mut s = sampler();
+
+    let outer_before = sys_block_stat(&device);
+    s.sample();
+    let inner_before = sys_block_stat(&device);
+    {
+        let mut f = std::fs::File::create(&file_path).unwrap();
+        let block = vec![0xa5u8; 1 << 20];
+        for _ in 0..WRITE / block.len() {
+            f.write_all(&block).unwrap();
+        }
+        f.sync_all().unwrap();
+    }
+    let direct = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&file_path);
+    let read_direct = match direct {
+        Ok(mut f) => {
+            let mut buf = Aligned::new(1 << 20);
+            let mut got = 0;
+            while got < READ {
+                let n = f.read(buf.as_mut()).unwrap();
+                assert!(n > 0);
+                got += n;
+            }
+            true
+        }
+        // Some filesystems refuse O_DIRECT; the write side is still checked.
+        Err(e) => {
+            eprintln!("O_DIRECT refused ({e}); read side not checked");
+            false
+        }
+    };
+    let inner_after = sys_block_stat(&device);
+    let sample = s.sample();
+    let outer_after = sys_block_stat(&device);
+
+    let secs = sample.interval.unwrap().as_secs_f64();
+    let io = sample
+        .disk_io
+        .iter()
+        .find(|d| d.device == device)
+        .unwrap_or_else(|| panic!("{device} not in {:?}", sample.disk_io));
+    let written = io.write_bytes_per_s * secs;
+    let read_bytes = io.read_bytes_per_s * secs;
+    eprintln!(
+        "{device}: wrote {WRITE}, probe {written:.0} bytes / {:.0} ops; read {READ}, probe {read_bytes:.0} bytes / {:.0} ops",
+        io.write_ops_per_s * secs,
+        io.read_ops_per_s * secs
+    );
+    assert!(written >= WRITE as f64 - 0.5, "{written} < {WRITE}");
+    assert!(io.write_ops_per_s * secs >= 1.0 - 1e-9);
+    let sectors = |a: u64, b: u64| ((b - a) * 512) as f64;
+    assert!(written >= sectors(inner_before.3, inner_after.3) - 0.5);
+    assert!(written <= sectors(outer_before.3, outer_after.3) + 0.5);
+    assert!(read_bytes >= sectors(inner_before.1, inner_after.1) - 0.5);
+    assert!(read_bytes <= sectors(outer_before.1, outer_after.1) + 0.5);
+    let ops = io.read_ops_per_s * secs;
+    assert!(ops >= (inner_after.0 - inner_before.0) as f64 - 1e-6);
+    assert!(ops <= (outer_after.0 - outer_before.0) as f64 + 1e-6);
+    if read_direct {
+        assert!(read_bytes >= READ as f64 - 0.5, "{read_bytes} < {READ}");
+    }
+}
