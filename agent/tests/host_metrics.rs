@@ -379,20 +379,24 @@ fn root_filesystem_usage_matches_df() {
     assert_eq!(root.used_bytes(), root.total_bytes - root.available_bytes);
 }
 
-/// `/proc/stat` aggregate line: (busy, total) jiffies, busy excluding idle and iowait.
-fn proc_stat_cpu() -> (u64, u64) {
-    let text = read("/proc/stat");
-    let nums: Vec<u64> = text
+/// `/proc/stat` CPU lines by name (`cpu` is the aggregate): (busy, total) jiffies,
+/// busy excluding idle and iowait (guest time is already inside user and nice).
+fn proc_stat_cpus() -> BTreeMap<String, (u64, u64)> {
+    read("/proc/stat")
         .lines()
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .map(|n| n.parse().unwrap())
-        .collect();
-    let total: u64 = nums.iter().sum();
-    (total - nums[3] - nums[4], total)
+        .filter(|l| l.starts_with("cpu"))
+        .map(|line| {
+            let mut cols = line.split_whitespace();
+            let name = cols.next().unwrap().to_string();
+            let nums: Vec<u64> = cols.take(8).map(|n| n.parse().unwrap()).collect();
+            let total: u64 = nums.iter().sum();
+            (name, (total - nums[3] - nums[4], total))
+        })
+        .collect()
+}
+
+fn busy_percent(before: (u64, u64), after: (u64, u64)) -> f64 {
+    100.0 * (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64
 }
 
 #[test]
@@ -406,7 +410,7 @@ fn cpu_usage_rises_when_a_core_is_kept_busy() {
     s.sample();
     std::thread::sleep(Duration::from_millis(250));
     s.sample();
-    let stat_before = proc_stat_cpu();
+    let stat_before = proc_stat_cpus();
     let spin = std::thread::spawn(|| {
         let until = Instant::now() + Duration::from_secs(1);
         let mut x = 0u64;
@@ -417,7 +421,7 @@ fn cpu_usage_rises_when_a_core_is_kept_busy() {
     });
     spin.join().unwrap();
     let sample = s.sample();
-    let stat_after = proc_stat_cpu();
+    let stat_after = proc_stat_cpus();
     let total = sample
         .cpu_total_percent
         .expect("usage after a previous sample");
@@ -427,15 +431,26 @@ fn cpu_usage_rises_when_a_core_is_kept_busy() {
         "total {total:.1} % with one of {cpus} cores busy"
     );
     assert_eq!(sample.cpu_percent.len(), cpus);
-    assert!(sample.cpu_percent.iter().all(|u| (0.0..=100.0).contains(u)));
-    let busy = (stat_after.0 - stat_before.0) as f64;
-    let all = (stat_after.1 - stat_before.1) as f64;
-    let from_stat = 100.0 * busy / all;
+    for (i, (tag, usage)) in sample.cpu_percent.iter().enumerate() {
+        assert_eq!(*tag, format!("cpu{i}"), "all CPUs online here");
+        assert!((0.0..=100.0).contains(usage), "{tag} {usage}");
+    }
+    // /proc/stat read just outside the sampled interval: the same span within a few
+    // milliseconds, so the two agree to a few points.
+    let from_stat = busy_percent(stat_before["cpu"], stat_after["cpu"]);
     eprintln!("cpu: probe {total:.1} %, /proc/stat {from_stat:.1} %");
     assert!(
         (total - from_stat).abs() < 15.0,
         "probe {total:.1} % vs /proc/stat {from_stat:.1} %"
     );
+    for (tag, usage) in &sample.cpu_percent {
+        let want = busy_percent(stat_before[tag], stat_after[tag]);
+        eprintln!("  {tag}: probe {usage:.1} %, /proc/stat {want:.1} %");
+        assert!(
+            (usage - want).abs() < 15.0,
+            "{tag}: {usage:.1} vs {want:.1}"
+        );
+    }
 }
 
 #[test]

@@ -101,8 +101,8 @@ pub struct HostSample {
     pub interval: Option<Duration>,
     /// Whole machine, the mean of all logical CPUs.
     pub cpu_total_percent: Option<f64>,
-    /// Per logical CPU, in the kernel's order (`cpu0`, `cpu1`, …); empty when absent.
-    pub cpu_percent: Vec<f64>,
+    /// Per logical CPU as (`cpu` tag, usage), in the kernel's order; empty when absent.
+    pub cpu_percent: Vec<(String, f64)>,
     pub load: Option<LoadAverage>,
     pub processes: u64,
     pub uptime_s: u64,
@@ -222,7 +222,7 @@ impl HostSampler {
     /// too soon after the one before. The first sample only moves the baseline (taken
     /// by the constructor) up to itself, so usage is never reported over a span that
     /// no sample bounds.
-    fn cpu_usage(&mut self, now: Instant) -> (Option<f64>, Vec<f64>) {
+    fn cpu_usage(&mut self, now: Instant) -> (Option<f64>, Vec<(String, f64)>) {
         if now.duration_since(self.cpu_refreshed) < MINIMUM_CPU_UPDATE_INTERVAL {
             return (None, Vec::new());
         }
@@ -231,11 +231,12 @@ impl HostSampler {
         if self.previous.is_none() {
             return (None, Vec::new());
         }
-        let per_cpu: Vec<f64> = self
+        let per_cpu = self
             .system
             .cpus()
             .iter()
-            .map(|c| f64::from(c.usage()).clamp(0.0, 100.0))
+            .enumerate()
+            .map(|(i, c)| (cpu_tag(c.name(), i), f64::from(c.usage()).clamp(0.0, 100.0)))
             .collect();
         let total = f64::from(self.system.global_cpu_usage()).clamp(0.0, 100.0);
         (Some(total), per_cpu)
@@ -283,6 +284,19 @@ impl HostSampler {
                 })
             })
             .collect()
+    }
+}
+
+/// The `cpu` tag of a logical CPU: Linux names them after `/proc/stat` (`cpu3`), which
+/// stays right when a CPU before it is offline; other systems get `cpu<index>`.
+fn cpu_tag(name: &str, index: usize) -> String {
+    let numbered = name
+        .strip_prefix("cpu")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if numbered {
+        name.to_string()
+    } else {
+        format!("cpu{index}")
     }
 }
 
@@ -414,13 +428,8 @@ pub fn to_points(sample: &HostSample, agent_id: impl fmt::Display) -> Vec<Point>
 
     if let Some(total) = sample.cpu_total_percent {
         use host_cpu::{MEASUREMENT, fields, tags};
-        let cpus = std::iter::once(("total".to_string(), total)).chain(
-            sample
-                .cpu_percent
-                .iter()
-                .enumerate()
-                .map(|(i, u)| (format!("cpu{i}"), *u)),
-        );
+        let cpus =
+            std::iter::once(("total".to_string(), total)).chain(sample.cpu_percent.iter().cloned());
         for (cpu, usage) in cpus {
             points.push(
                 Point::new(MEASUREMENT)
@@ -561,7 +570,7 @@ mod tests {
             time: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
             interval: Some(Duration::from_secs(10)),
             cpu_total_percent: Some(12.5),
-            cpu_percent: vec![20.0, 5.0],
+            cpu_percent: vec![("cpu0".into(), 20.0), ("cpu1".into(), 5.0)],
             load: Some(LoadAverage {
                 one: 0.5,
                 five: 0.25,
@@ -706,6 +715,13 @@ mod tests {
         assert_eq!(net.len(), 1, "eth0 went backwards, eth1 is new: {net:?}");
         assert_eq!(net[0].interface, "lo");
         assert_eq!(net[0].rx_bytes_per_s, 10.0);
+    }
+
+    #[test]
+    fn cpu_tags_keep_kernel_numbers_and_fall_back_to_the_index() {
+        assert_eq!(cpu_tag("cpu3", 1), "cpu3");
+        assert_eq!(cpu_tag("1", 1), "cpu1");
+        assert_eq!(cpu_tag("cpu", 0), "cpu0");
     }
 
     #[test]
