@@ -326,18 +326,26 @@ fn proc_pids() -> usize {
         .count()
 }
 
+/// Other sessions start and end processes all the time, so the probe's count must fall
+/// within a few of the `/proc` listings taken just before and after it; a burst of
+/// process churn during one attempt is retried.
 #[test]
 fn process_count_matches_proc() {
     let mut s = sampler();
-    let before = proc_pids();
-    let sample = s.sample();
-    let after = proc_pids();
-    let (lo, hi) = (before.min(after), before.max(after));
-    let n = sample.processes as usize;
-    assert!(
-        n + 5 >= lo && n <= hi + 5,
-        "probe {n}, /proc had {before} then {after}"
-    );
+    let mut last = String::new();
+    for _attempt in 0..5 {
+        let before = proc_pids();
+        let sample = s.sample();
+        let after = proc_pids();
+        let (lo, hi) = (before.min(after), before.max(after));
+        let n = sample.processes as usize;
+        last = format!("probe {n}, /proc had {before} then {after}");
+        if n + 3 >= lo && n <= hi + 3 {
+            eprintln!("processes: {last}");
+            return;
+        }
+    }
+    panic!("{last}");
 }
 
 /// `df -B1 --output=size,avail /` uses statvfs like sysinfo: the size is exact, the

@@ -148,11 +148,11 @@ impl fmt::Debug for HostSampler {
 
 impl HostSampler {
     pub fn new() -> Result<Self, HostUnavailable> {
-        let mut system = System::new_with_specifics(
+        // Reading CPU times here gives the first baseline, so the first sample can
+        // already move it (usage itself waits for the second sample).
+        let system = System::new_with_specifics(
             RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_usage()),
         )?;
-        // Takes the CPU baseline now, so the first real usage is one sample away.
-        system.refresh_cpu_usage();
         Ok(Self {
             system,
             disks: Disks::new()?,
