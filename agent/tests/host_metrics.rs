@@ -678,3 +678,24 @@ fn disk_io_rates_cover_a_known_write_and_direct_read() {
         assert!(read_bytes >= READ as f64 - 0.5, "{read_bytes} < {READ}");
     }
 }
+
+/// Samples closer together than sysinfo's minimum CPU interval still give counter
+/// rates, but no CPU usage (tick-based CPU times are too coarse there); the next sample
+/// after the minimum has it again, covering the longer span.
+#[test]
+fn samples_too_close_together_leave_cpu_out_but_keep_rates() {
+    let mut s = sampler();
+    s.sample();
+    std::thread::sleep(Duration::from_millis(250));
+    assert!(s.sample().cpu_total_percent.is_some());
+    let quick = s.sample();
+    assert!(quick.cpu_total_percent.is_none() && quick.cpu_percent.is_empty());
+    assert!(quick.interval.unwrap() < sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    assert!(quick.net.iter().any(|n| n.interface == "lo"));
+    for p in to_points(&quick, 1) {
+        assert_follows_schema(&p);
+        assert_ne!(p.measurement(), "host_cpu");
+    }
+    std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+    assert!(s.sample().cpu_total_percent.is_some());
+}
