@@ -36,6 +36,9 @@ use warp::reply::Response;
 /// Everything a request handler can reach.
 pub struct AppState {
     pub store: Store,
+    /// The time-series store: the embedded one takes writes on `/write` and
+    /// `/api/v2/write`; the UI and analytics read through its `Reader`.
+    pub timeseries: crate::timeseries::TimeSeries,
     pub config: Config,
     pub settings: SettingsCache,
     pub metrics: metrics::Metrics,
@@ -47,9 +50,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config, public_origin: String) -> Self {
+    pub fn new(
+        store: Store,
+        timeseries: crate::timeseries::TimeSeries,
+        config: Config,
+        public_origin: String,
+    ) -> Self {
         let secure_cookies = config.secure_cookies();
         AppState {
+            timeseries,
             metrics: metrics::Metrics::new(store.clone()),
             store,
             config,

@@ -71,6 +71,8 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _db: DbGuard,
+    /// Holds the embedded time-series store's file.
+    _timeseries_dir: tempfile::TempDir,
 }
 
 /// A browser-like client signed in as one user.
@@ -230,6 +232,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     init_logging();
     let (url, guard) = fresh_database(backend).await?;
     let mut config = test_config(&url);
+    let timeseries_dir = tempfile::tempdir().unwrap();
+    config.timeseries.embedded_path = timeseries_dir.path().join("timeseries.db");
     adjust(&mut config);
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let clock = Clock::manual(now);
@@ -261,6 +265,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         shutdown: Some(tx),
         server: Some(server),
         _db: guard.0,
+        _timeseries_dir: timeseries_dir,
     })
 }
 

@@ -1,0 +1,523 @@
+//! A write request's body → points. Pure: no I/O and no clock (the caller passes the time
+//! that points without a timestamp get).
+//!
+//! The parser is InfluxData's own (`influxdb-line-protocol`), so what is valid line
+//! protocol here is what InfluxDB accepts. Around it this module does what InfluxDB's
+//! write handler does and the parser leaves to it, with InfluxDB 1.x's wording:
+//!
+//! | input | outcome |
+//! |---|---|
+//! | blank line, `# comment` | skipped (still counted for line numbers) |
+//! | unparsable line | `line N: unable to parse '<line>': <reason>` |
+//! | the same tag twice | `… duplicate tags` |
+//! | tag key or field key `time` | `invalid tag key` / `invalid field name` |
+//! | the same field twice in one line | the last value wins |
+//! | non-finite float (`NaN`, `inf`) | `… invalid number` |
+//! | no timestamp | `now`, truncated to the precision (one instant for the whole batch) |
+//! | timestamp × precision outside InfluxDB's time range | `… time outside range` |
+//! | a field whose type differs from an earlier line's | `field type conflict: …` |
+//!
+//! Line numbers count physical lines from 1; a string field value may contain a newline,
+//! so one point can span lines (it is numbered by its first).
+
+use influxdb_line_protocol as lp;
+use std::collections::HashMap;
+use streamswarm_schema::measurements::FieldType;
+use streamswarm_tsdb::query::Value;
+
+/// InfluxDB's representable time range (`models.MinNanoTime` / `MaxNanoTime`).
+pub const MIN_TIME_NS: i64 = i64::MIN + 2;
+pub const MAX_TIME_NS: i64 = i64::MAX - 1;
+
+/// How much of an offending line an error message quotes.
+const EXCERPT_CHARS: usize = 200;
+
+/// The unit of the timestamps in a write request (`precision=` query parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    Nanoseconds,
+    Microseconds,
+    Milliseconds,
+    Seconds,
+    /// InfluxDB 1.x only (`m`).
+    Minutes,
+    /// InfluxDB 1.x only (`h`).
+    Hours,
+}
+
+/// Which of InfluxDB's write APIs a request came through; they differ in precisions and
+/// in the shape of error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `POST /write` (InfluxDB 1.x).
+    V1,
+    /// `POST /api/v2/write` (InfluxDB 2.x).
+    V2,
+}
+
+impl Precision {
+    /// The `precision` parameter; absent or empty means nanoseconds. Both spellings of
+    /// each unit are accepted on both APIs (`n`/`ns`, `u`/`us`), minutes and hours only
+    /// on v1, as in InfluxDB. Unlike InfluxDB 1.x, which silently reads an unknown
+    /// precision as nanoseconds, an unknown value is refused: a client that meant
+    /// seconds would otherwise store everything in 1970.
+    pub fn parse(value: Option<&str>, dialect: Dialect) -> Result<Self, WriteError> {
+        Ok(match (value.unwrap_or(""), dialect) {
+            ("" | "n" | "ns", _) => Precision::Nanoseconds,
+            ("u" | "us" | "µ" | "µs", _) => Precision::Microseconds,
+            ("ms", _) => Precision::Milliseconds,
+            ("s", _) => Precision::Seconds,
+            ("m", Dialect::V1) => Precision::Minutes,
+            ("h", Dialect::V1) => Precision::Hours,
+            (other, dialect) => {
+                let allowed = match dialect {
+                    Dialect::V1 => "n, ns, u, us, ms, s, m or h",
+                    Dialect::V2 => "ns, us, ms or s",
+                };
+                return Err(WriteError::Precision(format!(
+                    "invalid precision {other:?}: expected {allowed}"
+                )));
+            }
+        })
+    }
+
+    pub fn nanos(self) -> i64 {
+        match self {
+            Precision::Nanoseconds => 1,
+            Precision::Microseconds => 1_000,
+            Precision::Milliseconds => 1_000_000,
+            Precision::Seconds => 1_000_000_000,
+            Precision::Minutes => 60_000_000_000,
+            Precision::Hours => 3_600_000_000_000,
+        }
+    }
+}
+
+/// One parsed point. Tags are sorted by key (the canonical series key); fields keep
+/// their order, each name once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// The (first) physical line the point was on, from 1.
+    pub line: usize,
+    pub measurement: String,
+    pub tags: Vec<(String, String)>,
+    pub fields: Vec<(String, Value)>,
+    pub time_ns: i64,
+}
+
+/// Why a write was refused. Every variant but `Store` is the client's mistake (400/413).
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("line {line}: unable to parse '{text}': {reason}")]
+    Parse {
+        line: usize,
+        text: String,
+        reason: String,
+    },
+    #[error(
+        "line {line}: field type conflict: input field \"{field}\" on measurement \"{measurement}\" is type {}, already exists as type {}",
+        influx_type_name(*input),
+        influx_type_name(*existing)
+    )]
+    TypeConflict {
+        line: usize,
+        measurement: String,
+        field: String,
+        input: FieldType,
+        existing: FieldType,
+    },
+    #[error("{0}")]
+    Precision(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the decompressed request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("time-series store: {0}")]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// InfluxDB's name for a field type, as its error messages say it.
+pub fn influx_type_name(t: FieldType) -> &'static str {
+    match t {
+        FieldType::Float => "float",
+        FieldType::Integer => "integer",
+        FieldType::Unsigned => "unsigned",
+        FieldType::Bool => "boolean",
+        FieldType::String => "string",
+    }
+}
+
+pub fn type_of(v: &Value) -> FieldType {
+    match v {
+        Value::Float(_) => FieldType::Float,
+        Value::Integer(_) => FieldType::Integer,
+        Value::Unsigned(_) => FieldType::Unsigned,
+        Value::Bool(_) => FieldType::Bool,
+        Value::String(_) => FieldType::String,
+    }
+}
+
+fn excerpt(line: &str) -> String {
+    let mut chars = line.chars();
+    let mut out: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// The request body as text: gunzipped when `gzip` (several gzip members, as Go's reader
+/// accepts, are read in turn), never more than `max_bytes` of it. A gzip bomb stops at
+/// the cap, having cost `max_bytes` of memory and no more.
+pub fn decode_body(body: &[u8], gzip: bool, max_bytes: usize) -> Result<String, WriteError> {
+    use std::io::Read;
+    let bytes = if gzip {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(body)
+            .take(max_bytes as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| WriteError::BadRequest(format!("cannot decompress the gzip body: {e}")))?;
+        out
+    } else {
+        body.to_vec()
+    };
+    if bytes.len() > max_bytes {
+        return Err(WriteError::TooLarge { limit: max_bytes });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        WriteError::BadRequest(format!(
+            "the body is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Parses a whole request body. The first bad line refuses the batch: nothing of it may
+/// be stored (see `EmbeddedStore::write`).
+pub fn parse_batch(
+    body: &str,
+    precision: Precision,
+    now_ns: i64,
+) -> Result<Vec<Point>, WriteError> {
+    let factor = precision.nanos();
+    let default_time = now_ns - now_ns.rem_euclid(factor);
+    let mut points = Vec::new();
+    // (measurement, field) → (type, line) of its first appearance in this batch.
+    let mut types: HashMap<(String, String), (FieldType, usize)> = HashMap::new();
+    let mut next_line = 1usize;
+    for raw in lp::split_lines(body) {
+        let line = next_line;
+        next_line += 1 + raw.bytes().filter(|b| *b == b'\n').count();
+        let parse_error = |reason: String| WriteError::Parse {
+            line,
+            text: excerpt(raw.trim()),
+            reason,
+        };
+        // `parse_lines` skips blank and comment lines; `split_lines` already made `raw`
+        // exactly one line, so there is at most one result.
+        let Some(parsed) = lp::parse_lines(raw).next() else {
+            continue;
+        };
+        let parsed = parsed.map_err(|e| parse_error(e.to_string()))?;
+        let measurement = parsed.series.measurement.to_string();
+        let mut tags: Vec<(String, String)> = parsed
+            .series
+            .tag_set
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        if tags.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(parse_error("duplicate tags".into()));
+        }
+        if tags.iter().any(|(k, _)| k == "time") {
+            return Err(parse_error(format!(
+                "invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid"
+            )));
+        }
+        let mut fields: Vec<(String, Value)> = Vec::with_capacity(parsed.field_set.len());
+        for (key, value) in &parsed.field_set {
+            let key = key.to_string();
+            if key == "time" {
+                return Err(parse_error(format!(
+                    "invalid field name: input field \"time\" on measurement \"{measurement}\" is invalid"
+                )));
+            }
+            let value = match value {
+                lp::FieldValue::F64(f) if !f.is_finite() => {
+                    return Err(parse_error("invalid number".into()));
+                }
+                lp::FieldValue::F64(f) => Value::Float(*f),
+                lp::FieldValue::I64(i) => Value::Integer(*i),
+                lp::FieldValue::U64(u) => Value::Unsigned(*u),
+                lp::FieldValue::Boolean(b) => Value::Bool(*b),
+                lp::FieldValue::String(s) => Value::String(s.to_string()),
+            };
+            match fields.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => fields.push((key, value)),
+            }
+        }
+        for (field, value) in &fields {
+            let input = type_of(value);
+            match types.get(&(measurement.clone(), field.clone())) {
+                Some((existing, _)) if *existing != input => {
+                    return Err(WriteError::TypeConflict {
+                        line,
+                        measurement,
+                        field: field.clone(),
+                        input,
+                        existing: *existing,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    types.insert((measurement.clone(), field.clone()), (input, line));
+                }
+            }
+        }
+        let time_ns = match parsed.timestamp {
+            None => default_time,
+            Some(t) => t
+                .checked_mul(factor)
+                .filter(|t| (MIN_TIME_NS..=MAX_TIME_NS).contains(t))
+                .ok_or_else(|| parse_error("time outside range".into()))?,
+        };
+        points.push(Point {
+            line,
+            measurement,
+            tags,
+            fields,
+            time_ns,
+        });
+    }
+    Ok(points)
+}
+
+/// Checks a parsed batch against the types already stored; the first conflicting point
+/// (in line order) is the error, as InfluxDB reports it.
+pub fn check_stored_types(
+    points: &[Point],
+    stored: impl Fn(&str, &str) -> Option<FieldType>,
+) -> Result<(), WriteError> {
+    for p in points {
+        for (field, value) in &p.fields {
+            let input = type_of(value);
+            if let Some(existing) = stored(&p.measurement, field)
+                && existing != input
+            {
+                return Err(WriteError::TypeConflict {
+                    line: p.line,
+                    measurement: p.measurement.clone(),
+                    field: field.clone(),
+                    input,
+                    existing,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_123_456_789;
+
+    fn parse(body: &str) -> Result<Vec<Point>, WriteError> {
+        parse_batch(body, Precision::Nanoseconds, NOW)
+    }
+
+    fn error_line(body: &str) -> (usize, String) {
+        match parse(body).unwrap_err() {
+            WriteError::Parse { line, .. } => (line, parse(body).unwrap_err().to_string()),
+            WriteError::TypeConflict { line, .. } => (line, parse(body).unwrap_err().to_string()),
+            other => panic!("{body:?}: unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn points_have_sorted_tags_typed_fields_and_times() {
+        let points = parse(
+            "# a comment\n\nping,target=b,agent=a rtt=1.5,n=3i,u=7u,ok=true,s=\"x y\" 1000\nping v=2\n",
+        )
+        .unwrap();
+        assert_eq!(points.len(), 2);
+        let p = &points[0];
+        assert_eq!(p.line, 3);
+        assert_eq!(p.measurement, "ping");
+        assert_eq!(
+            p.tags,
+            vec![("agent".into(), "a".into()), ("target".into(), "b".into())]
+        );
+        assert_eq!(
+            p.fields,
+            vec![
+                ("rtt".into(), Value::Float(1.5)),
+                ("n".into(), Value::Integer(3)),
+                ("u".into(), Value::Unsigned(7)),
+                ("ok".into(), Value::Bool(true)),
+                ("s".into(), Value::String("x y".into())),
+            ]
+        );
+        assert_eq!(p.time_ns, 1000);
+        assert_eq!(points[1].time_ns, NOW);
+        assert_eq!(points[1].line, 4);
+    }
+
+    #[test]
+    fn escapes_are_resolved() {
+        let p = &parse("we\\ ather,lo\\,c=a\\=b f\\=x=\"say \\\"hi\\\"\" 1").unwrap()[0];
+        assert_eq!(p.measurement, "we ather");
+        assert_eq!(p.tags, vec![("lo,c".into(), "a=b".into())]);
+        assert_eq!(
+            p.fields,
+            vec![("f=x".into(), Value::String("say \"hi\"".into()))]
+        );
+    }
+
+    #[test]
+    fn every_precision_scales_timestamps() {
+        let cases = [
+            (Some("n"), Dialect::V1, 1),
+            (Some("ns"), Dialect::V2, 1),
+            (None, Dialect::V2, 1),
+            (Some("u"), Dialect::V1, 1_000),
+            (Some("us"), Dialect::V2, 1_000),
+            (Some("ms"), Dialect::V2, 1_000_000),
+            (Some("s"), Dialect::V1, 1_000_000_000),
+            (Some("m"), Dialect::V1, 60_000_000_000),
+            (Some("h"), Dialect::V1, 3_600_000_000_000),
+        ];
+        for (value, dialect, factor) in cases {
+            let precision = Precision::parse(value, dialect).unwrap();
+            let points = parse_batch("m v=1 7\nm v=2", precision, NOW).unwrap();
+            assert_eq!(points[0].time_ns, 7 * factor, "{value:?}");
+            // Missing timestamps are `now` truncated to the precision.
+            assert_eq!(points[1].time_ns, NOW - NOW % factor, "{value:?}");
+        }
+        for (bad, dialect) in [
+            ("m", Dialect::V2),
+            ("h", Dialect::V2),
+            ("x", Dialect::V1),
+            ("sec", Dialect::V2),
+        ] {
+            let err = Precision::parse(Some(bad), dialect).unwrap_err();
+            assert!(err.to_string().contains("invalid precision"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_first_bad_line_is_named_with_its_number() {
+        let cases = [
+            ("m v=1 1\nm v= 2\nm v=3 3", 2, "m v= 2"),
+            ("m v=1 1\n\n# c\nbad line\n", 4, "bad line"),
+            ("m,t v=1", 1, "m,t v=1"),
+            ("m v=1 1\nm,a=1,a=2 v=1 5", 2, "duplicate tags"),
+            ("m v=99999999999999999999i 5", 1, "99999999999999999999"),
+            ("m v=1 99999999999999999999", 1, "Unable to parse timestamp"),
+            ("m v=1 9223372036854775807", 1, "time outside range"),
+            ("m v=1 10000000000", 1, ""),
+            ("m time=1 5", 1, "invalid field name"),
+            ("m,time=x v=1 5", 1, "invalid tag key"),
+            ("m v=\"a\nb\" 1\nm v= 2", 3, "m v= 2"),
+            ("m", 1, ""),
+            (" m v=1\nm v=1 1 1", 2, ""),
+        ];
+        for (body, line, needle) in cases {
+            if body == "m v=1 10000000000" {
+                // Fits at nanosecond precision; hours overflow.
+                let err = parse_batch(body, Precision::Hours, NOW).unwrap_err();
+                assert!(matches!(err, WriteError::Parse { line: 1, .. }), "{err}");
+                continue;
+            }
+            let (got, message) = error_line(body);
+            assert_eq!(got, line, "{body:?}: {message}");
+            assert!(message.starts_with(&format!("line {line}: ")), "{message}");
+            assert!(message.contains(needle), "{body:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_are_refused() {
+        for body in ["m v=NaN 1", "m v=inf 1", "m v=-Inf 1"] {
+            assert!(parse(body).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn duplicate_fields_keep_the_last_value() {
+        let p = &parse("m v=1,w=2,v=3 1").unwrap()[0];
+        assert_eq!(
+            p.fields,
+            vec![
+                ("v".into(), Value::Float(3.0)),
+                ("w".into(), Value::Float(2.0))
+            ]
+        );
+    }
+
+    #[test]
+    fn type_conflicts_within_a_batch_and_against_the_store() {
+        let err = parse("m v=1 1\nm v=2i 2").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "line 2: field type conflict: input field \"v\" on measurement \"m\" is type integer, already exists as type float"
+        );
+        // Same field name on another measurement is another field.
+        parse("m v=1 1\nn v=2i 2").unwrap();
+        let points = parse("m v=1 1\nm w=true 2").unwrap();
+        let stored = |m: &str, f: &str| (m == "m" && f == "w").then_some(FieldType::String);
+        let err = check_stored_types(&points, stored).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("line 2: field type conflict: input field \"w\" on measurement \"m\" is type boolean, already exists as type string"),
+            "{err}"
+        );
+        check_stored_types(&points, |_, _| Some(FieldType::Float)).unwrap_err();
+        check_stored_types(&points[..1], |_, _| Some(FieldType::Float)).unwrap();
+    }
+
+    #[test]
+    fn bodies_are_gunzipped_under_a_cap() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        assert_eq!(decode_body(b"m v=1", false, 100).unwrap(), "m v=1");
+        assert_eq!(decode_body(&gz(b"m v=1"), true, 100).unwrap(), "m v=1");
+        let mut two = gz(b"m v=1\n");
+        two.extend(gz(b"m v=2"));
+        assert_eq!(decode_body(&two, true, 100).unwrap(), "m v=1\nm v=2");
+        // 10 MiB of zeros compress to ~10 KiB; the cap stops the inflation.
+        let bomb = gz(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 64 << 10);
+        assert!(matches!(
+            decode_body(&bomb, true, 1 << 20),
+            Err(WriteError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decode_body(&[b'x'; 101], false, 100),
+            Err(WriteError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            decode_body(b"not gzip", true, 100),
+            Err(WriteError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_body(b"m v=\xff", false, 100),
+            Err(WriteError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn long_lines_are_quoted_in_part() {
+        let body = format!("m v={}", "1".repeat(5000));
+        let err = parse(&body).unwrap_err().to_string();
+        assert!(err.len() < 400, "{err}");
+    }
+}
