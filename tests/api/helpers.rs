@@ -362,6 +362,42 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Creates an agent named `name` and its credential; returns the agent's id and the
+    /// credential's secret.
+    pub async fn agent_token(&self, name: &str) -> (i64, String) {
+        let agent = self
+            .store()
+            .create_agent(name, "agent.example.net")
+            .await
+            .unwrap();
+        let generated = streamswarm::auth::token::generate(TokenKind::Agent);
+        self.store()
+            .insert_token(streamswarm::store::tokens::NewToken {
+                kind: TokenKind::Agent,
+                name,
+                prefix: &generated.prefix,
+                secret_hash: &generated.hash,
+                role: None,
+                agent_id: Some(agent.id),
+                created_by: None,
+                expires_at: None,
+                uses: None,
+            })
+            .await
+            .unwrap();
+        (agent.id, generated.secret.expose_secret().to_owned())
+    }
+
+    /// The embedded time-series store.
+    pub fn timeseries(&self) -> &streamswarm::timeseries::embedded::EmbeddedStore {
+        self.state
+            .timeseries
+            .embedded()
+            .expect("tests run on the embedded store")
+    }
+}
+
 impl Session {
     pub fn get(&self, app: &TestApp, path: &str) -> reqwest::RequestBuilder {
         self.client.get(app.url(path))

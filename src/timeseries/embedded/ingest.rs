@@ -192,12 +192,14 @@ pub fn decode_body(body: &[u8], gzip: bool, max_bytes: usize) -> Result<String, 
     })
 }
 
-/// Parses a whole request body. The first bad line refuses the batch: nothing of it may
-/// be stored (see `EmbeddedStore::write`).
+/// Parses a whole request body. The first bad line — unparsable, or with a field whose
+/// type differs from an earlier line's or from the stored one (`stored`) — refuses the
+/// batch: nothing of it may be stored (see `EmbeddedStore::write`).
 pub fn parse_batch(
     body: &str,
     precision: Precision,
     now_ns: i64,
+    stored: impl Fn(&str, &str) -> Option<FieldType>,
 ) -> Result<Vec<Point>, WriteError> {
     let factor = precision.nanos();
     let default_time = now_ns - now_ns.rem_euclid(factor);
@@ -261,19 +263,23 @@ pub fn parse_batch(
         }
         for (field, value) in &fields {
             let input = type_of(value);
-            match types.get(&(measurement.clone(), field.clone())) {
-                Some((existing, _)) if *existing != input => {
+            let key = (measurement.clone(), field.clone());
+            let existing = match types.get(&key) {
+                Some((t, _)) => Some(*t),
+                None => stored(&measurement, field),
+            };
+            match existing {
+                Some(existing) if existing != input => {
                     return Err(WriteError::TypeConflict {
                         line,
                         measurement,
                         field: field.clone(),
                         input,
-                        existing: *existing,
+                        existing,
                     });
                 }
-                Some(_) => {}
-                None => {
-                    types.insert((measurement.clone(), field.clone()), (input, line));
+                _ => {
+                    types.entry(key).or_insert((input, line));
                 }
             }
         }
@@ -295,8 +301,8 @@ pub fn parse_batch(
     Ok(points)
 }
 
-/// Checks a parsed batch against the types already stored; the first conflicting point
-/// (in line order) is the error, as InfluxDB reports it.
+/// Checks a parsed batch against the types stored now: `parse_batch` checked against a
+/// snapshot, and another writer may have created a field since.
 pub fn check_stored_types(
     points: &[Point],
     stored: impl Fn(&str, &str) -> Option<FieldType>,
@@ -327,7 +333,7 @@ mod tests {
     const NOW: i64 = 1_700_000_000_123_456_789;
 
     fn parse(body: &str) -> Result<Vec<Point>, WriteError> {
-        parse_batch(body, Precision::Nanoseconds, NOW)
+        parse_batch(body, Precision::Nanoseconds, NOW, |_, _| None)
     }
 
     fn error_line(body: &str) -> (usize, String) {
@@ -393,7 +399,7 @@ mod tests {
         ];
         for (value, dialect, factor) in cases {
             let precision = Precision::parse(value, dialect).unwrap();
-            let points = parse_batch("m v=1 7\nm v=2", precision, NOW).unwrap();
+            let points = parse_batch("m v=1 7\nm v=2", precision, NOW, |_, _| None).unwrap();
             assert_eq!(points[0].time_ns, 7 * factor, "{value:?}");
             // Missing timestamps are `now` truncated to the precision.
             assert_eq!(points[1].time_ns, NOW - NOW % factor, "{value:?}");
@@ -429,7 +435,7 @@ mod tests {
         for (body, line, needle) in cases {
             if body == "m v=1 10000000000" {
                 // Fits at nanosecond precision; hours overflow.
-                let err = parse_batch(body, Precision::Hours, NOW).unwrap_err();
+                let err = parse_batch(body, Precision::Hours, NOW, |_, _| None).unwrap_err();
                 assert!(matches!(err, WriteError::Parse { line: 1, .. }), "{err}");
                 continue;
             }
@@ -478,6 +484,16 @@ mod tests {
         );
         check_stored_types(&points, |_, _| Some(FieldType::Float)).unwrap_err();
         check_stored_types(&points[..1], |_, _| Some(FieldType::Float)).unwrap();
+        // At parse time, the first line in conflict with the store is the error, even
+        // when a later line does not parse.
+        let err = parse_batch("m v=1i 1\nm v= 2", Precision::Nanoseconds, NOW, |_, _| {
+            Some(FieldType::Float)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, WriteError::TypeConflict { line: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]

@@ -141,9 +141,12 @@ impl EmbeddedStore {
         precision: Precision,
         now_ns: i64,
     ) -> Result<Written, WriteError> {
+        let snapshot = self.catalog();
         let points = tokio::task::spawn_blocking(move || {
             let text = ingest::decode_body(&body, gzip, max_decompressed)?;
-            ingest::parse_batch(&text, precision, now_ns)
+            ingest::parse_batch(&text, precision, now_ns, |m, f| {
+                snapshot.field(m, f).map(|i| i.field_type)
+            })
         })
         .await
         .map_err(|e| WriteError::Store(StoreError::Open(format!("parser task failed: {e}"))))??;
