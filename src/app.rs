@@ -104,7 +104,9 @@ async fn housekeeping(state: Arc<AppState>) {
 }
 
 /// Rollups every few seconds, retention every few minutes: the embedded store's upkeep
-/// must not depend on anyone querying.
+/// must not depend on anyone querying. The first retention pass comes one retention
+/// period after start, not at start: a server in a restart loop does not rescan the
+/// store each time, and a freshly started server (a test's) keeps what it is sent.
 async fn timeseries_upkeep(state: Arc<AppState>) {
     use crate::timeseries::{RETENTION_EVERY_ROUNDS, ROLLUP_EVERY};
     let mut tick = tokio::time::interval(ROLLUP_EVERY);
@@ -112,8 +114,8 @@ async fn timeseries_upkeep(state: Arc<AppState>) {
     let mut round: u32 = 0;
     loop {
         tick.tick().await;
-        let with_retention = round.is_multiple_of(RETENTION_EVERY_ROUNDS);
         round = round.wrapping_add(1);
+        let with_retention = round.is_multiple_of(RETENTION_EVERY_ROUNDS);
         if let Err(e) = state
             .timeseries
             .maintain(&state.store, &state.settings, with_retention)

@@ -233,7 +233,10 @@ impl Snapshot<'_> {
             return self.partials(below, series, field, a, b, out);
         }
         self.partials(below, series, field, a, inner_a, out)?;
-        let dirty: Vec<i64> = {
+        // A bucket is stale while it, or any minute under it, awaits recomputation:
+        // the upkeep marks an hour dirty only when it recomputes one of its minutes.
+        let mut dirty: Vec<i64> = Vec::new();
+        {
             let mut stmt = self
                 .tx
                 .prepare_cached(
@@ -241,14 +244,23 @@ impl Snapshot<'_> {
                      AND field_id = ?3 AND bucket >= ?4 AND bucket < ?5",
                 )
                 .map_err(db_error)?;
-            stmt.query_map(
-                params![level.id(), series, field.id, inner_a, inner_b],
-                |r| r.get(0),
-            )
-            .map_err(db_error)?
-            .collect::<Result<_, _>>()
-            .map_err(db_error)?
-        };
+            let levels: &[Level] = match level {
+                Level::Minute => &[Level::Minute],
+                Level::Hour => &[Level::Hour, Level::Minute],
+            };
+            for l in levels {
+                let rows = stmt
+                    .query_map(params![l.id(), series, field.id, inner_a, inner_b], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map_err(db_error)?;
+                for b in rows {
+                    dirty.push(bucket_start(b.map_err(db_error)?, w));
+                }
+            }
+        }
+        dirty.sort_unstable();
+        dirty.dedup();
         {
             let mut stmt = self
                 .tx
@@ -452,6 +464,23 @@ fn aggregate(
         Some(w) if w % MINUTE_NS == 0 => Some(Level::Minute),
         Some(_) => None,
     };
+    // Columns by field: (field, columns read from partials, columns read raw).
+    let mut by_field: Vec<(FieldInfo, Vec<usize>, Vec<usize>)> = Vec::new();
+    for (ci, col) in columns.iter().enumerate() {
+        let Some(field) = col.field else { continue };
+        let at = match by_field.iter().position(|(f, _, _)| f.id == field.id) {
+            Some(i) => i,
+            None => {
+                by_field.push((field, Vec::new(), Vec::new()));
+                by_field.len() - 1
+            }
+        };
+        if col.uses_partials() {
+            by_field[at].1.push(ci);
+        } else {
+            by_field[at].2.push(ci);
+        }
+    }
     let mut out = Vec::new();
     for (tags, members) in group(
         matching_series(catalog, &sel.measurement, &sel.filters),
@@ -460,34 +489,39 @@ fn aggregate(
         // bucket → one accumulator per column.
         let mut buckets: BTreeMap<i64, Vec<Acc>> = BTreeMap::new();
         let new_row = || columns.iter().map(Column::new_acc).collect::<Vec<_>>();
-        for (ci, col) in columns.iter().enumerate() {
-            let Some(field) = col.field else { continue };
+        // Each field is read once per series, however many columns aggregate it: one
+        // pass over partials for the rollup-able columns, one raw scan for the rest.
+        for (field, partial_cols, raw_cols) in &by_field {
             for s in &members {
-                if col.uses_partials() {
-                    snap.partials(level, s.id, field, start, end, &mut |t, p| {
+                if !partial_cols.is_empty() {
+                    snap.partials(level, s.id, *field, start, end, &mut |t, p| {
                         let accs = buckets.entry(bucket_of(t)).or_insert_with(new_row);
-                        if let Acc::Partial(acc) = &mut accs[ci] {
-                            match acc {
-                                Some(a) => a.merge(&p),
-                                None => *acc = Some(p),
+                        for &ci in partial_cols {
+                            if let Acc::Partial(acc) = &mut accs[ci] {
+                                match acc {
+                                    Some(a) => a.merge(&p),
+                                    None => *acc = Some(p),
+                                }
                             }
                         }
                     })?;
-                } else {
-                    snap.scan(s.id, field, start, end, None, |t, v| {
+                }
+                if !raw_cols.is_empty() {
+                    snap.scan(s.id, *field, start, end, None, |t, v| {
                         let accs = buckets.entry(bucket_of(t)).or_insert_with(new_row);
-                        match &mut accs[ci] {
-                            Acc::Count(n) => *n += 1,
-                            Acc::Values(vs) => vs.push(v),
-                            Acc::Selected(sel) => {
-                                if sel
-                                    .as_ref()
-                                    .is_none_or(|cur| replaces(col.aggregate, cur, t, &v))
-                                {
-                                    *sel = Some((t, v));
+                        for &ci in raw_cols {
+                            match &mut accs[ci] {
+                                Acc::Count(n) => *n += 1,
+                                Acc::Values(vs) => vs.push(v.clone()),
+                                Acc::Selected(sel) => {
+                                    if sel.as_ref().is_none_or(|cur| {
+                                        replaces(columns[ci].aggregate, cur, t, &v)
+                                    }) {
+                                        *sel = Some((t, v.clone()));
+                                    }
                                 }
+                                Acc::Partial(_) => {}
                             }
-                            Acc::Partial(_) => {}
                         }
                     })?;
                 }
