@@ -102,8 +102,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli, None)?;
             init_logging(&config);
             let app = crate::Application::build(config).await?;
+            let shutdown = crate::app::shutdown_signal();
             eprintln!("StreamSwarm listening on {}", app.url());
-            app.run_until_stopped(crate::app::shutdown_signal()).await;
+            app.run_until_stopped(shutdown).await;
             Ok(())
         }
         Command::Migrate => {

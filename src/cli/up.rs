@@ -22,6 +22,8 @@ pub struct UpArgs {
 pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
     config.server.bind = args.bind;
     let app = crate::Application::build(config).await?;
+    // Before anything is printed: a signal sent as soon as the URL appears stops cleanly.
+    let shutdown = crate::app::shutdown_signal();
     let store = app.state().store.clone();
     let first_admin = if store.count_users().await? == 0 {
         let password = random_password();
@@ -47,7 +49,7 @@ pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
         println!("This password is shown only once. Change it after signing in.");
     }
     println!("Press Ctrl-C to stop.");
-    app.run_until_stopped(crate::app::shutdown_signal()).await;
+    app.run_until_stopped(shutdown).await;
     Ok(())
 }
 

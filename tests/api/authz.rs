@@ -686,11 +686,9 @@ fn check(x: &Exchange) -> Vec<String> {
         let parsed: Option<Value> = serde_json::from_slice(&x.body).ok();
         // InfluxDB's shapes on its endpoints: v1 `{"error": "…"}`, v2 `{"code", "message"}`.
         let shaped = match (format, parsed.as_ref()) {
-            (ErrorFormat::Json, Some(v)) => v["error"]["code"] == Value::from(code),
+            (ErrorFormat::Json, Some(v)) => v["error"]["code"] == code,
             (ErrorFormat::InfluxV1, Some(v)) => v["error"].is_string(),
-            (ErrorFormat::InfluxV2, Some(v)) => {
-                v["code"] == Value::from(code) && v["message"].is_string()
-            }
+            (ErrorFormat::InfluxV2, Some(v)) => v["code"] == code && v["message"].is_string(),
             _ => false,
         };
         if !shaped {
