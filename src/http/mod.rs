@@ -1,6 +1,6 @@
 //! The HTTP surface: one warp filter that routes through the table in [`routes`],
-//! authenticates the caller, enforces the route's access rule and CSRF protection,
-//! reads the body under a size limit, calls the handler and maps errors to responses
+//! authenticates the caller, enforces the route's access rule, reads the body under a
+//! size limit, checks CSRF protection, calls the handler and maps errors to responses
 //! in one place ([`error`]).
 //!
 //! The route table is data, so the OpenAPI document, the authorization-matrix test and
@@ -148,15 +148,6 @@ where
         }
     };
     let result = async {
-        let body = read_body(
-            body,
-            route
-                .body_limit
-                .map_or(state.config.server.max_body_bytes, |limit| {
-                    limit(&state.config)
-                }),
-        )
-        .await?;
         if route.access == Access::TimeSeriesWrite {
             refuse_credentials_in_url(&query)?;
         }
@@ -204,6 +195,17 @@ where
             }
             (Access::Role(_) | Access::TimeSeriesWrite, Err(e)) => return Err(e),
         };
+        // Read only once the caller may call the route: a stranger cannot make the server
+        // buffer a write endpoint's large body.
+        let body = read_body(
+            body,
+            route
+                .body_limit
+                .map_or(state.config.server.max_body_bytes, |limit| {
+                    limit(&state.config)
+                }),
+        )
+        .await?;
         if !is_safe(&method) {
             // Public routes carry no session authority; the login form checks its own token.
             let session_bound = principal

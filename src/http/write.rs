@@ -18,7 +18,7 @@
 use super::Ctx;
 use super::routes::no_content;
 use crate::error::{Error, Result};
-use crate::timeseries::embedded::ingest::{Dialect, Precision};
+use crate::timeseries::embedded::ingest::{Dialect, Precision, WriteError};
 use warp::http::header;
 use warp::reply::Response;
 
@@ -74,7 +74,21 @@ async fn write(ctx: Ctx, dialect: Dialect) -> Result<Response> {
             precision,
             now,
         )
-        .await?;
+        .await
+        .inspect_err(|e| {
+            let reason = match e {
+                WriteError::Parse { .. } => "parse",
+                WriteError::TypeConflict { .. } => "type_conflict",
+                WriteError::TooLarge { .. } => "too_large",
+                WriteError::Precision(_) | WriteError::BadRequest(_) => "bad_request",
+                WriteError::Store(_) => "store",
+            };
+            ctx.state.metrics.timeseries_rejected(reason);
+            tracing::debug!(reason, error = %e, caller = %ctx.actor().name, "time-series write refused");
+        })?;
+    ctx.state
+        .metrics
+        .timeseries_written(written.points, written.values);
     tracing::debug!(
         points = written.points,
         values = written.values,

@@ -262,6 +262,28 @@ both_backends!(
                 }
             }
         }
+        // Every refusal is counted, by reason; every stored point too.
+        let metrics = bare_client()
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counter = |name: &str| -> u64 {
+            metrics
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+        };
+        assert!(counter("streamswarm_timeseries_write_rejections_total{reason=\"parse\"}") >= 40);
+        assert!(
+            counter("streamswarm_timeseries_write_rejections_total{reason=\"type_conflict\"}") >= 4
+        );
+        assert_eq!(counter("streamswarm_timeseries_points_written_total"), 2);
+        assert_eq!(counter("streamswarm_timeseries_values_written_total"), 2);
     }
 );
 

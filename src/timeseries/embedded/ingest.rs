@@ -21,6 +21,7 @@
 //! so one point can span lines (it is numbered by its first).
 
 use influxdb_line_protocol as lp;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use streamswarm_schema::measurements::FieldType;
 use streamswarm_tsdb::query::Value;
@@ -93,16 +94,24 @@ impl Precision {
     }
 }
 
-/// One parsed point. Tags are sorted by key (the canonical series key); fields keep
-/// their order, each name once.
+/// One parsed point, borrowing names from the request body where no escape had to be
+/// resolved. Tags are sorted by key (the canonical series key); fields keep their
+/// order, each name once.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Point {
+pub struct Point<'a> {
     /// The (first) physical line the point was on, from 1.
     pub line: usize,
-    pub measurement: String,
-    pub tags: Vec<(String, String)>,
-    pub fields: Vec<(String, Value)>,
+    pub measurement: Cow<'a, str>,
+    pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pub fields: Vec<(Cow<'a, str>, Value)>,
     pub time_ns: i64,
+}
+
+fn cow(s: lp::EscapedStr<'_>) -> Cow<'_, str> {
+    match s {
+        lp::EscapedStr::SingleSlice(s) => Cow::Borrowed(s),
+        lp::EscapedStr::CopiedValue(s) => Cow::Owned(s),
+    }
 }
 
 /// Why a write was refused. Every variant but `Store` is the client's mistake (400/413).
@@ -195,17 +204,18 @@ pub fn decode_body(body: &[u8], gzip: bool, max_bytes: usize) -> Result<String, 
 /// Parses a whole request body. The first bad line — unparsable, or with a field whose
 /// type differs from an earlier line's or from the stored one (`stored`) — refuses the
 /// batch: nothing of it may be stored (see `EmbeddedStore::write`).
-pub fn parse_batch(
-    body: &str,
+pub fn parse_batch<'a>(
+    body: &'a str,
     precision: Precision,
     now_ns: i64,
     stored: impl Fn(&str, &str) -> Option<FieldType>,
-) -> Result<Vec<Point>, WriteError> {
+) -> Result<Vec<Point<'a>>, WriteError> {
     let factor = precision.nanos();
     let default_time = now_ns - now_ns.rem_euclid(factor);
     let mut points = Vec::new();
-    // (measurement, field) → (type, line) of its first appearance in this batch.
-    let mut types: HashMap<(String, String), (FieldType, usize)> = HashMap::new();
+    // measurement → field → type of its first appearance in this batch (or in the store).
+    let mut types: HashMap<String, HashMap<String, FieldType>> = HashMap::new();
+    let mut last_shape: Option<(String, Vec<(String, FieldType)>)> = None;
     let mut next_line = 1usize;
     for raw in lp::split_lines(body) {
         let line = next_line;
@@ -221,13 +231,13 @@ pub fn parse_batch(
             continue;
         };
         let parsed = parsed.map_err(|e| parse_error(e.to_string()))?;
-        let measurement = parsed.series.measurement.to_string();
-        let mut tags: Vec<(String, String)> = parsed
+        let measurement = cow(parsed.series.measurement);
+        let mut tags: Vec<(Cow<'a, str>, Cow<'a, str>)> = parsed
             .series
             .tag_set
-            .iter()
+            .into_iter()
             .flatten()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (cow(k), cow(v)))
             .collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));
         if tags.windows(2).any(|w| w[0].0 == w[1].0) {
@@ -238,9 +248,9 @@ pub fn parse_batch(
                 "invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid"
             )));
         }
-        let mut fields: Vec<(String, Value)> = Vec::with_capacity(parsed.field_set.len());
-        for (key, value) in &parsed.field_set {
-            let key = key.to_string();
+        let mut fields: Vec<(Cow<'a, str>, Value)> = Vec::with_capacity(parsed.field_set.len());
+        for (key, value) in parsed.field_set {
+            let key = cow(key);
             if key == "time" {
                 return Err(parse_error(format!(
                     "invalid field name: input field \"time\" on measurement \"{measurement}\" is invalid"
@@ -250,10 +260,10 @@ pub fn parse_batch(
                 lp::FieldValue::F64(f) if !f.is_finite() => {
                     return Err(parse_error("invalid number".into()));
                 }
-                lp::FieldValue::F64(f) => Value::Float(*f),
-                lp::FieldValue::I64(i) => Value::Integer(*i),
-                lp::FieldValue::U64(u) => Value::Unsigned(*u),
-                lp::FieldValue::Boolean(b) => Value::Bool(*b),
+                lp::FieldValue::F64(f) => Value::Float(f),
+                lp::FieldValue::I64(i) => Value::Integer(i),
+                lp::FieldValue::U64(u) => Value::Unsigned(u),
+                lp::FieldValue::Boolean(b) => Value::Bool(b),
                 lp::FieldValue::String(s) => Value::String(s.to_string()),
             };
             match fields.iter_mut().find(|(k, _)| *k == key) {
@@ -261,27 +271,48 @@ pub fn parse_batch(
                 None => fields.push((key, value)),
             }
         }
-        for (field, value) in &fields {
-            let input = type_of(value);
-            let key = (measurement.clone(), field.clone());
-            let existing = match types.get(&key) {
-                Some((t, _)) => Some(*t),
-                None => stored(&measurement, field),
-            };
-            match existing {
-                Some(existing) if existing != input => {
+        // Most lines repeat the previous line's measurement and field set: then the
+        // types were checked already and nothing needs looking up.
+        let same_shape = last_shape.as_ref().is_some_and(|(m, shape)| {
+            m == &measurement
+                && shape.len() == fields.len()
+                && shape
+                    .iter()
+                    .zip(&fields)
+                    .all(|((f, t), (name, value))| f == name && *t == type_of(value))
+        });
+        if !same_shape {
+            if !types.contains_key(measurement.as_ref()) {
+                types.insert(measurement.to_string(), HashMap::new());
+            }
+            let known = types.get_mut(measurement.as_ref()).expect("inserted above");
+            for (field, value) in &fields {
+                let input = type_of(value);
+                let existing = match known.get(field.as_ref()) {
+                    Some(t) => *t,
+                    None => {
+                        let t = stored(&measurement, field).unwrap_or(input);
+                        known.insert(field.to_string(), t);
+                        t
+                    }
+                };
+                if existing != input {
                     return Err(WriteError::TypeConflict {
                         line,
-                        measurement,
-                        field: field.clone(),
+                        measurement: measurement.into_owned(),
+                        field: field.to_string(),
                         input,
                         existing,
                     });
                 }
-                _ => {
-                    types.entry(key).or_insert((input, line));
-                }
             }
+            last_shape = Some((
+                measurement.to_string(),
+                fields
+                    .iter()
+                    .map(|(f, v)| (f.to_string(), type_of(v)))
+                    .collect(),
+            ));
         }
         let time_ns = match parsed.timestamp {
             None => default_time,
@@ -301,38 +332,13 @@ pub fn parse_batch(
     Ok(points)
 }
 
-/// Checks a parsed batch against the types stored now: `parse_batch` checked against a
-/// snapshot, and another writer may have created a field since.
-pub fn check_stored_types(
-    points: &[Point],
-    stored: impl Fn(&str, &str) -> Option<FieldType>,
-) -> Result<(), WriteError> {
-    for p in points {
-        for (field, value) in &p.fields {
-            let input = type_of(value);
-            if let Some(existing) = stored(&p.measurement, field)
-                && existing != input
-            {
-                return Err(WriteError::TypeConflict {
-                    line: p.line,
-                    measurement: p.measurement.clone(),
-                    field: field.clone(),
-                    input,
-                    existing,
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: i64 = 1_700_000_000_123_456_789;
 
-    fn parse(body: &str) -> Result<Vec<Point>, WriteError> {
+    fn parse(body: &str) -> Result<Vec<Point<'_>>, WriteError> {
         parse_batch(body, Precision::Nanoseconds, NOW, |_, _| None)
     }
 
@@ -474,16 +480,14 @@ mod tests {
         );
         // Same field name on another measurement is another field.
         parse("m v=1 1\nn v=2i 2").unwrap();
-        let points = parse("m v=1 1\nm w=true 2").unwrap();
         let stored = |m: &str, f: &str| (m == "m" && f == "w").then_some(FieldType::String);
-        let err = check_stored_types(&points, stored).unwrap_err();
+        let err =
+            parse_batch("m v=1 1\nm w=true 2", Precision::Nanoseconds, NOW, stored).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("line 2: field type conflict: input field \"w\" on measurement \"m\" is type boolean, already exists as type string"),
             "{err}"
         );
-        check_stored_types(&points, |_, _| Some(FieldType::Float)).unwrap_err();
-        check_stored_types(&points[..1], |_, _| Some(FieldType::Float)).unwrap();
         // At parse time, the first line in conflict with the store is the error, even
         // when a later line does not parse.
         let err = parse_batch("m v=1i 1\nm v= 2", Precision::Nanoseconds, NOW, |_, _| {

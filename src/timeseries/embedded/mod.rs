@@ -27,9 +27,10 @@ use crate::store::sqlite::SqlitePool;
 use ingest::{Precision, WriteError};
 use query::{QueryStats, ScanCounts};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use storage::Catalog;
 use streamswarm_tsdb::query::{BoxFuture, Query, ReadError, Reader, Series};
+use tokio::sync::Semaphore;
 
 /// Readers in the pool: queries are few and short; the UI and analytics share them.
 const READERS: usize = 4;
@@ -47,7 +48,10 @@ pub struct EmbeddedStore {
 
 struct Inner {
     path: PathBuf,
-    writer: SqlitePool,
+    /// The one writing connection; locked on blocking threads only.
+    writer: Mutex<rusqlite::Connection>,
+    /// Writes admitted at once: one can parse while another holds the writer.
+    write_slots: Semaphore,
     readers: SqlitePool,
     /// Replaced (not mutated) when a write adds series or fields, so queries hold a
     /// consistent catalog without blocking writers.
@@ -103,20 +107,31 @@ impl EmbeddedStore {
     /// Opens (creating if needed) the store at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         let path = path.to_owned();
-        let writer = SqlitePool::open(&path, 1)?;
-        let catalog = writer
-            .with_conn(|conn| {
-                // Larger pages and cache suit long index ranges of small rows.
-                conn.pragma_update(None, "cache_size", -32_000)?;
+        let (writer, catalog) = {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Open(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                let conn = crate::store::sqlite::open_connection(&path)?;
+                // A larger cache and fewer, larger checkpoints suit a write-heavy file.
+                conn.pragma_update(None, "cache_size", -65_536)?;
+                conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
                 conn.execute_batch(storage::SCHEMA)?;
-                Catalog::load(conn)
+                let catalog = Catalog::load(&conn)?;
+                Ok((conn, catalog))
             })
-            .await?;
+            .await
+            .map_err(|e| StoreError::Open(format!("opening task failed: {e}")))??
+        };
         let readers = SqlitePool::open(&path, READERS)?;
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 path,
-                writer,
+                writer: Mutex::new(writer),
+                write_slots: Semaphore::new(2),
                 readers,
                 catalog: RwLock::new(Arc::new(catalog)),
                 stats: QueryStats::default(),
@@ -132,7 +147,29 @@ impl EmbeddedStore {
         self.inner.catalog.read().expect("catalog lock").clone()
     }
 
+    /// Runs `f` with the writer connection on a blocking thread.
+    async fn with_writer<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _slot = self
+            .inner
+            .write_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.writer.lock().map_err(|_| StoreError::Closed)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Open(format!("time-series writer task failed: {e}")))?
+    }
+
     /// Decodes, parses and stores one write request's body: all of it or nothing.
+    /// Parsing happens before the writer is taken, so concurrent writes overlap.
     pub async fn write(
         &self,
         body: bytes::Bytes,
@@ -141,46 +178,42 @@ impl EmbeddedStore {
         precision: Precision,
         now_ns: i64,
     ) -> Result<Written, WriteError> {
-        let snapshot = self.catalog();
-        let points = tokio::task::spawn_blocking(move || {
+        let _slot = self
+            .inner
+            .write_slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
             let text = ingest::decode_body(&body, gzip, max_decompressed)?;
-            ingest::parse_batch(&text, precision, now_ns, |m, f| {
+            let snapshot = inner.catalog.read().expect("catalog lock").clone();
+            let points = ingest::parse_batch(&text, precision, now_ns, |m, f| {
                 snapshot.field(m, f).map(|i| i.field_type)
+            })?;
+            if points.is_empty() {
+                return Ok(Written {
+                    points: 0,
+                    values: 0,
+                });
+            }
+            let mut conn = inner.writer.lock().map_err(|_| StoreError::Closed)?;
+            // The catalog only changes under the writer lock: this one is current.
+            let catalog = inner.catalog.read().expect("catalog lock").clone();
+            let added = storage::write_batch(&mut conn, &catalog, &points)?;
+            let values = added.values;
+            if !added.series.is_empty() || !added.fields.is_empty() {
+                let mut next = (*catalog).clone();
+                next.extend(added);
+                *inner.catalog.write().expect("catalog lock") = Arc::new(next);
+            }
+            Ok(Written {
+                points: points.len(),
+                values,
             })
         })
         .await
-        .map_err(|e| WriteError::Store(StoreError::Open(format!("parser task failed: {e}"))))??;
-        if points.is_empty() {
-            return Ok(Written {
-                points: 0,
-                values: 0,
-            });
-        }
-        let inner = self.inner.clone();
-        let n = points.len();
-        let result = self
-            .inner
-            .writer
-            .with_conn(move |conn| {
-                let catalog = inner.catalog.read().expect("catalog lock").clone();
-                let added = match storage::write_batch(conn, &catalog, &points) {
-                    Ok(a) => a,
-                    Err(WriteError::Store(e)) => return Err(e),
-                    Err(e) => return Ok(Err(e)),
-                };
-                let values = added.points;
-                if !added.series.is_empty() || !added.fields.is_empty() {
-                    let mut next = (*catalog).clone();
-                    next.extend(added);
-                    *inner.catalog.write().expect("catalog lock") = Arc::new(next);
-                }
-                Ok(Ok(values))
-            })
-            .await??;
-        Ok(Written {
-            points: n,
-            values: result,
-        })
+        .map_err(|e| WriteError::Store(StoreError::Open(format!("writer task failed: {e}"))))?
     }
 
     /// Answers `q` (see [`query`] for the semantics).
@@ -205,9 +238,7 @@ impl EmbeddedStore {
         let mut total = 0;
         loop {
             let n = self
-                .inner
-                .writer
-                .with_conn(move |conn| rollup::roll_up(conn, ROLLUP_BATCH, cutoffs))
+                .with_writer(move |conn| rollup::roll_up(conn, ROLLUP_BATCH, cutoffs))
                 .await?;
             if n == 0 {
                 return Ok(total);
@@ -222,14 +253,7 @@ impl EmbeddedStore {
         now_ns: i64,
         days: RetentionDays,
     ) -> Result<Trimmed, StoreError> {
-        let catalog = self.catalog();
-        let mut pairs = Vec::new();
-        for ((measurement, _), field) in &catalog.fields {
-            for s in catalog.series_of(measurement) {
-                pairs.push((s.id, field.id));
-            }
-        }
-        pairs.sort_unstable();
+        let pairs = self.catalog().pairs();
         let mut trimmed = Trimmed::default();
         for (table, d) in [
             (retention::Table::Raw, days.raw),
@@ -241,9 +265,7 @@ impl EmbeddedStore {
                 loop {
                     let chunk = chunk.to_vec();
                     let (n, more) = self
-                        .inner
-                        .writer
-                        .with_conn(move |conn| {
+                        .with_writer(move |conn| {
                             retention::trim(conn, table, &chunk, cutoff, RETENTION_BATCH)
                         })
                         .await?;
@@ -299,8 +321,10 @@ impl EmbeddedStore {
         self.inner.readers.with_conn(|c| rollup::pending(c)).await
     }
 
+    /// Refuses further writes and closes the readers; the writer connection closes
+    /// when the last handle is dropped (after any write in progress).
     pub fn close(&self) {
-        self.inner.writer.close();
+        self.inner.write_slots.close();
         self.inner.readers.close();
     }
 }

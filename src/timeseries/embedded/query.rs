@@ -37,7 +37,7 @@ use super::storage::{
     Catalog, FieldInfo, HOUR_NS, MINUTE_NS, SeriesInfo, bucket_start, from_sql, is_numeric,
 };
 use rusqlite::params;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use streamswarm_schema::measurements::FieldType;
@@ -654,16 +654,6 @@ fn tag_values(catalog: &Catalog, q: &TagValuesQuery) -> Vec<Series> {
             })
             .collect(),
     }]
-}
-
-/// Field ids of a measurement by name (tests).
-pub fn field_ids(catalog: &Catalog, measurement: &str) -> HashMap<String, i64> {
-    catalog
-        .fields
-        .iter()
-        .filter(|((m, _), _)| m == measurement)
-        .map(|((_, f), info)| (f.clone(), info.id))
-        .collect()
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@
 use super::ingest::{self, Point, WriteError};
 use crate::store::StoreError;
 use rusqlite::{OptionalExtension, params};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use streamswarm_schema::measurements::FieldType;
 use streamswarm_tsdb::query::Value;
@@ -104,9 +104,26 @@ pub struct FieldInfo {
 /// Series and fields by name, mirrored from the file.
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
-    series_ids: HashMap<(String, Vec<(String, String)>), i64>,
+    /// Canonical series key (see [`series_key`]) → id.
+    series_ids: HashMap<String, i64>,
     pub series: HashMap<String, Vec<Arc<SeriesInfo>>>,
-    pub fields: HashMap<(String, String), FieldInfo>,
+    /// measurement → field → its id and type.
+    pub fields: HashMap<String, HashMap<String, FieldInfo>>,
+}
+
+/// Writes the canonical key of a series into `buf`: every part length-prefixed, so no
+/// measurement, tag key or value (which may hold any character) can forge another's.
+pub fn series_key<'a>(
+    buf: &mut String,
+    measurement: &str,
+    tags: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    use std::fmt::Write;
+    buf.clear();
+    let _ = write!(buf, "{}:{measurement}", measurement.len());
+    for (k, v) in tags {
+        let _ = write!(buf, ",{}:{k}{}:{v}", k.len(), v.len());
+    }
 }
 
 impl Catalog {
@@ -144,15 +161,19 @@ impl Catalog {
             let field_type = parse_type(&t)
                 .ok_or_else(|| StoreError::Decode(format!("field {id} has type {t:?}")))?;
             c.fields
-                .insert((measurement, name), FieldInfo { id, field_type });
+                .entry(measurement)
+                .or_default()
+                .insert(name, FieldInfo { id, field_type });
         }
         Ok(c)
     }
 
     fn add_series(&mut self, s: SeriesInfo) {
-        let key = (
-            s.measurement.clone(),
-            s.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        let mut key = String::new();
+        series_key(
+            &mut key,
+            &s.measurement,
+            s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         );
         self.series_ids.insert(key, s.id);
         self.series
@@ -162,13 +183,23 @@ impl Catalog {
     }
 
     pub fn field(&self, measurement: &str, name: &str) -> Option<FieldInfo> {
-        self.fields
-            .get(&(measurement.to_owned(), name.to_owned()))
-            .copied()
+        self.fields.get(measurement)?.get(name).copied()
     }
 
     pub fn series_of(&self, measurement: &str) -> &[Arc<SeriesInfo>] {
         self.series.get(measurement).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every `(series, field)` pair that may hold data, in id order.
+    pub fn pairs(&self) -> Vec<(i64, i64)> {
+        let mut pairs = Vec::new();
+        for (measurement, fields) in &self.fields {
+            for s in self.series_of(measurement) {
+                pairs.extend(fields.values().map(|f| (s.id, f.id)));
+            }
+        }
+        pairs.sort_unstable();
+        pairs
     }
 }
 
@@ -233,24 +264,57 @@ pub fn bucket_start(t: i64, width: i64) -> i64 {
 /// What a committed write added to the catalog.
 pub struct Added {
     pub series: Vec<SeriesInfo>,
-    pub fields: Vec<((String, String), FieldInfo)>,
-    pub points: usize,
+    pub fields: Vec<(String, String, FieldInfo)>,
+    pub values: usize,
+}
+
+/// A value bound without copying it.
+struct Bind<'a>(&'a Value);
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Float(f) => ValueRef::Real(*f),
+            Value::Integer(i) => ValueRef::Integer(*i),
+            Value::Unsigned(u) => ValueRef::Integer(*u as i64),
+            Value::Bool(b) => ValueRef::Integer(i64::from(*b)),
+            Value::String(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+/// Rows per multi-row `INSERT`: fewer statements to step through (SQLite allows 32 766
+/// parameters; 4 per row).
+const ROWS_PER_INSERT: usize = 64;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql =
+        String::from("INSERT OR REPLACE INTO points (series_id, field_id, time, value) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?)");
+    }
+    sql
 }
 
 /// Writes a parsed batch in one transaction: all of it or, on any error, none of it.
-/// Type conflicts with stored fields are checked first, so a refused batch never opens
-/// a transaction at all.
+///
+/// Values are inserted in key order (series, field, time), so each lands next to the
+/// previous one in the B-tree; the sort is stable, so of two values with the same key
+/// the later line's wins, as in InfluxDB. Types were checked against a snapshot of the
+/// catalog while parsing; a field created since by another writer is checked here.
 pub fn write_batch(
     conn: &mut rusqlite::Connection,
     catalog: &Catalog,
-    points: &[Point],
+    points: &[Point<'_>],
 ) -> Result<Added, WriteError> {
-    ingest::check_stored_types(points, |m, f| catalog.field(m, f).map(|i| i.field_type))?;
     let tx = conn.transaction().map_err(StoreError::from)?;
-    let mut new_series: HashMap<(String, Vec<(String, String)>), i64> = HashMap::new();
+    let mut new_series: HashMap<String, SeriesInfo> = HashMap::new();
     let mut new_fields: HashMap<(String, String), FieldInfo> = HashMap::new();
-    let mut dirty: HashSet<(i64, i64, i64)> = HashSet::new();
-    let mut count = 0;
+    let mut rows: Vec<(i64, i64, i64, bool, &Value)> = Vec::with_capacity(points.len() * 4);
     {
         let mut insert_series = tx
             .prepare_cached("INSERT INTO series (measurement, tags) VALUES (?1, ?2) RETURNING id")
@@ -260,83 +324,156 @@ pub fn write_batch(
                 "INSERT INTO fields (measurement, name, type) VALUES (?1, ?2, ?3) RETURNING id",
             )
             .map_err(StoreError::from)?;
-        let mut insert_point = tx
-            .prepare_cached(
-                "INSERT OR REPLACE INTO points (series_id, field_id, time, value) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .map_err(StoreError::from)?;
-        // The lookup key is built once per point; most points belong to known series.
-        let mut key = (String::new(), Vec::new());
+        let mut key = String::new();
+        let mut shape_of: Option<String> = None;
+        let mut shape: Vec<(String, FieldInfo)> = Vec::new();
         for p in points {
-            key.0.clone_from(&p.measurement);
-            key.1.clone_from(&p.tags);
+            series_key(
+                &mut key,
+                &p.measurement,
+                p.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+            );
             let series_id = match catalog
                 .series_ids
-                .get(&key)
-                .or_else(|| new_series.get(&key))
+                .get(key.as_str())
+                .or_else(|| new_series.get(key.as_str()).map(|s| &s.id))
             {
                 Some(id) => *id,
                 None => {
-                    let tags: BTreeMap<&str, &str> = p
+                    let tags: BTreeMap<String, String> = p
                         .tags
                         .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect();
                     let json = serde_json::to_string(&tags).expect("tags serialize");
                     let id: i64 = insert_series
                         .query_row(params![p.measurement, json], |r| r.get(0))
                         .map_err(StoreError::from)?;
-                    new_series.insert(key.clone(), id);
+                    new_series.insert(
+                        key.clone(),
+                        SeriesInfo {
+                            id,
+                            measurement: p.measurement.to_string(),
+                            tags,
+                        },
+                    );
                     id
                 }
             };
-            for (name, value) in &p.fields {
-                let fkey = (p.measurement.clone(), name.clone());
-                let field = match catalog.fields.get(&fkey).or_else(|| new_fields.get(&fkey)) {
-                    Some(f) => *f,
-                    None => {
-                        let field_type = ingest::type_of(value);
-                        let id: i64 = insert_field
-                            .query_row(params![p.measurement, name, type_name(field_type)], |r| {
-                                r.get(0)
-                            })
-                            .map_err(StoreError::from)?;
-                        let info = FieldInfo { id, field_type };
-                        new_fields.insert(fkey, info);
-                        info
-                    }
-                };
-                insert_point
-                    .execute(params![series_id, field.id, p.time_ns, to_sql(value)])
-                    .map_err(StoreError::from)?;
-                count += 1;
-                if is_numeric(field.field_type) {
-                    dirty.insert((series_id, field.id, bucket_start(p.time_ns, MINUTE_NS)));
+            // Consecutive points usually have the same measurement and field names: then
+            // the previous point's field infos apply as they are.
+            let same_shape = shape_of.as_deref() == Some(p.measurement.as_ref())
+                && shape.len() == p.fields.len()
+                && shape.iter().zip(&p.fields).all(|((n, _), (f, _))| n == f);
+            if !same_shape {
+                shape.clear();
+                shape_of = Some(p.measurement.to_string());
+                let known = catalog.fields.get(p.measurement.as_ref());
+                for (name, value) in &p.fields {
+                    let input = ingest::type_of(value);
+                    let field = match known.and_then(|k| k.get(name.as_ref())) {
+                        Some(f) => *f,
+                        None => {
+                            let fkey = (p.measurement.to_string(), name.to_string());
+                            match new_fields.get(&fkey) {
+                                Some(f) => *f,
+                                None => {
+                                    let id: i64 = insert_field
+                                        .query_row(
+                                            params![p.measurement, name, type_name(input)],
+                                            |r| r.get(0),
+                                        )
+                                        .map_err(StoreError::from)?;
+                                    let info = FieldInfo {
+                                        id,
+                                        field_type: input,
+                                    };
+                                    new_fields.insert(fkey, info);
+                                    info
+                                }
+                            }
+                        }
+                    };
+                    shape.push((name.to_string(), field));
                 }
             }
+            for ((_, field), (name, value)) in shape.iter().zip(&p.fields) {
+                let input = ingest::type_of(value);
+                if field.field_type != input {
+                    return Err(WriteError::TypeConflict {
+                        line: p.line,
+                        measurement: p.measurement.to_string(),
+                        field: name.to_string(),
+                        input,
+                        existing: field.field_type,
+                    });
+                }
+                rows.push((
+                    series_id,
+                    field.id,
+                    p.time_ns,
+                    is_numeric(field.field_type),
+                    value,
+                ));
+            }
         }
+    }
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
+    {
+        let mut full = tx
+            .prepare_cached(&insert_sql(ROWS_PER_INSERT))
+            .map_err(StoreError::from)?;
+        let mut single = tx
+            .prepare_cached(&insert_sql(1))
+            .map_err(StoreError::from)?;
+        let mut chunks = rows.chunks_exact(ROWS_PER_INSERT);
+        for chunk in chunks.by_ref() {
+            for (i, (s, f, t, _, v)) in chunk.iter().enumerate() {
+                full.raw_bind_parameter(4 * i + 1, s)
+                    .map_err(StoreError::from)?;
+                full.raw_bind_parameter(4 * i + 2, f)
+                    .map_err(StoreError::from)?;
+                full.raw_bind_parameter(4 * i + 3, t)
+                    .map_err(StoreError::from)?;
+                full.raw_bind_parameter(4 * i + 4, Bind(v))
+                    .map_err(StoreError::from)?;
+            }
+            full.raw_execute().map_err(StoreError::from)?;
+        }
+        for (s, f, t, _, v) in chunks.remainder() {
+            single
+                .execute(params![s, f, t, Bind(v)])
+                .map_err(StoreError::from)?;
+        }
+        // Rows are sorted, so each dirty minute comes as a run: mark it once.
         let mut mark = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket) VALUES (1, ?1, ?2, ?3)",
             )
             .map_err(StoreError::from)?;
-        for (s, f, b) in &dirty {
-            mark.execute(params![s, f, b]).map_err(StoreError::from)?;
+        let mut last = None;
+        for (s, f, t, numeric, _) in &rows {
+            if !numeric {
+                continue;
+            }
+            let dirty = (*s, *f, bucket_start(*t, MINUTE_NS));
+            if last != Some(dirty) {
+                mark.execute(params![dirty.0, dirty.1, dirty.2])
+                    .map_err(StoreError::from)?;
+                last = Some(dirty);
+            }
         }
     }
+    let values = rows.len();
+    drop(rows);
     tx.commit().map_err(StoreError::from)?;
-    let series = new_series
-        .into_iter()
-        .map(|((measurement, tags), id)| SeriesInfo {
-            id,
-            measurement,
-            tags: tags.into_iter().collect(),
-        })
-        .collect();
     Ok(Added {
-        series,
-        fields: new_fields.into_iter().collect(),
-        points: count,
+        series: new_series.into_values().collect(),
+        fields: new_fields
+            .into_iter()
+            .map(|((m, f), info)| (m, f, info))
+            .collect(),
+        values,
     })
 }
 
@@ -346,7 +483,9 @@ impl Catalog {
         for s in added.series {
             self.add_series(s);
         }
-        self.fields.extend(added.fields);
+        for (m, f, info) in added.fields {
+            self.fields.entry(m).or_default().insert(f, info);
+        }
     }
 }
 
