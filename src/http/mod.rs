@@ -1,7 +1,8 @@
 //! The HTTP surface: one warp filter that routes through the table in [`routes`],
-//! authenticates the caller, enforces the route's access rule, reads the body under a
-//! size limit, checks CSRF protection, calls the handler and maps errors to responses
-//! in one place ([`error`]).
+//! reads the body under a size limit, authenticates the caller, enforces the route's
+//! access rule and CSRF protection, calls the handler and maps errors to responses in
+//! one place ([`error`]). Routes with their own, larger body limit (the time-series
+//! writes) are authorized before their body is read.
 //!
 //! The route table is data, so the OpenAPI document, the authorization-matrix test and
 //! the per-route metrics all come from the same list.
@@ -148,6 +149,15 @@ where
         }
     };
     let result = async {
+        // Small bodies are read before authentication, so an oversized one is refused
+        // (413) before any credential is looked at.
+        let (early_body, late_body) = match route.body_limit {
+            None => (
+                Some(read_body(body, state.config.server.max_body_bytes).await?),
+                None,
+            ),
+            Some(limit) => (None, Some((body, limit))),
+        };
         if route.access == Access::TimeSeriesWrite {
             refuse_credentials_in_url(&query)?;
         }
@@ -195,17 +205,13 @@ where
             }
             (Access::Role(_) | Access::TimeSeriesWrite, Err(e)) => return Err(e),
         };
-        // Read only once the caller may call the route: a stranger cannot make the server
-        // buffer a write endpoint's large body.
-        let body = read_body(
-            body,
-            route
-                .body_limit
-                .map_or(state.config.server.max_body_bytes, |limit| {
-                    limit(&state.config)
-                }),
-        )
-        .await?;
+        // A route's own (large) limit applies only once the caller may call it: a
+        // stranger cannot make the server buffer a write endpoint's 25 MiB.
+        let body = match (early_body, late_body) {
+            (Some(b), _) => b,
+            (None, Some((body, limit))) => read_body(body, limit(&state.config)).await?,
+            (None, None) => unreachable!("every body is read early or late"),
+        };
         if !is_safe(&method) {
             // Public routes carry no session authority; the login form checks its own token.
             let session_bound = principal

@@ -350,6 +350,10 @@ both_backends_with!(
             } else {
                 assert!(json["error"].is_string(), "{text}");
             }
+            // A stranger's large body is refused for its missing credentials, before
+            // it is read at all.
+            let (status, _, text) = post(&app, &endpoint(v2, "ns"), big.clone(), None, None).await;
+            assert_eq!(status, 401, "{text}");
             // Chunked (no Content-Length) is cut off the same way.
             let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
                 .as_bytes()

@@ -204,132 +204,261 @@ pub fn decode_body(body: &[u8], gzip: bool, max_bytes: usize) -> Result<String, 
 /// Parses a whole request body. The first bad line — unparsable, or with a field whose
 /// type differs from an earlier line's or from the stored one (`stored`) — refuses the
 /// batch: nothing of it may be stored (see `EmbeddedStore::write`).
+/// Bodies of at least this many lines are parsed on two threads.
+const PARALLEL_LINES: usize = 4096;
+
+/// measurement → field → type, as first seen in a batch (or in the store).
+type Types = HashMap<String, HashMap<String, FieldType>>;
+
+/// A measurement and its field names and types, as on the previous line.
+type Shape = Option<(String, Vec<(String, FieldType)>)>;
+
+#[derive(Clone, Copy)]
+struct Units {
+    factor: i64,
+    default_time: i64,
+}
+
+/// One half of a body: the points parsed before the first error, that error, and the
+/// types the half saw first.
+struct Chunk<'a> {
+    points: Vec<Point<'a>>,
+    error: Option<WriteError>,
+    types: Types,
+}
+
 pub fn parse_batch<'a>(
     body: &'a str,
     precision: Precision,
     now_ns: i64,
-    stored: impl Fn(&str, &str) -> Option<FieldType>,
+    stored: impl Fn(&str, &str) -> Option<FieldType> + Sync,
 ) -> Result<Vec<Point<'a>>, WriteError> {
     let factor = precision.nanos();
-    let default_time = now_ns - now_ns.rem_euclid(factor);
-    let mut points = Vec::new();
-    // measurement → field → type of its first appearance in this batch (or in the store).
-    let mut types: HashMap<String, HashMap<String, FieldType>> = HashMap::new();
-    let mut last_shape: Option<(String, Vec<(String, FieldType)>)> = None;
+    let units = Units {
+        factor,
+        default_time: now_ns - now_ns.rem_euclid(factor),
+    };
+    let mut lines = Vec::new();
     let mut next_line = 1usize;
     for raw in lp::split_lines(body) {
-        let line = next_line;
+        lines.push((next_line, raw));
         next_line += 1 + raw.bytes().filter(|b| *b == b'\n').count();
-        let parse_error = |reason: String| WriteError::Parse {
-            line,
-            text: excerpt(raw.trim()),
-            reason,
+    }
+    if lines.len() < PARALLEL_LINES {
+        let chunk = parse_chunk(&lines, units, &stored);
+        return match chunk.error {
+            Some(e) => Err(e),
+            None => Ok(chunk.points),
         };
-        // `parse_lines` skips blank and comment lines; `split_lines` already made `raw`
-        // exactly one line, so there is at most one result.
-        let Some(parsed) = lp::parse_lines(raw).next() else {
-            continue;
-        };
-        let parsed = parsed.map_err(|e| parse_error(e.to_string()))?;
-        let measurement = cow(parsed.series.measurement);
-        let mut tags: Vec<(Cow<'a, str>, Cow<'a, str>)> = parsed
-            .series
-            .tag_set
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (cow(k), cow(v)))
-            .collect();
-        tags.sort_by(|a, b| a.0.cmp(&b.0));
-        if tags.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(parse_error("duplicate tags".into()));
-        }
-        if tags.iter().any(|(k, _)| k == "time") {
-            return Err(parse_error(format!(
-                "invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid"
-            )));
-        }
-        let mut fields: Vec<(Cow<'a, str>, Value)> = Vec::with_capacity(parsed.field_set.len());
-        for (key, value) in parsed.field_set {
-            let key = cow(key);
-            if key == "time" {
-                return Err(parse_error(format!(
-                    "invalid field name: input field \"time\" on measurement \"{measurement}\" is invalid"
-                )));
-            }
-            let value = match value {
-                lp::FieldValue::F64(f) if !f.is_finite() => {
-                    return Err(parse_error("invalid number".into()));
-                }
-                lp::FieldValue::F64(f) => Value::Float(f),
-                lp::FieldValue::I64(i) => Value::Integer(i),
-                lp::FieldValue::U64(u) => Value::Unsigned(u),
-                lp::FieldValue::Boolean(b) => Value::Bool(b),
-                lp::FieldValue::String(s) => Value::String(s.to_string()),
-            };
-            match fields.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = value,
-                None => fields.push((key, value)),
+    }
+    // Two halves at once: a large batch is parsed in about half the time on two cores.
+    let (first, second) = lines.split_at(lines.len() / 2);
+    let (a, b) = std::thread::scope(|scope| {
+        let later = scope.spawn(|| parse_chunk(second, units, &stored));
+        let a = parse_chunk(first, units, &stored);
+        (a, later.join().expect("the parser thread does not panic"))
+    });
+    if let Some(e) = a.error {
+        return Err(e);
+    }
+    // The second half did not know the types the first half introduced: its first point
+    // in conflict with them is the first bad line, if it comes before its own error.
+    if let Some(e) = first_conflict(&b.points, &a.types) {
+        return Err(e);
+    }
+    if let Some(e) = b.error {
+        return Err(e);
+    }
+    let mut points = a.points;
+    points.extend(b.points);
+    Ok(points)
+}
+
+fn parse_chunk<'a>(
+    lines: &[(usize, &'a str)],
+    units: Units,
+    stored: &(impl Fn(&str, &str) -> Option<FieldType> + Sync),
+) -> Chunk<'a> {
+    let mut chunk = Chunk {
+        points: Vec::with_capacity(lines.len()),
+        error: None,
+        types: HashMap::new(),
+    };
+    let mut last_shape: Shape = None;
+    for &(line, raw) in lines {
+        match parse_line(line, raw, units, stored, &mut chunk.types, &mut last_shape) {
+            Ok(Some(p)) => chunk.points.push(p),
+            Ok(None) => {}
+            Err(e) => {
+                chunk.error = Some(e);
+                break;
             }
         }
-        // Most lines repeat the previous line's measurement and field set: then the
-        // types were checked already and nothing needs looking up.
-        let same_shape = last_shape.as_ref().is_some_and(|(m, shape)| {
-            m == &measurement
-                && shape.len() == fields.len()
+    }
+    chunk
+}
+
+fn first_conflict(points: &[Point<'_>], types: &Types) -> Option<WriteError> {
+    let mut last_ok: Shape = None;
+    for p in points {
+        let same = last_ok.as_ref().is_some_and(|(m, shape)| {
+            *m == p.measurement
+                && shape.len() == p.fields.len()
                 && shape
                     .iter()
-                    .zip(&fields)
+                    .zip(&p.fields)
                     .all(|((f, t), (name, value))| f == name && *t == type_of(value))
         });
-        if !same_shape {
-            if !types.contains_key(measurement.as_ref()) {
-                types.insert(measurement.to_string(), HashMap::new());
-            }
-            let known = types.get_mut(measurement.as_ref()).expect("inserted above");
-            for (field, value) in &fields {
-                let input = type_of(value);
-                let existing = match known.get(field.as_ref()) {
-                    Some(t) => *t,
-                    None => {
-                        let t = stored(&measurement, field).unwrap_or(input);
-                        known.insert(field.to_string(), t);
-                        t
-                    }
-                };
-                if existing != input {
-                    return Err(WriteError::TypeConflict {
-                        line,
-                        measurement: measurement.into_owned(),
-                        field: field.to_string(),
-                        input,
-                        existing,
-                    });
-                }
-            }
-            last_shape = Some((
-                measurement.to_string(),
-                fields
-                    .iter()
-                    .map(|(f, v)| (f.to_string(), type_of(v)))
-                    .collect(),
-            ));
+        if same {
+            continue;
         }
-        let time_ns = match parsed.timestamp {
-            None => default_time,
-            Some(t) => t
-                .checked_mul(factor)
-                .filter(|t| (MIN_TIME_NS..=MAX_TIME_NS).contains(t))
-                .ok_or_else(|| parse_error("time outside range".into()))?,
-        };
-        points.push(Point {
-            line,
-            measurement,
-            tags,
-            fields,
-            time_ns,
-        });
+        let known = types.get(p.measurement.as_ref());
+        for (field, value) in &p.fields {
+            let input = type_of(value);
+            if let Some(existing) = known.and_then(|k| k.get(field.as_ref()))
+                && *existing != input
+            {
+                return Some(WriteError::TypeConflict {
+                    line: p.line,
+                    measurement: p.measurement.to_string(),
+                    field: field.to_string(),
+                    input,
+                    existing: *existing,
+                });
+            }
+        }
+        last_ok = Some((
+            p.measurement.to_string(),
+            p.fields
+                .iter()
+                .map(|(f, v)| (f.to_string(), type_of(v)))
+                .collect(),
+        ));
     }
-    Ok(points)
+    None
+}
+
+/// One line: `None` for blank and comment lines.
+fn parse_line<'a>(
+    line: usize,
+    raw: &'a str,
+    units: Units,
+    stored: &impl Fn(&str, &str) -> Option<FieldType>,
+    types: &mut Types,
+    last_shape: &mut Shape,
+) -> Result<Option<Point<'a>>, WriteError> {
+    let Units {
+        factor,
+        default_time,
+    } = units;
+    let parse_error = |reason: String| WriteError::Parse {
+        line,
+        text: excerpt(raw.trim()),
+        reason,
+    };
+    // `parse_lines` skips blank and comment lines; `split_lines` already made `raw`
+    // exactly one line, so there is at most one result.
+    let Some(parsed) = lp::parse_lines(raw).next() else {
+        return Ok(None);
+    };
+    let parsed = parsed.map_err(|e| parse_error(e.to_string()))?;
+    let measurement = cow(parsed.series.measurement);
+    let mut tags: Vec<(Cow<'a, str>, Cow<'a, str>)> = parsed
+        .series
+        .tag_set
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (cow(k), cow(v)))
+        .collect();
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    if tags.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(parse_error("duplicate tags".into()));
+    }
+    if tags.iter().any(|(k, _)| k == "time") {
+        return Err(parse_error(format!(
+            "invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid"
+        )));
+    }
+    let mut fields: Vec<(Cow<'a, str>, Value)> = Vec::with_capacity(parsed.field_set.len());
+    for (key, value) in parsed.field_set {
+        let key = cow(key);
+        if key == "time" {
+            return Err(parse_error(format!(
+                "invalid field name: input field \"time\" on measurement \"{measurement}\" is invalid"
+            )));
+        }
+        let value = match value {
+            lp::FieldValue::F64(f) if !f.is_finite() => {
+                return Err(parse_error("invalid number".into()));
+            }
+            lp::FieldValue::F64(f) => Value::Float(f),
+            lp::FieldValue::I64(i) => Value::Integer(i),
+            lp::FieldValue::U64(u) => Value::Unsigned(u),
+            lp::FieldValue::Boolean(b) => Value::Bool(b),
+            lp::FieldValue::String(s) => Value::String(s.to_string()),
+        };
+        match fields.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => fields.push((key, value)),
+        }
+    }
+    // Most lines repeat the previous line's measurement and field set: then the
+    // types were checked already and nothing needs looking up.
+    let same_shape = last_shape.as_ref().is_some_and(|(m, shape)| {
+        m == &measurement
+            && shape.len() == fields.len()
+            && shape
+                .iter()
+                .zip(&fields)
+                .all(|((f, t), (name, value))| f == name && *t == type_of(value))
+    });
+    if !same_shape {
+        if !types.contains_key(measurement.as_ref()) {
+            types.insert(measurement.to_string(), HashMap::new());
+        }
+        let known = types.get_mut(measurement.as_ref()).expect("inserted above");
+        for (field, value) in &fields {
+            let input = type_of(value);
+            let existing = match known.get(field.as_ref()) {
+                Some(t) => *t,
+                None => {
+                    let t = stored(&measurement, field).unwrap_or(input);
+                    known.insert(field.to_string(), t);
+                    t
+                }
+            };
+            if existing != input {
+                return Err(WriteError::TypeConflict {
+                    line,
+                    measurement: measurement.into_owned(),
+                    field: field.to_string(),
+                    input,
+                    existing,
+                });
+            }
+        }
+        *last_shape = Some((
+            measurement.to_string(),
+            fields
+                .iter()
+                .map(|(f, v)| (f.to_string(), type_of(v)))
+                .collect(),
+        ));
+    }
+    let time_ns = match parsed.timestamp {
+        None => default_time,
+        Some(t) => t
+            .checked_mul(factor)
+            .filter(|t| (MIN_TIME_NS..=MAX_TIME_NS).contains(t))
+            .ok_or_else(|| parse_error("time outside range".into()))?,
+    };
+    Ok(Some(Point {
+        line,
+        measurement,
+        tags,
+        fields,
+        time_ns,
+    }))
 }
 
 #[cfg(test)]
@@ -532,6 +661,65 @@ mod tests {
             decode_body(b"m v=\xff", false, 100),
             Err(WriteError::BadRequest(_))
         ));
+    }
+
+    /// A body of `n` good lines with some lines replaced: (line number from 1, text).
+    fn big_body(n: usize, replace: &[(usize, &str)]) -> String {
+        (1..=n)
+            .map(|i| {
+                replace.iter().find(|(l, _)| *l == i).map_or_else(
+                    || format!("m,s=s{} v={i}.5,n={i}i {i}\n", i % 7),
+                    |(_, t)| format!("{t}\n"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn large_bodies_parse_in_two_halves_with_the_same_outcome() {
+        let n = 2 * PARALLEL_LINES + 11;
+        let body = big_body(n, &[]);
+        let points = parse(&body).unwrap();
+        assert_eq!(points.len(), n);
+        assert!(
+            points
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.line == i + 1 && p.time_ns == i as i64 + 1)
+        );
+        let late = n - 10;
+        let mid = n / 2 + 5;
+        let cases: Vec<(Vec<(usize, &str)>, usize)> = vec![
+            // A bad line in either half.
+            (vec![(late, "broken")], late),
+            (vec![(3, "broken")], 3),
+            (vec![(3, "broken"), (late, "broken")], 3),
+            // A type introduced in the first half, contradicted in the second.
+            (vec![(mid, "m v=1i 1")], mid),
+            (vec![(mid, "m v=1i 1"), (late, "broken")], mid),
+            (vec![(late, "m v=1i 1"), (mid, "broken")], mid),
+            // A new field typed in the first half, contradicted in the second.
+            (vec![(10, "m w=true 1"), (mid + 1, "m w=1 1")], mid + 1),
+            // Within the second half only.
+            (vec![(mid, "m x=1 1"), (late, "m x=\"s\" 1")], late),
+        ];
+        for (replace, line) in cases {
+            let err = parse(&big_body(n, &replace)).unwrap_err();
+            let got = match &err {
+                WriteError::Parse { line, .. } | WriteError::TypeConflict { line, .. } => *line,
+                other => panic!("{other}"),
+            };
+            assert_eq!(got, line, "{replace:?}: {err}");
+        }
+        // Stored types apply in both halves.
+        let err = parse_batch(&big_body(n, &[]), Precision::Nanoseconds, NOW, |_, f| {
+            (f == "n").then_some(FieldType::Float)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, WriteError::TypeConflict { line: 1, .. }),
+            "{err}"
+        );
     }
 
     #[test]
