@@ -9,7 +9,9 @@
 //!
 //! Connections: one writer (writes, rollups and retention take turns on it, so SQLite
 //! never sees two writers) and a small pool of readers, which WAL lets read while the
-//! writer writes. All SQLite work runs on blocking threads.
+//! writer writes; a checkpointer copies the WAL back on a reader connection so writers
+//! do not. Two writes are admitted at once: one parses while the other holds the
+//! writer. All SQLite work runs on blocking threads.
 //!
 //! **Partial batches:** a write is all or nothing. The first bad line (or type conflict)
 //! refuses the whole batch with 400 and stores nothing, as InfluxDB 2 OSS does — unlike
@@ -30,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use storage::Catalog;
 use streamswarm_tsdb::query::{BoxFuture, Query, ReadError, Reader, Series};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 /// Readers in the pool: queries are few and short; the UI and analytics share them.
 const READERS: usize = 4;
@@ -53,6 +55,8 @@ struct Inner {
     /// Writes admitted at once: one can parse while another holds the writer.
     write_slots: Semaphore,
     readers: SqlitePool,
+    /// Wakes the checkpointer after writes.
+    checkpoint: Notify,
     /// Replaced (not mutated) when a write adds series or fields, so queries hold a
     /// consistent catalog without blocking writers.
     catalog: RwLock<Arc<Catalog>>,
@@ -116,9 +120,12 @@ impl EmbeddedStore {
                     })?;
                 }
                 let conn = crate::store::sqlite::open_connection(&path)?;
-                // A larger cache and fewer, larger checkpoints suit a write-heavy file.
+                // A larger cache suits a write-heavy file. Checkpoints run on their own
+                // thread (see `checkpointer`), so writers do not copy the WAL back
+                // themselves; the writer's own checkpoint is only a backstop for a WAL
+                // that grows past ~256 MiB because the checkpointer cannot keep up.
                 conn.pragma_update(None, "cache_size", -65_536)?;
-                conn.pragma_update(None, "wal_autocheckpoint", 8_192)?;
+                conn.pragma_update(None, "wal_autocheckpoint", 65_536)?;
                 conn.execute_batch(storage::SCHEMA)?;
                 let catalog = Catalog::load(&conn)?;
                 Ok((conn, catalog))
@@ -127,16 +134,19 @@ impl EmbeddedStore {
             .map_err(|e| StoreError::Open(format!("opening task failed: {e}")))??
         };
         let readers = SqlitePool::open(&path, READERS)?;
-        Ok(EmbeddedStore {
+        let store = EmbeddedStore {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(writer),
                 write_slots: Semaphore::new(2),
+                checkpoint: Notify::new(),
                 readers,
                 catalog: RwLock::new(Arc::new(catalog)),
                 stats: QueryStats::default(),
             }),
-        })
+        };
+        tokio::spawn(checkpointer(Arc::downgrade(&store.inner)));
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -207,6 +217,7 @@ impl EmbeddedStore {
                 next.extend(added);
                 *inner.catalog.write().expect("catalog lock") = Arc::new(next);
             }
+            inner.checkpoint.notify_one();
             Ok(Written {
                 points: points.len(),
                 values,
@@ -326,6 +337,35 @@ impl EmbeddedStore {
     pub fn close(&self) {
         self.inner.write_slots.close();
         self.inner.readers.close();
+        // The checkpointer wakes, finds the readers closed and ends.
+        self.inner.checkpoint.notify_one();
+    }
+}
+
+/// Copies the WAL back into the database after writes, on a reader connection and a
+/// blocking thread, so that writers never do it in their own time. A passive
+/// checkpoint takes no lock writers need. Ends when the store is dropped or closed.
+async fn checkpointer(inner: std::sync::Weak<Inner>) {
+    loop {
+        let notified = match inner.upgrade() {
+            Some(i) => {
+                let i2 = i.clone();
+                async move { i2.checkpoint.notified().await }
+            }
+            None => return,
+        };
+        notified.await;
+        let Some(i) = inner.upgrade() else { return };
+        let result = i
+            .readers
+            .with_conn(|c| {
+                c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await;
+        if let Err(StoreError::Closed) = result {
+            return;
+        }
     }
 }
 

@@ -494,8 +494,11 @@ fn aggregate(
         for (field, partial_cols, raw_cols) in &by_field {
             for s in &members {
                 if !partial_cols.is_empty() {
-                    snap.partials(level, s.id, *field, start, end, &mut |t, p| {
-                        let accs = buckets.entry(bucket_of(t)).or_insert_with(new_row);
+                    // Pieces mostly arrive in time order: summarise a run of pieces of
+                    // one bucket locally and touch the bucket map once per run.
+                    let mut run: Option<(i64, Partial)> = None;
+                    let flush = |buckets: &mut BTreeMap<i64, Vec<Acc>>, (b, p): (i64, Partial)| {
+                        let accs = buckets.entry(b).or_insert_with(new_row);
                         for &ci in partial_cols {
                             if let Acc::Partial(acc) = &mut accs[ci] {
                                 match acc {
@@ -504,7 +507,21 @@ fn aggregate(
                                 }
                             }
                         }
+                    };
+                    snap.partials(level, s.id, *field, start, end, &mut |t, p| {
+                        let b = bucket_of(t);
+                        match &mut run {
+                            Some((rb, rp)) if *rb == b => rp.merge(&p),
+                            _ => {
+                                if let Some(done) = run.replace((b, p)) {
+                                    flush(&mut buckets, done);
+                                }
+                            }
+                        }
                     })?;
+                    if let Some(done) = run {
+                        flush(&mut buckets, done);
+                    }
                 }
                 if !raw_cols.is_empty() {
                     snap.scan(s.id, *field, start, end, None, |t, v| {
