@@ -101,8 +101,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => {
             let config = load_config(&cli, None)?;
             init_logging(&config);
-            let app = crate::Application::build(config).await?;
             let shutdown = crate::app::shutdown_signal();
+            let app = crate::Application::build(config).await?;
             eprintln!("StreamSwarm listening on {}", app.url());
             app.run_until_stopped(shutdown).await;
             Ok(())

@@ -21,9 +21,9 @@ pub struct UpArgs {
 
 pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
     config.server.bind = args.bind;
-    let app = crate::Application::build(config).await?;
     // Before anything is printed: a signal sent as soon as the URL appears stops cleanly.
     let shutdown = crate::app::shutdown_signal();
+    let app = crate::Application::build(config).await?;
     let store = app.state().store.clone();
     let first_admin = if store.count_users().await? == 0 {
         let password = random_password();

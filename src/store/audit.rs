@@ -82,15 +82,7 @@ impl Store {
         username: &str,
         since_ms: i64,
     ) -> Result<(i64, Option<i64>), StoreError> {
-        let r = self
-            .db
-            .query_one(
-                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM audit_log
-                 WHERE action = 'login.failure' AND target = $1 AND at >= $2",
-                params![username, since_ms],
-            )
-            .await?;
-        Ok((r.i64("n")?, r.opt_i64("oldest")?))
+        self.login_failures("target", username, since_ms).await
     }
 
     /// Failed logins from a source address since `since_ms`: (count, oldest time).
@@ -99,14 +91,21 @@ impl Store {
         source_ip: &str,
         since_ms: i64,
     ) -> Result<(i64, Option<i64>), StoreError> {
-        let r = self
-            .db
-            .query_one(
-                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM audit_log
-                 WHERE action = 'login.failure' AND source_ip = $1 AND at >= $2",
-                params![source_ip, since_ms],
-            )
-            .await?;
+        self.login_failures("source_ip", source_ip, since_ms).await
+    }
+
+    /// `column` is one of two constants above, never input.
+    async fn login_failures(
+        &self,
+        column: &'static str,
+        value: &str,
+        since_ms: i64,
+    ) -> Result<(i64, Option<i64>), StoreError> {
+        let sql = format!(
+            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM audit_log
+             WHERE action = 'login.failure' AND {column} = $1 AND at >= $2"
+        );
+        let r = self.db.query_one(&sql, params![value, since_ms]).await?;
         Ok((r.i64("n")?, r.opt_i64("oldest")?))
     }
 }

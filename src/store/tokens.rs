@@ -188,10 +188,12 @@ impl Store {
             .last_used_at
             .is_none_or(|t| now - t.0 >= LAST_USED_RESOLUTION_MS)
         {
+            // Conditional, so a burst of requests at the window's edge writes once.
             self.db
                 .execute(
-                    "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1",
-                    params![token.id, now],
+                    "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1
+                     AND (last_used_at IS NULL OR last_used_at <= $3)",
+                    params![token.id, now, now - LAST_USED_RESOLUTION_MS],
                 )
                 .await?;
         }

@@ -24,8 +24,11 @@ fn run(args: &[&str], data_dir: &std::path::Path, stdin: Option<&str>) -> (bool,
         .unwrap();
     {
         let mut i = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            i.write_all(s.as_bytes()).unwrap();
+        // The command may exit (bad argument) before reading its input.
+        if let Some(s) = stdin
+            && let Err(e) = i.write_all(s.as_bytes())
+        {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
         }
     }
     let out = child.wait_with_output().unwrap();

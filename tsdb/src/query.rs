@@ -21,6 +21,12 @@
 //! - Result columns are `time` then, per requested field, `"{aggregate}_{field}"`
 //!   (`mean_rtt_avg_ms`, `p99_rtt_avg_ms`, `last_loss_percent`); raw queries name
 //!   columns by field.
+//! - `Count` of a bucket with no values is `0` under [`Fill::Null`] (InfluxQL fills
+//!   counts with 0, checked on InfluxDB 1.6.7); under [`Fill::None`] a row kept for
+//!   another column's sake has a null count.
+//! - [`Query::TagValues`] answers one series named after the measurement, without tags,
+//!   with one column named after the tag and one row per value (time 0), sorted; no
+//!   matching series, no result series.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
