@@ -1,6 +1,7 @@
 //! Building and running the server: `Application::build(config)` binds the listener and
-//! opens the store; `run_until_stopped(shutdown)` serves until the shutdown future
-//! completes, then lets in-flight requests finish and closes the pools.
+//! opens the stores (metadata and time series); `run_until_stopped(shutdown)` serves and
+//! runs the background upkeep until the shutdown future completes, then lets in-flight
+//! requests finish, stops the upkeep and closes the pools.
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -28,6 +29,7 @@ impl Application {
         let store = Store::connect(&location, config.database.pool_size, clock)
             .await
             .context("opening the metadata store")?;
+        let timeseries = crate::timeseries::TimeSeries::open(&config.timeseries).await?;
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;
@@ -37,7 +39,7 @@ impl Application {
             None => format!("http://{addr}"),
         };
         crate::auth::password::warm_up().await;
-        let state = Arc::new(AppState::new(store, config, public_origin));
+        let state = Arc::new(AppState::new(store, timeseries, config, public_origin));
         Ok(Application { listener, state })
     }
 
@@ -66,6 +68,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
+    let upkeep = tokio::spawn(timeseries_upkeep(state.clone()));
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), backend = state.store.backend(), "serving");
     warp::serve(http::service(state.clone()))
         .incoming(listener)
@@ -73,7 +76,12 @@ pub async fn run(
         .run()
         .await;
     housekeeping.abort();
+    upkeep.abort();
+    // Wait for the upkeep task to be gone so no rollup transaction is cut mid-way by
+    // the pools closing (an aborted task stops at its next await, between transactions).
+    let _ = upkeep.await;
     state.store.close();
+    state.timeseries.close();
     tracing::info!("stopped");
 }
 
@@ -95,17 +103,68 @@ async fn housekeeping(state: Arc<AppState>) {
     }
 }
 
-/// A future that completes on Ctrl-C or SIGTERM. The handlers are installed when this
-/// function is called, not when the future is first polled, so a signal that arrives
-/// right after startup is still a clean shutdown. Call it before announcing readiness.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+/// Rollups every few seconds, retention every few minutes: the embedded store's upkeep
+/// must not depend on anyone querying. The first retention pass comes one retention
+/// period after start, not at start: a server in a restart loop does not rescan the
+/// store each time, and a freshly started server (a test's) keeps what it is sent.
+async fn timeseries_upkeep(state: Arc<AppState>) {
+    use crate::timeseries::{RETENTION_EVERY_ROUNDS, ROLLUP_EVERY};
+    let mut tick = tokio::time::interval(ROLLUP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut round: u32 = 0;
+    loop {
+        tick.tick().await;
+        round = round.wrapping_add(1);
+        let with_retention = round.is_multiple_of(RETENTION_EVERY_ROUNDS);
+        if let Err(e) = state
+            .timeseries
+            .maintain(&state.store, &state.settings, with_retention)
+            .await
+        {
+            tracing::warn!(error = %e, "time-series upkeep failed; retrying");
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a SIGTERM that arrives right after the server says
+/// it is running (but before it awaits the signal) still stops it gracefully.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let mut signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
     async move {
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
+        #[cfg(unix)]
+        {
+            let int = async {
+                match signals.0.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let term = async {
+                match signals.1.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = int => {},
+                _ = term => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
         }
         tracing::info!("shutdown requested; finishing in-flight requests");
     }

@@ -31,6 +31,15 @@ impl Clock {
         }
     }
 
+    /// Unix time in nanoseconds: the time a point written without a timestamp gets.
+    /// A manual clock has millisecond resolution.
+    pub fn now_ns(&self) -> i64 {
+        match self {
+            Clock::System => time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64,
+            Clock::Manual(t) => t.load(Ordering::SeqCst).saturating_mul(1_000_000),
+        }
+    }
+
     /// Moves a manual clock forward; the system clock cannot be moved.
     pub fn advance(&self, by: Duration) {
         match self {

@@ -9,7 +9,7 @@ use crate::store::DatabaseLocation;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,6 +20,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub timeseries: TimeSeriesConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -69,6 +71,29 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: SecretString::from("sqlite://./data/streamswarm.db"),
             pool_size: 16,
+        }
+    }
+}
+
+/// The time-series store: the embedded one, and the limits of the InfluxDB-compatible
+/// write endpoints (`POST /write`, `POST /api/v2/write`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeSeriesConfig {
+    /// The embedded store's SQLite file (its own, not the metadata database).
+    pub embedded_path: PathBuf,
+    /// Largest write body as sent (compressed, if gzip), in bytes. InfluxDB's default.
+    pub max_write_bytes: usize,
+    /// Largest write body after gunzip, in bytes: the cap that defuses gzip bombs.
+    pub max_decompressed_bytes: usize,
+}
+
+impl Default for TimeSeriesConfig {
+    fn default() -> Self {
+        TimeSeriesConfig {
+            embedded_path: PathBuf::from("./data/timeseries.db"),
+            max_write_bytes: 25 * 1024 * 1024,
+            max_decompressed_bytes: 100 * 1024 * 1024,
         }
     }
 }
@@ -146,6 +171,28 @@ impl Config {
                 ));
             }
         }
+        let ts = &self.timeseries;
+        if ts.embedded_path.as_os_str().is_empty() {
+            return Err(
+                "invalid configuration: timeseries.embedded_path must name a file, e.g. ./data/timeseries.db"
+                    .into(),
+            );
+        }
+        const GIB: usize = 1024 * 1024 * 1024;
+        if !(1024..=GIB).contains(&ts.max_write_bytes) {
+            return Err(format!(
+                "invalid configuration: timeseries.max_write_bytes must be between 1024 and {GIB}, got {}",
+                ts.max_write_bytes
+            ));
+        }
+        if !(ts.max_write_bytes..=4 * GIB).contains(&ts.max_decompressed_bytes) {
+            return Err(format!(
+                "invalid configuration: timeseries.max_decompressed_bytes must be between timeseries.max_write_bytes ({}) and {}, got {}",
+                ts.max_write_bytes,
+                4 * GIB,
+                ts.max_decompressed_bytes
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| format!("invalid configuration: log.level {:?}: {e}", self.log.level))?;
         Ok(())
@@ -198,6 +245,19 @@ mod tests {
             ("[server]\nsecure_cookies = \"maybe\"", "secure_cookies"),
             ("[server]\nbnid = \"127.0.0.1:1\"", "bnid"),
             ("[log]\nformat = \"xml\"", "format"),
+            (
+                "[timeseries]\nembedded_path = \"\"",
+                "timeseries.embedded_path",
+            ),
+            (
+                "[timeseries]\nmax_write_bytes = 10",
+                "timeseries.max_write_bytes",
+            ),
+            (
+                "[timeseries]\nmax_write_bytes = 2048\nmax_decompressed_bytes = 1024",
+                "timeseries.max_decompressed_bytes",
+            ),
+            ("[timeseries]\nmax_bytes = 1", "max_bytes"),
         ];
         for (toml, key) in cases {
             let err = load_toml(toml).unwrap_err();

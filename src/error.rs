@@ -58,6 +58,19 @@ impl From<StoreError> for Error {
     }
 }
 
+impl From<crate::timeseries::embedded::ingest::WriteError> for Error {
+    fn from(e: crate::timeseries::embedded::ingest::WriteError) -> Self {
+        use crate::timeseries::embedded::ingest::WriteError as W;
+        match e {
+            W::TooLarge { limit } => Error::PayloadTooLarge { limit },
+            W::Store(e) => Error::from(e),
+            e @ (W::Parse { .. } | W::TypeConflict { .. } | W::Precision(_) | W::BadRequest(_)) => {
+                Error::BadRequest(e.to_string())
+            }
+        }
+    }
+}
+
 /// The JSON body of every API error: `{"error": {"code", "message", "details"?}}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorBody {

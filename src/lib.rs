@@ -2,7 +2,8 @@
 //!
 //! Map: [`config`] (static configuration) → [`app`] (build and run) → [`http`] (routes,
 //! auth, API, UI) → [`admin`] (audited operations shared by CLI and API) → [`store`]
-//! (metadata in PostgreSQL or SQLite). See ARCHITECTURE.md.
+//! (metadata in PostgreSQL or SQLite), [`timeseries`] (the embedded time-series store).
+//! See ARCHITECTURE.md.
 
 pub mod admin;
 pub mod app;
@@ -14,5 +15,6 @@ pub mod error;
 pub mod http;
 pub mod settings;
 pub mod store;
+pub mod timeseries;
 
 pub use app::Application;

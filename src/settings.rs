@@ -63,6 +63,22 @@ pub const DEFINITIONS: &[Definition] = &[
         description: "Raw measurements older than this are deleted from the embedded store.",
     },
     Definition {
+        key: "rollup_1m_retention_days",
+        unit: "d",
+        min: 1,
+        max: 3650,
+        default: 90,
+        description: "1-minute summaries (count, sum, min, max) older than this are deleted from the embedded store.",
+    },
+    Definition {
+        key: "rollup_1h_retention_days",
+        unit: "d",
+        min: 1,
+        max: 36500,
+        default: 730,
+        description: "1-hour summaries older than this are deleted from the embedded store.",
+    },
+    Definition {
         key: "login_max_failures_per_user",
         unit: "failures",
         min: 1,

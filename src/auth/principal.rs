@@ -13,7 +13,16 @@ pub enum Access {
     Public,
     /// A signed-in user (session cookie) or an API token with at least this role.
     Role(Role),
+    /// The InfluxDB-compatible write endpoints: an agent's own credential, or an API
+    /// token with at least the operator role (the analytics writes findings back).
+    /// Sessions are refused: browsers do not write time series. Credentials must come
+    /// in the `Authorization` header (`Bearer`, `Token` or Basic with the token as
+    /// password), never in the URL.
+    TimeSeriesWrite,
 }
+
+/// The least role an API token needs for [`Access::TimeSeriesWrite`].
+pub const TIME_SERIES_WRITER_ROLE: Role = Role::Operator;
 
 /// A session-authenticated caller's session.
 #[derive(Debug, Clone)]
@@ -29,13 +38,18 @@ pub enum Principal {
     User { user: User, session: SessionRef },
     /// An automation client with an API token.
     Token { token: TokenInfo, role: Role },
+    /// An enrolled agent with its own credential. Agents have no role: the only routes
+    /// they reach are those whose access rule names agents.
+    Agent { token: TokenInfo, agent_id: i64 },
 }
 
 impl Principal {
-    pub fn role(&self) -> Role {
+    /// The role a user or API token acts with; `None` for agents.
+    pub fn role(&self) -> Option<Role> {
         match self {
-            Principal::User { user, .. } => user.role,
-            Principal::Token { role, .. } => *role,
+            Principal::User { user, .. } => Some(user.role),
+            Principal::Token { role, .. } => Some(*role),
+            Principal::Agent { .. } => None,
         }
     }
 
@@ -44,6 +58,7 @@ impl Principal {
         match self {
             Principal::User { user, .. } => Some(user.id),
             Principal::Token { token, .. } => token.created_by,
+            Principal::Agent { .. } => None,
         }
     }
 
@@ -52,13 +67,14 @@ impl Principal {
         match self {
             Principal::User { user, .. } => format!("user:{}", user.username),
             Principal::Token { token, .. } => format!("token:{}", token.id),
+            Principal::Agent { agent_id, .. } => format!("agent:{agent_id}"),
         }
     }
 
     pub fn session(&self) -> Option<&SessionRef> {
         match self {
             Principal::User { session, .. } => Some(session),
-            Principal::Token { .. } => None,
+            Principal::Token { .. } | Principal::Agent { .. } => None,
         }
     }
 }

@@ -22,8 +22,8 @@ struct Cli {
     /// STREAMSWARM__SECTION__KEY override it.
     #[arg(long, global = true, value_name = "PATH", env = "STREAMSWARM_CONFIG")]
     config: Option<PathBuf>,
-    /// Use the embedded SQLite store in this directory (sets database.url to
-    /// sqlite://DIR/streamswarm.db).
+    /// Use the embedded stores in this directory (sets database.url to
+    /// sqlite://DIR/streamswarm.db and timeseries.embedded_path to DIR/timeseries.db).
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -70,6 +70,7 @@ fn load_config(cli: &Cli, default_data_dir: Option<&std::path::Path>) -> anyhow:
     let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(dir) = cli.data_dir.as_deref().or(default_data_dir) {
         config.database.url = sqlite_url(dir);
+        config.timeseries.embedded_path = dir.join("timeseries.db");
     }
     Ok(config)
 }

@@ -21,6 +21,7 @@ pub struct UpArgs {
 
 pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
     config.server.bind = args.bind;
+    // Before anything is printed: a signal sent as soon as the URL appears stops cleanly.
     let shutdown = crate::app::shutdown_signal();
     let app = crate::Application::build(config).await?;
     let store = app.state().store.clone();

@@ -38,8 +38,51 @@ impl Error {
     }
 }
 
-/// JSON for API routes, a small HTML page for the UI.
-pub fn respond(err: Error, api: bool, state: &AppState) -> Response {
+/// How a route writes its errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorFormat {
+    /// `{"error": {"code", "message", "details"?}}`: the JSON API (`/api/…`).
+    Json,
+    /// A small HTML page: the web UI.
+    Html,
+    /// InfluxDB 1.x's `{"error": "message"}`: `POST /write`, for InfluxDB 1.x clients.
+    InfluxV1,
+    /// InfluxDB 2.x's `{"code": "invalid", "message": "…"}`: `POST /api/v2/write`.
+    InfluxV2,
+}
+
+impl ErrorFormat {
+    /// The format of a path's errors unless its route says otherwise.
+    pub fn for_path(path: &str) -> Self {
+        if path.starts_with("/api/") {
+            ErrorFormat::Json
+        } else {
+            ErrorFormat::Html
+        }
+    }
+}
+
+impl Error {
+    /// InfluxDB 2.x's error code for this error (its `platform` error kinds).
+    pub fn influx_code(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) | Error::BadRequest(_) => "invalid",
+            Error::Unauthenticated | Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not found",
+            Error::MethodNotAllowed(_) => "method not allowed",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge { .. } => "request too large",
+            Error::TooManyRequests { .. } => "too many requests",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal error",
+        }
+    }
+}
+
+/// The error as the route's clients expect it: JSON for the API, a small HTML page for
+/// the UI, InfluxDB's shapes for the InfluxDB-compatible write endpoints.
+pub fn respond(err: Error, format: ErrorFormat, state: &AppState) -> Response {
     let status = err.status();
     let code = err.code();
     let message = match &err {
@@ -54,34 +97,42 @@ pub fn respond(err: Error, api: bool, state: &AppState) -> Response {
         Error::TooManyRequests { retry_after, .. } => Some(retry_after.as_secs().max(1)),
         _ => None,
     };
-    let mut resp = if api {
-        let details = match err {
-            Error::Invalid(v) => v,
-            _ => Vec::new(),
-        };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code,
-                message,
-                details,
-            },
-        };
-        json(status, &body)
-    } else {
-        let html = state.templates.error_page(status, &message);
-        let mut r = Response::new(html.into());
-        *r.status_mut() = status;
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        r
+    let mut resp = match format {
+        ErrorFormat::InfluxV1 => json(status, &serde_json::json!({ "error": message })),
+        ErrorFormat::InfluxV2 => json(
+            status,
+            &serde_json::json!({ "code": err.influx_code(), "message": message }),
+        ),
+        ErrorFormat::Json => {
+            let details = match err {
+                Error::Invalid(v) => v,
+                _ => Vec::new(),
+            };
+            let body = ErrorBody {
+                error: ErrorDetail {
+                    code,
+                    message,
+                    details,
+                },
+            };
+            json(status, &body)
+        }
+        ErrorFormat::Html => {
+            let html = state.templates.error_page(status, &message);
+            let mut r = Response::new(html.into());
+            *r.status_mut() = status;
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            );
+            r
+        }
     };
     if let Some(secs) = retry_after {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    if status == StatusCode::UNAUTHORIZED && api {
+    if status == StatusCode::UNAUTHORIZED && format != ErrorFormat::Html {
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }

@@ -1,5 +1,6 @@
 //! The server's own Prometheus metrics: requests by route and status, latency
-//! histogram by route, and database pool gauges (sampled at scrape time).
+//! histogram by route, database pool gauges (sampled at scrape time), and what the
+//! time-series write endpoints stored or refused.
 
 use crate::store::Store;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -25,6 +26,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectionLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     backend: &'static str,
 }
@@ -36,6 +42,9 @@ pub struct Metrics {
     pool_size: Family<PoolLabels, Gauge>,
     pool_available: Family<PoolLabels, Gauge>,
     pool_max: Family<PoolLabels, Gauge>,
+    points_written: Counter,
+    values_written: Counter,
+    write_rejections: Family<RejectionLabels, Counter>,
     store: Store,
 }
 
@@ -75,8 +84,29 @@ impl Metrics {
             "Database connection limit",
             pool_max.clone(),
         );
+        let points_written = Counter::default();
+        let values_written = Counter::default();
+        let write_rejections = Family::<RejectionLabels, Counter>::default();
+        registry.register(
+            "streamswarm_timeseries_points_written",
+            "Points stored by the time-series write endpoints",
+            points_written.clone(),
+        );
+        registry.register(
+            "streamswarm_timeseries_values_written",
+            "Field values stored by the time-series write endpoints",
+            values_written.clone(),
+        );
+        registry.register(
+            "streamswarm_timeseries_write_rejections",
+            "Time-series write batches refused whole, by reason",
+            write_rejections.clone(),
+        );
         Metrics {
             registry,
+            points_written,
+            values_written,
+            write_rejections,
             requests,
             latency,
             pool_size,
@@ -104,6 +134,18 @@ impl Metrics {
         self.latency
             .get_or_create(&RouteLabels { method, route })
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn timeseries_written(&self, points: usize, values: usize) {
+        self.points_written.inc_by(points as u64);
+        self.values_written.inc_by(values as u64);
+    }
+
+    /// A refused batch: `parse`, `type_conflict`, `too_large`, `bad_request` or `store`.
+    pub fn timeseries_rejected(&self, reason: &'static str) {
+        self.write_rejections
+            .get_or_create(&RejectionLabels { reason })
+            .inc();
     }
 
     /// The Prometheus text exposition.

@@ -1,7 +1,8 @@
 //! The HTTP surface: one warp filter that routes through the table in [`routes`],
-//! authenticates the caller, enforces the route's access rule and CSRF protection,
-//! reads the body under a size limit, calls the handler and maps errors to responses
-//! in one place ([`error`]).
+//! reads the body under a size limit, authenticates the caller, enforces the route's
+//! access rule and CSRF protection, calls the handler and maps errors to responses in
+//! one place ([`error`]). Routes with their own, larger body limit (the time-series
+//! writes) are authorized before their body is read.
 //!
 //! The route table is data, so the OpenAPI document, the authorization-matrix test and
 //! the per-route metrics all come from the same list.
@@ -14,8 +15,10 @@ pub mod openapi;
 pub mod ops;
 pub mod routes;
 pub mod ui;
+pub mod write;
 
 use crate::auth::principal::SessionRef;
+use crate::auth::principal::TIME_SERIES_WRITER_ROLE;
 use crate::auth::{Access, Principal, session, token};
 use crate::config::Config;
 use crate::error::Error;
@@ -36,6 +39,9 @@ use warp::reply::Response;
 /// Everything a request handler can reach.
 pub struct AppState {
     pub store: Store,
+    /// The time-series store: the embedded one takes writes on `/write` and
+    /// `/api/v2/write`; the UI and analytics read through its `Reader`.
+    pub timeseries: crate::timeseries::TimeSeries,
     pub config: Config,
     pub settings: SettingsCache,
     pub metrics: metrics::Metrics,
@@ -47,9 +53,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: Config, public_origin: String) -> Self {
+    pub fn new(
+        store: Store,
+        timeseries: crate::timeseries::TimeSeries,
+        config: Config,
+        public_origin: String,
+    ) -> Self {
         let secure_cookies = config.secure_cookies();
         AppState {
+            timeseries,
             metrics: metrics::Metrics::new(store.clone()),
             store,
             config,
@@ -128,7 +140,7 @@ where
             } else {
                 Error::MethodNotAllowed(format!("{method} is not allowed on {path}"))
             };
-            let mut resp = error::respond(err, api, &state);
+            let mut resp = error::respond(err, error::ErrorFormat::for_path(&path), &state);
             security_headers(resp.headers_mut(), api);
             state
                 .metrics
@@ -137,27 +149,68 @@ where
         }
     };
     let result = async {
-        let body = read_body(
-            body,
-            route
-                .body_limit
-                .unwrap_or(state.config.server.max_body_bytes),
-        )
-        .await?;
+        // Small bodies are read before authentication, so an oversized one is refused
+        // (413) before any credential is looked at.
+        let (early_body, late_body) = match route.body_limit {
+            None => (
+                Some(read_body(body, state.config.server.max_body_bytes).await?),
+                None,
+            ),
+            Some(limit) => (None, Some((body, limit))),
+        };
+        if route.access == Access::TimeSeriesWrite {
+            refuse_credentials_in_url(&query)?;
+        }
         let principal = authenticate(&state, &headers).await;
         let principal = match (route.access, principal) {
             (Access::Public, p) => p.ok().flatten(),
             (Access::Role(required), Ok(Some(p))) => {
-                if p.role() < required {
-                    return Err(Error::Forbidden(format!(
-                        "this requires the {required} role; you are {}",
-                        p.role()
-                    )));
+                match p.role() {
+                    Some(role) if role >= required => {}
+                    Some(role) => {
+                        return Err(Error::Forbidden(format!(
+                            "this requires the {required} role; you are {role}"
+                        )));
+                    }
+                    None => {
+                        return Err(Error::Forbidden(
+                            "agent credentials only write time series".into(),
+                        ));
+                    }
                 }
                 Some(p)
             }
-            (Access::Role(_), Ok(None)) => return Err(Error::Unauthenticated),
-            (Access::Role(_), Err(e)) => return Err(e),
+            (Access::TimeSeriesWrite, Ok(Some(p))) => {
+                match &p {
+                    Principal::Agent { .. } => {}
+                    Principal::Token { role, .. } if *role >= TIME_SERIES_WRITER_ROLE => {}
+                    Principal::Token { role, .. } => {
+                        return Err(Error::Forbidden(format!(
+                            "writing time series needs an agent credential or an API token \
+                             with the {TIME_SERIES_WRITER_ROLE} role; this token is {role}"
+                        )));
+                    }
+                    Principal::User { .. } => {
+                        return Err(Error::Forbidden(
+                            "writing time series needs an agent credential or an API token \
+                             in the Authorization header, not a session"
+                                .into(),
+                        ));
+                    }
+                }
+                Some(p)
+            }
+            (Access::Role(_) | Access::TimeSeriesWrite, Ok(None)) => {
+                return Err(Error::Unauthenticated);
+            }
+            (Access::Role(_) | Access::TimeSeriesWrite, Err(e)) => return Err(e),
+        };
+        // A route's own (large) limit applies only once the caller may call it: a
+        // stranger cannot make the server buffer a write endpoint's 25 MiB.
+        let body = match (early_body, late_body) {
+            (Some(b), _) => b,
+            (None, Some((body, limit))) => read_body(body, limit(&state.config)).await?,
+            (None, None) => unreachable!("every body is read early or late"),
         };
         if !is_safe(&method) {
             // Public routes carry no session authority; the login form checks its own token.
@@ -183,10 +236,12 @@ where
     .await;
     let mut resp = match result {
         Ok(r) => r,
-        Err(Error::Unauthenticated) if !api && method == Method::GET => {
+        Err(Error::Unauthenticated)
+            if route.error_format == error::ErrorFormat::Html && method == Method::GET =>
+        {
             ui::redirect_to_login(&path)
         }
-        Err(e) => error::respond(e, api, &state),
+        Err(e) => error::respond(e, route.error_format, &state),
     };
     security_headers(resp.headers_mut(), api);
     state
@@ -223,19 +278,55 @@ where
     Ok(buf.freeze())
 }
 
-/// Finds the caller from `Authorization: Bearer` (API tokens) or the session cookie.
-/// `Ok(None)` means no credentials were presented; bad credentials are an error.
+/// InfluxDB 1.x clients may put credentials in the query string (`u`, `p`); ours must
+/// never be in a URL, where proxies and access logs keep them.
+fn refuse_credentials_in_url(query: &str) -> Result<(), Error> {
+    if url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "p" || k == "token") {
+        return Err(Error::Unauthorized(
+            "credentials in the URL are refused; send the token in the Authorization header \
+             (\"Token <token>\", \"Bearer <token>\", or Basic with the token as password)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The secret of an `Authorization` header: `Bearer <token>`, `Token <token>` (InfluxDB
+/// 2 clients) or Basic with the token as password (InfluxDB 1.x clients; the user name
+/// is ignored).
+fn authorization_secret(value: &str) -> Result<SecretString, Error> {
+    let malformed = || {
+        Error::Unauthorized(
+            "Authorization must be \"Bearer <token>\", \"Token <token>\" or Basic with the token as password"
+                .into(),
+        )
+    };
+    if let Some(t) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("Token "))
+    {
+        return Ok(SecretString::from(t.trim().to_owned()));
+    }
+    let encoded = value.strip_prefix("Basic ").ok_or_else(malformed)?;
+    use base64::Engine;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (_, password) = decoded.split_once(':').ok_or_else(malformed)?;
+    Ok(SecretString::from(password.to_owned()))
+}
+
+/// Finds the caller from the `Authorization` header (API tokens, agent credentials) or
+/// the session cookie. `Ok(None)` means no credentials were presented; bad credentials
+/// are an error.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, Error> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let value = auth
             .to_str()
             .map_err(|_| Error::Unauthorized("malformed Authorization header".into()))?;
-        let secret = value.strip_prefix("Bearer ").ok_or_else(|| {
-            Error::Unauthorized("Authorization must be \"Bearer <token>\"".into())
-        })?;
-        return authenticate_token(state, SecretString::from(secret.trim().to_owned()))
-            .await
-            .map(Some);
+        let secret = authorization_secret(value)?;
+        return authenticate_token(state, secret).await.map(Some);
     }
     let (cookie_name, _) = state.cookie_names();
     let Some(id) = headers
@@ -271,18 +362,34 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Pr
     }))
 }
 
+/// An API token (acting with its role) or an agent credential (its agent must not be
+/// revoked). Enrolment tokens authenticate nothing here.
 async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Principal, Error> {
     let invalid = || Error::Unauthorized("invalid, expired or revoked token".into());
-    if token::parse(&secret) != Some(TokenKind::Api) {
-        return Err(invalid());
-    }
+    let kind = token::parse(&secret)
+        .filter(|k| matches!(k, TokenKind::Api | TokenKind::Agent))
+        .ok_or_else(invalid)?;
     let info = state
         .store
         .token_by_hash(&token::hash(secret.expose_secret()))
         .await?
         .ok_or_else(invalid)?;
     let now = state.store.clock().now_ms();
-    if info.kind != TokenKind::Api || !info.is_active(now) || !state.store.use_token(&info).await? {
+    if info.kind != kind || !info.is_active(now) {
+        return Err(invalid());
+    }
+    if kind == TokenKind::Agent {
+        let agent_id = info.agent_id.ok_or_else(invalid)?;
+        let agent = state.store.agent(agent_id).await?.ok_or_else(invalid)?;
+        if agent.revoked_at.is_some() || !state.store.use_token(&info).await? {
+            return Err(invalid());
+        }
+        return Ok(Principal::Agent {
+            token: info,
+            agent_id,
+        });
+    }
+    if !state.store.use_token(&info).await? {
         return Err(invalid());
     }
     let role = info.role.ok_or_else(invalid)?;

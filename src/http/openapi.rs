@@ -2,7 +2,8 @@
 //! types' JSON Schemas. `docs/openapi.json` is this document checked in; a test fails
 //! when it is stale. Regenerate it with `UPDATE_OPENAPI=1 cargo test --test api openapi::`.
 
-use super::routes::ROUTES;
+use super::error::ErrorFormat;
+use super::routes::{ROUTES, Route};
 use crate::auth::Access;
 use crate::error::ErrorBody;
 use schemars::generate::SchemaSettings;
@@ -41,8 +42,23 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer"}}))
             .collect();
+        let influx = route.error_format == ErrorFormat::InfluxV2;
+        let params = if influx {
+            influx_write_parameters()
+        } else {
+            params
+        };
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
+        }
+        if influx {
+            op.insert(
+                "requestBody".into(),
+                json!({"required": true, "content": {"text/plain": {"schema": {
+                    "type": "string",
+                    "description": "InfluxDB line protocol, one point per line; gzip with Content-Encoding: gzip"
+                }}}}),
+            );
         }
         if let Some(req) = route.request {
             let schema = req(&mut generator);
@@ -61,7 +77,15 @@ pub fn document() -> Value {
                 responses.insert("204".into(), json!({"description": "Success, no content"}));
             }
         }
-        responses.insert("default".into(), json!({"description": "Error", "content": {"application/json": {"schema": error_schema}}}));
+        let errors = if influx {
+            influx_error_schema()
+        } else {
+            error_schema.clone().into()
+        };
+        responses.insert(
+            "default".into(),
+            json!({"description": "Error", "content": {"application/json": {"schema": errors}}}),
+        );
         op.insert("responses".into(), Value::Object(responses));
         match route.access {
             Access::Public => {
@@ -69,6 +93,14 @@ pub fn document() -> Value {
             }
             Access::Role(role) => {
                 op.insert("x-required-role".into(), json!(role));
+            }
+            Access::TimeSeriesWrite => {
+                op.insert("description".into(), json!(influx_description(route)));
+                op.insert(
+                    "x-required-role".into(),
+                    json!(crate::auth::principal::TIME_SERIES_WRITER_ROLE),
+                );
+                op.insert("x-accepts-agent-credentials".into(), json!(true));
             }
         }
         let entry = paths
@@ -106,6 +138,40 @@ pub fn document() -> Value {
         "security": [{"bearer": []}, {"session": []}],
         "paths": paths,
     })
+}
+
+/// The query parameters of InfluxDB 2's write API.
+fn influx_write_parameters() -> Vec<Value> {
+    vec![
+        json!({"name": "bucket", "in": "query", "required": true, "schema": {"type": "string"},
+               "description": "Required as by InfluxDB; the embedded store has one database, so every bucket writes to it."}),
+        json!({"name": "org", "in": "query", "required": false, "schema": {"type": "string"}}),
+        json!({"name": "precision", "in": "query", "required": false,
+               "schema": {"type": "string", "enum": ["ns", "us", "ms", "s", "n", "u"], "default": "ns"}}),
+        json!({"name": "Content-Encoding", "in": "header", "required": false,
+               "schema": {"type": "string", "enum": ["gzip", "identity"]}}),
+    ]
+}
+
+/// InfluxDB 2's error body.
+fn influx_error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["code", "message"],
+        "properties": {
+            "code": {"type": "string", "description": "InfluxDB's error kind: invalid, unauthorized, forbidden, request too large, …"},
+            "message": {"type": "string", "description": "What was wrong; for a bad line, its number and text"}
+        }
+    })
+}
+
+fn influx_description(route: &Route) -> String {
+    format!(
+        "InfluxDB-compatible: {} Authenticate with `Authorization: Token <token>` (or Bearer, or Basic with the token as password) \
+         using an agent credential or an API token with at least the operator role; tokens in the URL are refused. \
+         204 when stored; 400 names the first bad line and stores nothing of the batch; 413 when the body (or its gunzipped form) is too large.",
+        route.summary
+    )
 }
 
 /// Merges the request-side and response-side definitions. A type whose two schemas differ

@@ -2,9 +2,10 @@
 //! request/response types. Routing, the OpenAPI document and the authorization-matrix
 //! test all read this one list.
 
-use super::error::json;
-use super::{Ctx, api, ops, ui};
+use super::error::{ErrorFormat, json};
+use super::{Ctx, api, ops, ui, write};
 use crate::auth::Access;
+use crate::config::Config;
 use crate::error::Error;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use std::future::Future;
@@ -29,8 +30,21 @@ pub struct Route {
     pub request: Option<SchemaFn>,
     /// JSON success response type and status, for the OpenAPI document.
     pub response: Option<(u16, SchemaFn)>,
-    /// Overrides `server.max_body_bytes`.
-    pub body_limit: Option<usize>,
+    /// Overrides `server.max_body_bytes` (the write endpoints take much larger bodies).
+    pub body_limit: Option<fn(&Config) -> usize>,
+    /// How errors are written: by the path (JSON under `/api/`, HTML elsewhere) unless
+    /// the route speaks another protocol's shapes (InfluxDB's write endpoints).
+    pub error_format: ErrorFormat,
+}
+
+impl Route {
+    /// An InfluxDB-compatible write endpoint: InfluxDB's error shapes, the write body
+    /// limit.
+    fn influx_write(mut self, format: ErrorFormat) -> Self {
+        self.error_format = format;
+        self.body_limit = Some(|c: &Config| c.timeseries.max_write_bytes);
+        self
+    }
 }
 
 pub fn schema_of<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
@@ -48,6 +62,7 @@ macro_rules! route {
             request: None $(.or(Some(schema_of::<$req> as SchemaFn)))?,
             response: None $(.or(Some(($status, schema_of::<$res> as SchemaFn))))?,
             body_limit: None,
+            error_format: ErrorFormat::for_path($path),
         }
     };
 }
@@ -56,6 +71,7 @@ const PUBLIC: Access = Access::Public;
 const VIEWER: Access = Access::Role(Role::Viewer);
 const OPERATOR: Access = Access::Role(Role::Operator);
 const ADMIN: Access = Access::Role(Role::Admin);
+const TS_WRITE: Access = Access::TimeSeriesWrite;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     use api::{agents, audit, groups, me, settings, tests, tokens, users};
@@ -96,6 +112,11 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
+        // InfluxDB-compatible writes into the embedded time-series store.
+        route!(POST "/write", TS_WRITE, "Write line protocol (InfluxDB 1.x compatible)", write::v1)
+            .influx_write(ErrorFormat::InfluxV1),
+        route!(POST "/api/v2/write", TS_WRITE, "Write line protocol (InfluxDB 2.x compatible)", write::v2)
+            .influx_write(ErrorFormat::InfluxV2),
     ]
 });
 

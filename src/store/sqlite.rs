@@ -130,7 +130,7 @@ impl SqlitePool {
     }
 }
 
-fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+pub(crate) fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let conn = rusqlite::Connection::open(path).map_err(|e| {
         StoreError::Open(format!(
             "cannot open SQLite database {}: {e}",

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use streamswarm::admin::{self, Actor};
+use streamswarm::http::error::ErrorFormat;
 use streamswarm::http::routes::{ROUTES, Router};
 use streamswarm::store::tests::{Assignments, TestDraft};
 use streamswarm::store::tokens::TokenKind;
@@ -39,6 +40,10 @@ pub struct Row {
     pub request: Option<String>,
     pub json: Option<Value>,
     pub form: Option<BTreeMap<String, String>>,
+    /// A query string to send (untemplated paths, e.g. `db=x` for `/write`).
+    pub query: Option<String>,
+    /// A plain-text body (line protocol for the write endpoints).
+    pub body: Option<String>,
     #[allow(dead_code)]
     pub note: Option<String>,
     pub anonymous: u16,
@@ -46,6 +51,7 @@ pub struct Row {
     pub operator: u16,
     pub admin: u16,
     pub viewer_token: u16,
+    pub agent_token: u16,
 }
 
 impl Row {
@@ -56,6 +62,7 @@ impl Row {
             Caller::Operator => self.operator,
             Caller::Admin => self.admin,
             Caller::ViewerToken => self.viewer_token,
+            Caller::AgentToken => self.agent_token,
         }
     }
 
@@ -71,15 +78,18 @@ pub enum Caller {
     Operator,
     Admin,
     ViewerToken,
+    /// An enrolled agent's own credential (`Authorization: Token ssw_agt_…`).
+    AgentToken,
 }
 
 impl Caller {
-    pub const ALL: [Caller; 5] = [
+    pub const ALL: [Caller; 6] = [
         Caller::Anonymous,
         Caller::Viewer,
         Caller::Operator,
         Caller::Admin,
         Caller::ViewerToken,
+        Caller::AgentToken,
     ];
 
     fn session_role(self) -> Option<Role> {
@@ -87,7 +97,7 @@ impl Caller {
             Caller::Viewer => Some(Role::Viewer),
             Caller::Operator => Some(Role::Operator),
             Caller::Admin => Some(Role::Admin),
-            Caller::Anonymous | Caller::ViewerToken => None,
+            Caller::Anonymous | Caller::ViewerToken | Caller::AgentToken => None,
         }
     }
 }
@@ -100,6 +110,7 @@ impl fmt::Display for Caller {
             Caller::Operator => "operator",
             Caller::Admin => "admin",
             Caller::ViewerToken => "viewer_token",
+            Caller::AgentToken => "agent_token",
         })
     }
 }
@@ -183,7 +194,7 @@ fn matrix_covers_every_route() {
             1 => {}
             0 => problems.push(format!(
                 "route {} {} has no row in {MATRIX_FILE}; add one:\n\n[[route]]\nmethod = \"{}\"\npath = \"{}\"\n\
-                 anonymous = …\nviewer = …\noperator = …\nadmin = …\nviewer_token = …\n",
+                 anonymous = …\nviewer = …\noperator = …\nadmin = …\nviewer_token = …\nagent_token = …\n",
                 route.method, route.path, route.method, route.path
             )),
             n => problems.push(format!(
@@ -225,8 +236,13 @@ fn matrix_covers_every_route() {
             }
             (None, false) => {}
         }
-        if row.json.is_some() && row.form.is_some() {
-            problems.push(format!("{here}: give `json` or `form`, not both"));
+        if [row.json.is_some(), row.form.is_some(), row.body.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            > 1
+        {
+            problems.push(format!("{here}: give one of `json`, `form` or `body`"));
         }
         for p in row.placeholders() {
             if !FIXTURES.contains(&p.as_str()) && !known.contains(&p.as_str()) {
@@ -427,7 +443,15 @@ async fn snapshot(app: &TestApp) -> String {
         .map(|t| serde_json::to_string(&t).unwrap())
         .collect();
     let settings = s.setting_values().await.unwrap();
-    format!("{users:?}\n{tokens:?}\n{groups:?}\n{agents:?}\n{tests:?}\n{settings:?}")
+    let points = app
+        .state
+        .timeseries
+        .embedded()
+        .expect("tests run on the embedded store")
+        .dump()
+        .await
+        .unwrap();
+    format!("{users:?}\n{tokens:?}\n{groups:?}\n{agents:?}\n{tests:?}\n{settings:?}\n{points}")
 }
 
 /// How a request departs from what a well-behaved client of our own pages sends.
@@ -464,6 +488,7 @@ pub async fn exchange_with(
     let mut cookies = Vec::new();
     let mut csrf = None;
     let mut bearer = None;
+    let mut authorization = None;
     let mut secrets = Vec::new();
     let caller_password = caller
         .session_role()
@@ -475,6 +500,12 @@ pub async fn exchange_with(
             let token = app.api_token(Role::Viewer).await;
             secrets.push(token.clone());
             bearer = Some(token);
+        }
+        Caller::AgentToken => {
+            // InfluxDB 2's scheme, which agents use on the write endpoints.
+            let (_, token) = app.agent_token(&format!("matrix-agent-{n}")).await;
+            secrets.push(token.clone());
+            authorization = Some(format!("Token {token}"));
         }
         _ => {
             secrets.push(caller_password.to_owned());
@@ -522,9 +553,18 @@ pub async fn exchange_with(
             other => other.clone(),
         }
     }
-    let request = fill_template(row.request.as_deref().unwrap_or(&row.path), substitute);
+    let mut request = fill_template(row.request.as_deref().unwrap_or(&row.path), substitute);
+    if let Some(q) = &row.query {
+        request = format!("{request}?{q}");
+    }
     let method = row.method();
     let mut req = plain_client().request(method.clone(), app.url(&request));
+    if let Some(a) = &authorization {
+        req = req.header("authorization", a);
+    }
+    if let Some(b) = &row.body {
+        req = req.body(b.clone());
+    }
     if !cookies.is_empty() {
         req = req.header("cookie", cookies.join("; "));
     }
@@ -620,11 +660,13 @@ fn check(x: &Exchange) -> Vec<String> {
         ));
         return problems;
     }
-    let api = x.row.path.starts_with("/api/");
-    let public = ROUTES
+    let route = ROUTES
         .iter()
         .find(|r| r.method.as_str() == x.row.method && r.path == x.row.path)
-        .is_some_and(|r| r.access == streamswarm::auth::Access::Public);
+        .expect("rows name routes");
+    let format = route.error_format;
+    let api = format != ErrorFormat::Html;
+    let public = route.access == streamswarm::auth::Access::Public;
     if x.status == 303 && x.caller == Caller::Anonymous && !public {
         let next: String = url::form_urlencoded::byte_serialize(x.request.as_bytes()).collect();
         let want = format!("/login?next={next}");
@@ -642,9 +684,16 @@ fn check(x: &Exchange) -> Vec<String> {
             "forbidden"
         };
         let parsed: Option<Value> = serde_json::from_slice(&x.body).ok();
-        if parsed.as_ref().map(|v| &v["error"]["code"]) != Some(&Value::from(code)) {
+        // InfluxDB's shapes on its endpoints: v1 `{"error": "…"}`, v2 `{"code", "message"}`.
+        let shaped = match (format, parsed.as_ref()) {
+            (ErrorFormat::Json, Some(v)) => v["error"]["code"] == code,
+            (ErrorFormat::InfluxV1, Some(v)) => v["error"].is_string(),
+            (ErrorFormat::InfluxV2, Some(v)) => v["code"] == code && v["message"].is_string(),
+            _ => false,
+        };
+        if !shaped {
             problems.push(format!(
-                "{what}: expected a JSON error with code {code:?}, got {body}"
+                "{what}: expected a {format:?} error with code {code:?}, got {body}"
             ));
         }
         if x.status == 401 && x.www_authenticate.as_deref() != Some("Bearer") {

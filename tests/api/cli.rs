@@ -329,6 +329,12 @@ async fn up_creates_a_random_admin_once_and_reuses_the_data_dir() {
 
     let (clean, stderr) = stop(child);
     assert!(clean, "SIGTERM stops it cleanly: {stderr}");
+    for store in ["streamswarm.db", "timeseries.db"] {
+        assert!(
+            dir.path().join(store).exists(),
+            "the embedded stores live in the data dir: {store}"
+        );
+    }
     assert!(
         !stderr.contains(&password),
         "the password is printed once on stdout, never logged"
@@ -339,6 +345,9 @@ async fn up_creates_a_random_admin_once_and_reuses_the_data_dir() {
         !lines.iter().any(|l| l.contains("password")),
         "second run reuses the data dir: {lines:?}"
     );
-    let (clean, _) = stop(child);
-    assert!(clean);
+    let (clean, stderr) = stop(child);
+    assert!(
+        clean,
+        "SIGTERM right after start stops it cleanly: {stderr}"
+    );
 }

@@ -71,6 +71,8 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     _db: DbGuard,
+    /// Holds the embedded time-series store's file.
+    _timeseries_dir: tempfile::TempDir,
 }
 
 /// A browser-like client signed in as one user.
@@ -230,6 +232,8 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     init_logging();
     let (url, guard) = fresh_database(backend).await?;
     let mut config = test_config(&url);
+    let timeseries_dir = tempfile::tempdir().unwrap();
+    config.timeseries.embedded_path = timeseries_dir.path().join("timeseries.db");
     adjust(&mut config);
     let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
     let clock = Clock::manual(now);
@@ -261,6 +265,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
         shutdown: Some(tx),
         server: Some(server),
         _db: guard.0,
+        _timeseries_dir: timeseries_dir,
     })
 }
 
@@ -354,6 +359,42 @@ impl TestApp {
         .await
         .unwrap();
         created.secret.expose_secret().to_owned()
+    }
+}
+
+impl TestApp {
+    /// Creates an agent named `name` and its credential; returns the agent's id and the
+    /// credential's secret.
+    pub async fn agent_token(&self, name: &str) -> (i64, String) {
+        let agent = self
+            .store()
+            .create_agent(name, "agent.example.net")
+            .await
+            .unwrap();
+        let generated = streamswarm::auth::token::generate(TokenKind::Agent);
+        self.store()
+            .insert_token(streamswarm::store::tokens::NewToken {
+                kind: TokenKind::Agent,
+                name,
+                prefix: &generated.prefix,
+                secret_hash: &generated.hash,
+                role: None,
+                agent_id: Some(agent.id),
+                created_by: None,
+                expires_at: None,
+                uses: None,
+            })
+            .await
+            .unwrap();
+        (agent.id, generated.secret.expose_secret().to_owned())
+    }
+
+    /// The embedded time-series store.
+    pub fn timeseries(&self) -> &streamswarm::timeseries::embedded::EmbeddedStore {
+        self.state
+            .timeseries
+            .embedded()
+            .expect("tests run on the embedded store")
     }
 }
 

@@ -15,4 +15,6 @@ mod secrets;
 mod smoke;
 mod store_conformance;
 mod throttle;
+mod timeseries_query;
+mod timeseries_write;
 mod tokens;

@@ -41,6 +41,12 @@ pub async fn get(ctx: Ctx) -> Result<Response> {
             token: Some(token.clone()),
             csrf_token: None,
         },
+        // The access rule refuses agents before this handler runs.
+        Principal::Agent { .. } => {
+            return Err(Error::Forbidden(
+                "agent credentials only write time series".into(),
+            ));
+        }
     };
     ok(&me)
 }
