@@ -281,7 +281,10 @@ where
 /// InfluxDB 1.x clients may put credentials in the query string (`u`, `p`); ours must
 /// never be in a URL, where proxies and access logs keep them.
 fn refuse_credentials_in_url(query: &str) -> Result<(), Error> {
-    if url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "p" || k == "token") {
+    // An empty `p=` (some clients always send it) carries no secret.
+    if url::form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| (k == "p" || k == "token") && !v.is_empty())
+    {
         return Err(Error::Unauthorized(
             "credentials in the URL are refused; send the token in the Authorization header \
              (\"Token <token>\", \"Bearer <token>\", or Basic with the token as password)"

@@ -1,4 +1,5 @@
-//! Operational endpoints: liveness, readiness, metrics and the OpenAPI document.
+//! Operational endpoints: liveness, readiness, metrics, the OpenAPI document and
+//! InfluxDB's `/ping`.
 
 use super::Ctx;
 use super::error::{json, plain};
@@ -8,6 +9,19 @@ use warp::reply::Response;
 
 pub async fn healthz(_: Ctx) -> Result<Response, Error> {
     Ok(plain(StatusCode::OK, "ok\n"))
+}
+
+/// InfluxDB's `GET /ping`: the check InfluxDB clients (our agent's writer among them)
+/// make before writing. 204 and a version header, as InfluxDB 1.x and 2.x answer.
+pub async fn influx_ping(_: Ctx) -> Result<Response, Error> {
+    let mut r = super::routes::no_content();
+    r.headers_mut().insert(
+        "x-influxdb-version",
+        HeaderValue::from_static(concat!("streamswarm-", env!("CARGO_PKG_VERSION"))),
+    );
+    r.headers_mut()
+        .insert("x-influxdb-build", HeaderValue::from_static("embedded"));
+    Ok(r)
 }
 
 pub async fn readyz(ctx: Ctx) -> Result<Response, Error> {

@@ -113,6 +113,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
         // InfluxDB-compatible writes into the embedded time-series store.
+        route!(GET "/ping", PUBLIC, "InfluxDB-compatible liveness check", ops::influx_ping),
         route!(POST "/write", TS_WRITE, "Write line protocol (InfluxDB 1.x compatible)", write::v1)
             .influx_write(ErrorFormat::InfluxV1),
         route!(POST "/api/v2/write", TS_WRITE, "Write line protocol (InfluxDB 2.x compatible)", write::v2)

@@ -1017,5 +1017,17 @@ async fn written_over_http_read_through_the_reader() {
             }
         ]
     );
+    // The server's own upkeep rolls the minute up (it runs every 5 s), after which the
+    // same question is answered from the rollup.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while app.timeseries().pending_rollups().await.unwrap() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the upkeep never ran");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let before = app.timeseries().scan_counts();
+    assert_eq!(reader.query(&q).await.unwrap(), got);
+    let after = app.timeseries().scan_counts();
+    assert!(after.rollup_1m_rows > before.rollup_1m_rows);
+    assert_eq!(after.raw_values, before.raw_values);
     app.stop().await;
 }

@@ -551,6 +551,29 @@ both_backends!(
     }
 );
 
+both_backends!(ping_answers_like_influxdb, |app| async {
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        let resp = bare_client()
+            .request(method.clone(), app.url("/ping"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 204, "{method}");
+        assert!(resp.headers().contains_key("x-influxdb-version"));
+    }
+    // An empty `p=` is no credential in the URL.
+    let (_, agent) = app.agent_token("pinger").await;
+    let (status, _, text) = post(
+        &app,
+        "/write?db=d&u=&p=",
+        "ping_p v=1 1",
+        Some(&token(&agent)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204, "{text}");
+});
+
 both_backends!(agent_credentials_reach_no_other_route, |app| async {
     let (_, agent) = app.agent_token("nosy").await;
     for path in [

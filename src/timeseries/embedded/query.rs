@@ -14,7 +14,12 @@
 //! - `mean` is `sum / count` as a float; `sum`, `min`, `max`, `first`, `last` and
 //!   percentiles keep the field's type, `count` is an integer;
 //! - `first`/`last`: the earliest/latest point; among points at the same time (merged
-//!   series) the greater value wins (for booleans `first` prefers `false`, `last` `true`);
+//!   series) the greater value wins (for booleans `first` prefers `false`, `last` `true`),
+//!   InfluxQL's reducer rule. InfluxDB 1.6.7 merges series through a heap, so which of
+//!   several series' points at the very same nanosecond it meets first — and so its
+//!   `first`/`last` among such ties, and the order of such raw rows — is not stable;
+//!   here it is (greater value; rows in tag order). A differential test compares rows
+//!   of one timestamp as a set;
 //! - `percentile(p)`: sort the bucket's values, take index `floor(n·p/100 + 0.5) − 1`;
 //!   an index outside `0..n` is no value (so `p1` of 7 values is null);
 //! - `min`/`max` also take booleans; `mean`, `sum` and percentiles need a numeric field,
