@@ -27,7 +27,11 @@ fuzz_target!(|data: &[u8]| {
     let gzip = control & 0x40 != 0;
     let typed = control & 0x80 != 0;
     // Extreme clocks: the default time of a line without one.
-    let now_ns = if control & 0x08 != 0 { i64::MAX } else { 1_700_000_000_123_456_789 };
+    let now_ns = if control & 0x08 != 0 {
+        i64::MAX
+    } else {
+        1_700_000_000_123_456_789
+    };
     let Ok(text) = decode_body(body, gzip, 1 << 20) else {
         return;
     };
