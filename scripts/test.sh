@@ -55,6 +55,10 @@ provision() {
         || python3 -m pip install --quiet 'openapi-spec-validator>=0.7' \
         || die "cannot install openapi-spec-validator from PyPI"
     ok "openapi-spec-validator"
+    python3 -c 'import influxdb_client, influxdb' 2>/dev/null \
+        || python3 -m pip install --quiet influxdb-client influxdb \
+        || die "cannot install influxdb-client and influxdb from PyPI"
+    ok "influxdb-client, influxdb (tests/api/timeseries_clients.rs)"
 }
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,8 @@ mod secrets;
 mod smoke;
 mod store_conformance;
 mod throttle;
+mod timeseries_clients;
+mod timeseries_differential;
 mod timeseries_query;
 mod timeseries_write;
 mod tokens;
