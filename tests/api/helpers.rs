@@ -323,24 +323,7 @@ impl TestApp {
 
     /// Signs in as the seeded user of `role`.
     pub async fn login(&self, role: Role) -> Session {
-        let client = client();
-        let resp = self
-            .post_login(&client, username(role), password(role))
-            .await;
-        assert_eq!(resp.status(), 303, "login as {role} failed");
-        let me: serde_json::Value = client
-            .get(self.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let csrf = me["csrf_token"]
-            .as_str()
-            .expect("session has a CSRF token")
-            .to_owned();
-        Session { client, csrf }
+        self.login_with_id(role).await.0
     }
 
     /// Creates an API token acting with `role`.
