@@ -7,8 +7,7 @@
 //! ```
 
 // The agent is a binary crate, so the example compiles the probe sources directly.
-#[path = "../src/probes/mod.rs"]
-mod probes;
+use streamswarm_agent::probes;
 
 use clap::Parser;
 use probes::ping::{self, SocketChoice, SocketKind};

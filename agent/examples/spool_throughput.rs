@@ -4,9 +4,7 @@
 //! (DIR: where to put the spool, default a temporary directory, so the disk under test
 //! can be chosen.)
 
-#[allow(dead_code)]
-#[path = "../src/spool/mod.rs"]
-mod spool;
+use streamswarm_agent::spool;
 
 use spool::{FsyncPolicy, Spool, SpoolConfig};
 use std::time::{Duration, Instant};

@@ -4,12 +4,6 @@
 
 use clap::Parser;
 
-mod probes;
-// The agent loop (enrolment, scheduling, sending) uses the spool; until it lands only
-// the spool's own tests do.
-#[allow(dead_code)]
-mod spool;
-
 #[derive(Parser)]
 #[command(
     name = "streamswarm-agent",

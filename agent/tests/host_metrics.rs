@@ -12,8 +12,7 @@
 #![cfg(target_os = "linux")]
 
 // The agent is a binary crate, so the tests compile the probe sources directly.
-#[path = "../src/probes/mod.rs"]
-mod probes;
+use streamswarm_agent::probes;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

@@ -3,9 +3,7 @@
 //!
 //! The agent is a binary crate, so the module is compiled into this test directly.
 
-#[allow(dead_code)]
-#[path = "../src/spool/mod.rs"]
-mod spool;
+use streamswarm_agent::spool;
 
 use proptest::prelude::*;
 use spool::{Batch, FsyncPolicy, Spool, SpoolConfig};

@@ -7,10 +7,6 @@
 //! - `stats` — the pure RTT statistics shared by probes (mdev, RFC 3550 jitter, percentiles).
 //! - `icmp` — ICMP echo packet building and parsing, no I/O.
 
-// The agent's scheduler, which will call the probes, is not built yet; until then only
-// the tests and the `ping_once` example use them.
-#![allow(dead_code)]
-
 pub mod host;
 pub mod icmp;
 pub mod ping;

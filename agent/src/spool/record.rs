@@ -121,11 +121,6 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The offset the next item starts at.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
     /// The next record start after `from`: the next magic. Every magic in damaged bytes
     /// is taken as a record boundary (line protocol cannot contain it), so two damaged
     /// records side by side count as two, and a sound record after damage is found
