@@ -5,4 +5,5 @@
 //! - `spool` — the on-disk spool every encoded line passes through before delivery.
 
 pub mod probes;
+pub mod schedule;
 pub mod spool;
