@@ -62,10 +62,9 @@ pub fn prepare(spec: &TestSpec) -> Result<ProbeState, ProbeError> {
         (TestKind::Host, TestParams::Host(_)) => Ok(ProbeState::Host(Arc::default())),
         (TestKind::Ping, TestParams::Ping(_)) => Ok(ProbeState::Ping),
         (kind @ (TestKind::Host | TestKind::Ping), _) => Err(ProbeError::ParamsMismatch(kind)),
-        (
-            kind @ (TestKind::Dns | TestKind::Tcp | TestKind::Http | TestKind::Traceroute),
-            _,
-        ) => Err(ProbeError::Unsupported(kind)),
+        (kind @ (TestKind::Dns | TestKind::Tcp | TestKind::Http | TestKind::Traceroute), _) => {
+            Err(ProbeError::Unsupported(kind))
+        }
     }
 }
 
@@ -98,7 +97,9 @@ pub async fn run_test(
     match (&spec.params, state) {
         (TestParams::Ping(params), ProbeState::Ping) => {
             let result = ping::run(&spec.target, params).await;
-            Ok(vec![ping::to_point(&result, agent_id, test_id).into_dynamic()])
+            Ok(vec![
+                ping::to_point(&result, agent_id, test_id).into_dynamic(),
+            ])
         }
         (TestParams::Host(_), ProbeState::Host(sampler)) => {
             let sampler = Arc::clone(sampler);
@@ -115,7 +116,9 @@ pub async fn run_test(
             .await
             .map_err(|e| ProbeError::HostSample(e.to_string()))?
         }
-        _ => Err(prepare(spec).err().unwrap_or(ProbeError::ParamsMismatch(spec.kind))),
+        _ => Err(prepare(spec)
+            .err()
+            .unwrap_or(ProbeError::ParamsMismatch(spec.kind))),
     }
 }
 
@@ -186,10 +189,16 @@ mod tests {
         assert!(prepare(&spec(TestParams::Ping(PingParams::default()), "h")).is_ok());
         let dns = spec(TestParams::Dns(DnsParams::default()), "example.net");
         let error = prepare(&dns).unwrap_err().to_string();
-        assert!(error.contains("dns tests are not supported by this agent version"), "{error}");
+        assert!(
+            error.contains("dns tests are not supported by this agent version"),
+            "{error}"
+        );
         let mut mismatched = spec(TestParams::Host(HostParams {}), "");
         mismatched.kind = TestKind::Ping;
-        assert!(matches!(prepare(&mismatched), Err(ProbeError::ParamsMismatch(TestKind::Ping))));
+        assert!(matches!(
+            prepare(&mismatched),
+            Err(ProbeError::ParamsMismatch(TestKind::Ping))
+        ));
     }
 
     #[test]
@@ -201,7 +210,10 @@ mod tests {
             ..PingParams::default()
         };
         let s = spec(TestParams::Ping(p), "h");
-        assert_eq!(natural_duration(&s), Duration::from_millis(5_000 + 1_800 + 1_500));
+        assert_eq!(
+            natural_duration(&s),
+            Duration::from_millis(5_000 + 1_800 + 1_500)
+        );
     }
 
     #[test]
@@ -218,7 +230,10 @@ mod tests {
         assert_follows_schema(point);
         assert_eq!(point.tag_value("test"), Some("9"));
         assert_eq!(point.tag_value("target"), Some("192.0.2.1"));
-        assert_eq!(point.field_value("loss_percent"), Some(&FieldValue::Float(100.0)));
+        assert_eq!(
+            point.field_value("loss_percent"),
+            Some(&FieldValue::Float(100.0))
+        );
         assert_eq!(point.field_value("sent"), Some(&FieldValue::Integer(4)));
         assert_eq!(point.field_value("received"), Some(&FieldValue::Integer(0)));
         match point.field_value("error") {

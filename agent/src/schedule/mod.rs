@@ -33,8 +33,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use streamswarm_schema::TestSpec;
-use streamswarm_tsdb::line_protocol::Point;
 use streamswarm_tsdb::Timestamp;
+use streamswarm_tsdb::line_protocol::Point;
 use tokio::sync::{Semaphore, TryAcquireError, mpsc};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
@@ -122,7 +122,13 @@ pub trait Runner: Send + Sync + 'static {
 
     /// What a run cancelled after `limit` reports.
     fn timed_out(&self, run: &RunContext, limit: Duration) -> Vec<Point> {
-        probes::timeout_points(run.agent_id, run.test.id, &run.test.spec, run.started_at, limit)
+        probes::timeout_points(
+            run.agent_id,
+            run.test.id,
+            &run.test.spec,
+            run.started_at,
+            limit,
+        )
     }
 }
 
@@ -351,7 +357,11 @@ struct Actor<R: Runner> {
 impl<R: Runner> Actor<R> {
     async fn run(mut self) {
         loop {
-            let due = self.tests.values().filter_map(|e| e.next.map(|s| s.at)).min();
+            let due = self
+                .tests
+                .values()
+                .filter_map(|e| e.next.map(|s| s.at))
+                .min();
             let timer = async move {
                 match due {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -449,7 +459,9 @@ impl<R: Runner> Actor<R> {
 
     fn publish_counts(&self) {
         let scheduled = self.tests.len() as u64;
-        self.shared.tests_scheduled.store(scheduled, Ordering::Relaxed);
+        self.shared
+            .tests_scheduled
+            .store(scheduled, Ordering::Relaxed);
         let refused = self.refused.len() as u64;
         self.shared.tests_refused.store(refused, Ordering::Relaxed);
     }
@@ -476,7 +488,11 @@ impl<R: Runner> Actor<R> {
                 }
                 Shared::count(&self.shared.overlaps_skipped);
                 running.skipped_since.get_or_insert(slot.at);
-                tracing::debug!(test = id, k = slot.k, "previous run still going; slot skipped");
+                tracing::debug!(
+                    test = id,
+                    k = slot.k,
+                    "previous run still going; slot skipped"
+                );
             } else if entry.plan.open_at(now) {
                 let limit = entry.limit;
                 if entry.plan.is_one_shot() {
@@ -498,8 +514,7 @@ impl<R: Runner> Actor<R> {
                 continue;
             };
             entry.next = entry.plan.next_at_or_after(now, slot.k + 1);
-            if entry.next.is_none() && entry.plan.is_one_shot() && !self.running.contains_key(&id)
-            {
+            if entry.next.is_none() && entry.plan.is_one_shot() && !self.running.contains_key(&id) {
                 // A one-shot whose window closed before it could run.
                 tracing::debug!(test = id, "one-shot test's window is over");
             }
@@ -614,7 +629,12 @@ impl<R: Runner> Actor<R> {
     async fn shutdown(mut self) {
         // Runs waiting for a permit give up; running ones keep theirs.
         self.semaphore.close();
-        let longest = self.running.values().map(|r| r.limit).max().unwrap_or_default();
+        let longest = self
+            .running
+            .values()
+            .map(|r| r.limit)
+            .max()
+            .unwrap_or_default();
         let deadline = Instant::now() + longest + SHUTDOWN_SLACK;
         loop {
             match tokio::time::timeout_at(deadline, self.runs.join_next_with_id()).await {
@@ -643,6 +663,12 @@ fn stamp(points: Vec<Point>, started_at: SystemTime) -> Vec<Point> {
     };
     points
         .into_iter()
-        .map(|p| if p.time().is_none() { p.timestamp(time) } else { p })
+        .map(|p| {
+            if p.time().is_none() {
+                p.timestamp(time)
+            } else {
+                p
+            }
+        })
         .collect()
 }

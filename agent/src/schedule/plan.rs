@@ -63,7 +63,12 @@ pub struct Plan {
 impl Plan {
     /// `wall_now` and `mono_now` must be read together; they tie the schedule's
     /// wall-clock times to the monotonic clock once.
-    pub fn new(schedule: &Schedule, jitter: Duration, wall_now: SystemTime, mono_now: Instant) -> Plan {
+    pub fn new(
+        schedule: &Schedule,
+        jitter: Duration,
+        wall_now: SystemTime,
+        mono_now: Instant,
+    ) -> Plan {
         let origin_wall_ns = wall_ns(wall_now);
         // Validation keeps intervals at ≥ 1 s; a zero would make every slot the same.
         let interval_ns = i128::from(schedule.interval_seconds.max(1)) * 1_000 * NANOS_PER_MS;
@@ -203,8 +208,9 @@ mod tests {
             }
         }
         assert_eq!(jitter(7, 9, 0), Duration::ZERO);
-        let spread: std::collections::BTreeSet<_> =
-            (1..=100).map(|agent| jitter(agent, 42, 60).as_secs()).collect();
+        let spread: std::collections::BTreeSet<_> = (1..=100)
+            .map(|agent| jitter(agent, 42, 60).as_secs())
+            .collect();
         // 100 agents over 60 one-second buckets: a working hash fills most of them.
         assert!(spread.len() > 40, "offsets bunch up: {spread:?}");
     }
@@ -259,7 +265,12 @@ mod tests {
     #[test]
     fn slot_ten_thousand_is_exactly_ten_thousand_intervals_after_slot_zero() {
         let now = mono();
-        let plan = Plan::new(&schedule(7), Duration::from_millis(1_234), wall(1_700_000_000_001), now);
+        let plan = Plan::new(
+            &schedule(7),
+            Duration::from_millis(1_234),
+            wall(1_700_000_000_001),
+            now,
+        );
         let first = plan.next_run(now).unwrap();
         let far = plan.next_at_or_after(now, first.k + 10_000).unwrap();
         assert_eq!(far.k, first.k + 10_000);
@@ -313,7 +324,10 @@ mod tests {
 
         s.start_at_ms = Some(1_700_000_010_000);
         let plan = Plan::new(&s, Duration::ZERO, wall(1_700_000_000_000), now);
-        assert_eq!(plan.next_run(now).unwrap().at - now, Duration::from_secs(10));
+        assert_eq!(
+            plan.next_run(now).unwrap().at - now,
+            Duration::from_secs(10)
+        );
         // Assigned after its start: due as soon as it is assigned.
         let late = now + Duration::from_secs(20);
         assert_eq!(plan.next_run(late), Some(Slot { k: 0, at: late }));
