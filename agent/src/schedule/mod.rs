@@ -154,6 +154,10 @@ impl Runner for ProbeRunner {
         probes::prepare(&test.spec).map_err(|e| e.to_string())
     }
 
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an `async fn` would borrow `self`; runs outlive it ('static)"
+    )]
     fn run(
         &self,
         run: RunContext,
