@@ -518,8 +518,45 @@ async fn the_concurrency_limit_is_never_exceeded_and_waiting_counts_as_lag() {
     }
 }
 
+/// Log lines of the current thread (a `#[tokio::test]` runtime runs every task on it).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn kinds_this_agent_cannot_run_and_invalid_tests_are_not_scheduled() {
+    let logs = Logs::default();
+    let _capture = logs.capture();
     let (tx, points) = collect();
     let scheduler = schedule::spawn(SchedulerConfig::new(1), tx);
     let dns = AssignedTest {
@@ -541,6 +578,36 @@ async fn kinds_this_agent_cannot_run_and_invalid_tests_are_not_scheduled() {
     assert_eq!((stats.tests_refused, stats.tests_scheduled), (2, 0));
     assert_eq!(stats.runs_started, 0);
     assert!(points.batches().is_empty());
+    // Each refusal is logged once, however often the same test is assigned.
+    let text = logs.text();
+    assert_eq!(
+        text.matches("dns tests are not supported by this agent version")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("invalid test: schedule.interval_seconds")
+            .count(),
+        1,
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_test_changed_to_one_shot_waits_for_its_running_run() {
+    let h = harness(1, Behaviour::Take(Duration::from_secs(5)), |_| {});
+    let mut s = schedule(60);
+    s.start_at_ms = Some(BASE_MS + 1_000);
+    h.scheduler.set_tests(vec![ping_test(1, s.clone())]);
+    h.until(2.0).await;
+    s.one_shot = true;
+    s.start_at_ms = None;
+    h.scheduler.set_tests(vec![ping_test(1, s)]);
+    h.until(120.0).await;
+    // The one-shot is due at 2 s, but the previous spec's run holds the test until 6 s.
+    assert_eq!(h.start_offsets_ms(1), [1_000, 6_000]);
+    assert_eq!(h.scheduler.stats().overlaps_skipped, 0);
 }
 
 #[tokio::test(start_paused = true)]

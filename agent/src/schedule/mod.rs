@@ -26,7 +26,7 @@
 
 pub mod plan;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +61,13 @@ pub struct SchedulerConfig {
     pub max_concurrent: usize,
     /// Added to each probe's natural duration before a run is cancelled.
     pub probe_timeout_margin: Duration,
+}
+
+impl Default for SchedulerConfig {
+    /// Agent id 0: set the real one.
+    fn default() -> Self {
+        Self::new(0)
+    }
 }
 
 impl SchedulerConfig {
@@ -198,6 +205,7 @@ pub fn spawn_with<R: Runner>(
         shared: Arc::clone(&shared),
         commands: commands_rx,
         tests: HashMap::new(),
+        queue: BTreeSet::new(),
         refused: HashMap::new(),
         one_shots_taken: HashMap::new(),
         running: HashMap::new(),
@@ -212,8 +220,8 @@ pub fn spawn_with<R: Runner>(
     }
 }
 
-/// Controls a running scheduler. Dropping it stops the scheduler and cancels its runs;
-/// [`SchedulerHandle::shutdown`] lets running ones finish.
+/// Controls a running scheduler. Dropping it stops the scheduler as
+/// [`SchedulerHandle::shutdown`] does, without waiting for it.
 #[derive(Debug)]
 pub struct SchedulerHandle {
     commands: mpsc::UnboundedSender<Command>,
@@ -353,6 +361,8 @@ struct Actor<R: Runner> {
     refused: HashMap<i64, TestSpec>,
     /// One-shot specs that have had their run, by test id.
     one_shots_taken: HashMap<i64, Vec<TestSpec>>,
+    /// `(next slot, test id)` of every test with a next run, earliest first.
+    queue: BTreeSet<(Instant, i64)>,
     running: HashMap<i64, Running>,
     tasks: HashMap<tokio::task::Id, i64>,
     runs: JoinSet<()>,
@@ -361,11 +371,7 @@ struct Actor<R: Runner> {
 impl<R: Runner> Actor<R> {
     async fn run(mut self) {
         loop {
-            let due = self
-                .tests
-                .values()
-                .filter_map(|e| e.next.map(|s| s.at))
-                .min();
+            let due = self.queue.first().map(|(at, _)| *at);
             let timer = async move {
                 match due {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -400,10 +406,18 @@ impl<R: Runner> Actor<R> {
                 }
                 continue;
             }
-            self.tests.remove(&test.id);
+            self.remove(test.id);
             self.add(test);
         }
-        self.tests.retain(|id, _| assigned.contains(id));
+        let gone: Vec<i64> = self
+            .tests
+            .keys()
+            .filter(|id| !assigned.contains(id))
+            .copied()
+            .collect();
+        for id in gone {
+            self.remove(id);
+        }
         self.refused.retain(|id, _| assigned.contains(id));
         self.publish_counts();
     }
@@ -442,16 +456,37 @@ impl<R: Runner> Actor<R> {
         let next = plan.next_run(now);
         let limit = self.runner.natural_duration(&test.spec) + self.config.probe_timeout_margin;
         tracing::debug!(test = test.id, kind = %test.spec.kind, ?next, ?jitter, "test scheduled");
+        let id = test.id;
         self.tests.insert(
-            test.id,
+            id,
             Entry {
                 test: Arc::new(test),
                 plan,
                 limit,
                 state,
-                next,
+                next: None,
             },
         );
+        self.set_next(id, next);
+    }
+
+    fn remove(&mut self, id: i64) {
+        self.set_next(id, None);
+        self.tests.remove(&id);
+    }
+
+    /// Sets a test's next slot, keeping the due queue in step.
+    fn set_next(&mut self, id: i64, next: Option<Slot>) {
+        let Some(entry) = self.tests.get_mut(&id) else {
+            return;
+        };
+        if let Some(old) = entry.next {
+            self.queue.remove(&(old.at, id));
+        }
+        entry.next = next;
+        if let Some(new) = next {
+            self.queue.insert((new.at, id));
+        }
     }
 
     fn refuse(&mut self, test: AssignedTest, reason: &str) {
@@ -473,21 +508,21 @@ impl<R: Runner> Actor<R> {
     /// Starts (or skips) every slot that is due.
     fn start_due(&mut self) {
         let now = Instant::now();
-        let due: Vec<i64> = self
-            .tests
-            .iter()
-            .filter(|(_, e)| e.next.is_some_and(|s| s.at <= now))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
-            let Some(entry) = self.tests.get_mut(&id) else {
+        while let Some(&(at, id)) = self.queue.first()
+            && at <= now
+        {
+            let Some(entry) = self.tests.get(&id) else {
+                self.queue.pop_first();
                 continue;
             };
-            let Some(slot) = entry.next else { continue };
+            let Some(slot) = entry.next else {
+                self.queue.pop_first();
+                continue;
+            };
             if let Some(running) = self.running.get_mut(&id) {
                 if entry.plan.is_one_shot() {
                     // Its single run waits for the previous spec's run; `finished` re-arms it.
-                    entry.next = None;
+                    self.set_next(id, None);
                     continue;
                 }
                 Shared::count(&self.shared.overlaps_skipped);
@@ -514,14 +549,11 @@ impl<R: Runner> Actor<R> {
                     },
                 );
             }
-            let Some(entry) = self.tests.get_mut(&id) else {
-                continue;
-            };
-            entry.next = entry.plan.next_at_or_after(now, slot.k + 1);
-            if entry.next.is_none() && entry.plan.is_one_shot() && !self.running.contains_key(&id) {
-                // A one-shot whose window closed before it could run.
-                tracing::debug!(test = id, "one-shot test's window is over");
-            }
+            let next = self
+                .tests
+                .get(&id)
+                .and_then(|entry| entry.plan.next_at_or_after(now, slot.k + 1));
+            self.set_next(id, next);
         }
     }
 
@@ -618,7 +650,7 @@ impl<R: Runner> Actor<R> {
             self.shared.record_lag(now.saturating_duration_since(slot));
         }
         // A one-shot that waited for this run.
-        if let Some(entry) = self.tests.get_mut(&id)
+        if let Some(entry) = self.tests.get(&id)
             && entry.plan.is_one_shot()
             && entry.next.is_none()
             && !self
@@ -626,7 +658,8 @@ impl<R: Runner> Actor<R> {
                 .get(&id)
                 .is_some_and(|specs| specs.contains(&entry.test.spec))
         {
-            entry.next = entry.plan.next_run(now);
+            let next = entry.plan.next_run(now);
+            self.set_next(id, next);
         }
     }
 
@@ -656,6 +689,7 @@ impl<R: Runner> Actor<R> {
             }
         }
         self.tests.clear();
+        self.queue.clear();
         self.publish_counts();
     }
 }
