@@ -726,3 +726,35 @@ async fn real_ping_and_host_runs_produce_schema_points() {
     assert!(!has_lo_rates(&hosts[0]));
     assert!(has_lo_rates(&hosts[1]));
 }
+
+#[tokio::test(start_paused = true)]
+async fn five_thousand_tests_each_run_on_their_own_jittered_slot() {
+    let h = harness(1, Behaviour::Take(Duration::from_millis(20)), |c| {
+        c.max_concurrent = 5_000;
+    });
+    let mut s = schedule(2);
+    s.jitter_seconds = 1;
+    h.scheduler
+        .set_tests((1..=5_000).map(|id| ping_test(id, s.clone())).collect());
+    h.until(9.999).await;
+    let starts = h.probe.starts();
+    // Slots at j, 2 s + j, … 8 s + j for every test, each started exactly on its slot.
+    assert_eq!(starts.len(), 5 * 5_000);
+    // The grid index of each test's first run (aligned slots count intervals since 1970).
+    let mut first_k = std::collections::HashMap::new();
+    for start in &starts {
+        let k0 = first_k.entry(start.test).or_insert(start.k);
+        *k0 = (*k0).min(start.k);
+    }
+    for start in &starts {
+        assert_eq!(start.at, start.slot);
+        let j = schedule::plan::jitter(1, start.test, 1);
+        let nth = (start.k - first_k[&start.test]) as u32;
+        assert_eq!(
+            start.at.duration_since(h.t0),
+            Duration::from_secs(2) * nth + j
+        );
+    }
+    let stats = h.scheduler.stats();
+    assert_eq!((stats.overlaps_skipped, stats.max_lag_ms), (0, 0.0));
+}
