@@ -515,7 +515,8 @@ impl<R: Runner> Actor<R> {
                 self.queue.pop_first();
                 continue;
             };
-            let Some(slot) = entry.next else {
+            let Some(slot) = entry.next.filter(|slot| slot.at == at) else {
+                // Not the entry's slot any more (`set_next` keeps them in step).
                 self.queue.pop_first();
                 continue;
             };
