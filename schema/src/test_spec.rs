@@ -358,7 +358,10 @@ pub struct Schedule {
     /// Per-agent random offset added to each run, in seconds (0 ≤ jitter < interval).
     #[serde(default)]
     pub jitter_seconds: u32,
-    /// Runs start at or after this time (Unix milliseconds); immediately when absent.
+    /// Runs start at or after this time (Unix milliseconds), on the grid `start_at_ms +
+    /// k·interval`. When absent the grid is aligned to the wall clock (multiples of the
+    /// interval since the Unix epoch, as SmokePing does), so the first run comes within
+    /// one interval and every agent runs the test in step.
     #[serde(default)]
     pub start_at_ms: Option<i64>,
     /// No run starts at or after this time (Unix milliseconds); open-ended when absent.
