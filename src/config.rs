@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use streamswarm_tsdb::influx::InfluxConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,138 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub timeseries: TimeSeriesConfig,
+    /// `[influx]`: an InfluxDB instead of the embedded time-series store.
+    #[serde(default)]
+    pub influx: InfluxSection,
+}
+
+/// `[influx]`: the keys of `streamswarm_tsdb::InfluxConfig` (`tsdb/influx.example.toml`)
+/// plus what agents are handed at enrolment (`agent_url`, `agent_token`,
+/// `agent_username` + `agent_password`; each defaults to the server's own). Absent
+/// `influx.url` means the embedded store. Validated while loading: an error names its key.
+#[derive(Debug, Clone, Default)]
+pub struct InfluxSection(pub Option<InfluxTarget>);
+
+/// A configured InfluxDB.
+#[derive(Debug, Clone)]
+pub struct InfluxTarget {
+    /// How the server reaches it (its reads).
+    pub server: InfluxConfig,
+    /// What enrolment hands agents to write with: the server's settings with
+    /// `agent_url` and the agent credential in place of the server's.
+    pub agents: InfluxConfig,
+}
+
+#[derive(Deserialize)]
+struct RawInflux {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    agent_url: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    agent_username: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    agent_password: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    agent_token: Option<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Environment values are parsed (`try_parsing`), so a numeric password arrives as a
+/// number; secrets and names are text either way.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }))
+}
+
+fn blank_to_none(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+impl<'de> Deserialize<'de> for InfluxSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawInflux::deserialize(d)?;
+        InfluxSection::build(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl InfluxSection {
+    fn build(raw: RawInflux) -> Result<Self, String> {
+        let agent_url = blank_to_none(raw.agent_url);
+        let agent_username = blank_to_none(raw.agent_username);
+        let agent_password = blank_to_none(raw.agent_password);
+        let agent_token = blank_to_none(raw.agent_token);
+        let Some(url) = blank_to_none(raw.url) else {
+            let mut set: Vec<String> = raw.rest.keys().cloned().collect();
+            for (k, v) in [
+                ("agent_url", &agent_url),
+                ("agent_username", &agent_username),
+                ("agent_password", &agent_password),
+                ("agent_token", &agent_token),
+            ] {
+                if v.is_some() {
+                    set.push(k.into());
+                }
+            }
+            if set.is_empty() {
+                return Ok(InfluxSection(None));
+            }
+            return Err(format!(
+                "influx.url is required when other influx keys are set ({}); without influx.url the embedded store is used",
+                set.join(", ")
+            ));
+        };
+        let mut map = raw.rest;
+        for key in [
+            "username",
+            "password",
+            "token",
+            "database",
+            "retention_policy",
+            "org",
+            "bucket",
+        ] {
+            if let Some(v) = map.get_mut(key)
+                && (v.is_number() || v.is_boolean())
+            {
+                *v = serde_json::Value::String(v.to_string());
+            }
+        }
+        map.insert("url".into(), serde_json::Value::String(url));
+        let server: InfluxConfig = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| format!("influx: {e}"))?;
+        server.validate().map_err(|e| e.to_string())?;
+        let mut agents = server.clone();
+        if let Some(u) = agent_url {
+            agents.url = u;
+        }
+        match (&agent_username, &agent_password) {
+            (Some(_), None) => {
+                return Err("influx.agent_password is required when influx.agent_username is set".into());
+            }
+            (None, Some(_)) => {
+                return Err("influx.agent_username is required when influx.agent_password is set".into());
+            }
+            _ => {}
+        }
+        if agent_username.is_some() || agent_token.is_some() {
+            agents.username = agent_username;
+            agents.password = agent_password.map(SecretString::from);
+            agents.token = agent_token.map(SecretString::from);
+        }
+        agents.validate().map_err(|e| match e.key {
+            "url" | "username" | "password" | "token" => {
+                format!("influx.agent_{} {} (the write target handed to agents)", e.key, e.message)
+            }
+            _ => e.to_string(),
+        })?;
+        Ok(InfluxSection(Some(InfluxTarget { server, agents })))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

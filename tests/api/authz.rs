@@ -687,7 +687,7 @@ fn check(x: &Exchange) -> Vec<String> {
         // InfluxDB's shapes on its endpoints: v1 `{"error": "…"}`, v2 `{"code", "message"}`.
         let shaped = match (format, parsed.as_ref()) {
             (ErrorFormat::Json, Some(v)) => v["error"]["code"] == code,
-            (ErrorFormat::InfluxV1, Some(v)) => v["error"].is_string(),
+            (ErrorFormat::InfluxV1 | ErrorFormat::Agent, Some(v)) => v["error"].is_string(),
             (ErrorFormat::InfluxV2, Some(v)) => v["code"] == code && v["message"].is_string(),
             _ => false,
         };
