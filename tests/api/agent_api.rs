@@ -334,7 +334,8 @@ both_backends!(heartbeat_stores_facts_and_status_follows_the_clock, |app| async 
     assert!(answer["assignments_etag"].as_str().unwrap().starts_with('"'));
 
     let view = agent_view(&app, id).await;
-    assert_eq!(view["last_seen_at"], now);
+    let stored = app.store().agent(id).await.unwrap().unwrap();
+    assert_eq!(stored.last_seen_at.map(|t| t.0), Some(now), "the server's clock");
     assert_eq!(view["hostname"], "edge-01-renamed-host");
     assert_eq!(view["name"], "edge-01", "a new hostname is a fact, not a rename");
     assert_eq!(view["version"], "0.2.0");
@@ -342,8 +343,10 @@ both_backends!(heartbeat_stores_facts_and_status_follows_the_clock, |app| async 
     assert_eq!(view["facts"]["clock_offset_ms"], -1.25);
     assert_eq!(view["status"], "online");
 
-    // Offline once silent past agent_offline_after_seconds (default 60), at read time.
-    app.clock.advance(Duration::from_secs(60));
+    // Offline once silent past agent_offline_after_seconds, at read time.
+    let settings = app.state.settings.get(app.store()).await.unwrap();
+    let offline_after = settings.get("agent_offline_after_seconds") as u64;
+    app.clock.advance(Duration::from_secs(offline_after));
     assert_eq!(agent_view(&app, id).await["status"], "online");
     app.clock.advance(Duration::from_secs(1));
     assert_eq!(agent_view(&app, id).await["status"], "offline");
