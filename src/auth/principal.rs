@@ -84,9 +84,7 @@ impl Principal {
     pub fn session(&self) -> Option<&SessionRef> {
         match self {
             Principal::User { session, .. } => Some(session),
-            Principal::Token { .. } | Principal::Agent { .. } | Principal::Enrolment { .. } => {
-                None
-            }
+            Principal::Token { .. } | Principal::Agent { .. } | Principal::Enrolment { .. } => None,
         }
     }
 }

@@ -173,8 +173,7 @@ where
             (Access::Agent, Ok(Some(p))) => {
                 if !matches!(p, Principal::Agent { .. }) {
                     return Err(Error::Forbidden(
-                        "this route is for agents; it takes an agent credential (ssw_agt_…)"
-                            .into(),
+                        "this route is for agents; it takes an agent credential (ssw_agt_…)".into(),
                     ));
                 }
                 Some(p)

@@ -102,7 +102,11 @@ async fn assignments(app: &TestApp, credential: &str, etag: Option<&str>) -> (u1
     if status == 304 {
         assert_eq!(text, "", "a 304 has no body");
     }
-    (status, etag, serde_json::from_str(&text).unwrap_or_default())
+    (
+        status,
+        etag,
+        serde_json::from_str(&text).unwrap_or_default(),
+    )
 }
 
 async fn agent_view(app: &TestApp, id: i64) -> Value {
@@ -180,11 +184,11 @@ both_backends!(enrol_creates_an_agent_and_its_credential, |app| async {
     let (status, _) = heartbeat_with(&app, &credential, &beat("edge-01")).await;
     assert_eq!(status, 200);
     let resp = bare_client()
-        .post(app.url(
-            "/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns",
-        ))
+        .post(app.url("/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns"))
         .header("authorization", format!("Token {credential}"))
-        .body(format!("ping,agent={id} rtt_avg_ms=1.5 1764100000000000000"))
+        .body(format!(
+            "ping,agent={id} rtt_avg_ms=1.5 1764100000000000000"
+        ))
         .send()
         .await
         .unwrap();
@@ -319,53 +323,71 @@ both_backends!(the_last_use_goes_to_exactly_one_agent, |app| async {
     }
 });
 
-both_backends!(heartbeat_stores_facts_and_status_follows_the_clock, |app| async {
-    let (id, credential) = enrol(&app, "edge-01").await;
-    assert_eq!(agent_view(&app, id).await["status"], "never_seen");
+both_backends!(
+    heartbeat_stores_facts_and_status_follows_the_clock,
+    |app| async {
+        let (id, credential) = enrol(&app, "edge-01").await;
+        assert_eq!(agent_view(&app, id).await["status"], "never_seen");
 
-    let mut body = beat("edge-01-renamed-host");
-    body["facts"]["agent_version"] = json!("0.2.0");
-    body["facts"]["interfaces"][0]["addresses"] = json!(["10.0.0.6/24"]);
-    let (status, answer) = heartbeat_with(&app, &credential, &body).await;
-    assert_eq!(status, 200, "{answer}");
-    let now = app.clock.now_ms();
-    assert_eq!(answer["server_time_ms"], now);
-    assert_eq!(answer["heartbeat_interval_seconds"], 10);
-    assert!(answer["assignments_etag"].as_str().unwrap().starts_with('"'));
+        let mut body = beat("edge-01-renamed-host");
+        body["facts"]["agent_version"] = json!("0.2.0");
+        body["facts"]["interfaces"][0]["addresses"] = json!(["10.0.0.6/24"]);
+        let (status, answer) = heartbeat_with(&app, &credential, &body).await;
+        assert_eq!(status, 200, "{answer}");
+        let now = app.clock.now_ms();
+        assert_eq!(answer["server_time_ms"], now);
+        assert_eq!(answer["heartbeat_interval_seconds"], 10);
+        assert!(
+            answer["assignments_etag"]
+                .as_str()
+                .unwrap()
+                .starts_with('"')
+        );
 
-    let view = agent_view(&app, id).await;
-    let stored = app.store().agent(id).await.unwrap().unwrap();
-    assert_eq!(stored.last_seen_at.map(|t| t.0), Some(now), "the server's clock");
-    assert_eq!(view["hostname"], "edge-01-renamed-host");
-    assert_eq!(view["name"], "edge-01", "a new hostname is a fact, not a rename");
-    assert_eq!(view["version"], "0.2.0");
-    assert_eq!(view["facts"]["interfaces"][0]["addresses"][0], "10.0.0.6/24");
-    assert_eq!(view["facts"]["clock_offset_ms"], -1.25);
-    assert_eq!(view["status"], "online");
+        let view = agent_view(&app, id).await;
+        let stored = app.store().agent(id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.last_seen_at.map(|t| t.0),
+            Some(now),
+            "the server's clock"
+        );
+        assert_eq!(view["hostname"], "edge-01-renamed-host");
+        assert_eq!(
+            view["name"], "edge-01",
+            "a new hostname is a fact, not a rename"
+        );
+        assert_eq!(view["version"], "0.2.0");
+        assert_eq!(
+            view["facts"]["interfaces"][0]["addresses"][0],
+            "10.0.0.6/24"
+        );
+        assert_eq!(view["facts"]["clock_offset_ms"], -1.25);
+        assert_eq!(view["status"], "online");
 
-    // Offline once silent past agent_offline_after_seconds, at read time.
-    let settings = app.state.settings.get(app.store()).await.unwrap();
-    let offline_after = settings.get("agent_offline_after_seconds") as u64;
-    app.clock.advance(Duration::from_secs(offline_after));
-    assert_eq!(agent_view(&app, id).await["status"], "online");
-    app.clock.advance(Duration::from_secs(1));
-    assert_eq!(agent_view(&app, id).await["status"], "offline");
-    let (status, _) = heartbeat_with(&app, &credential, &body).await;
-    assert_eq!(status, 200);
-    assert_eq!(agent_view(&app, id).await["status"], "online");
+        // Offline once silent past agent_offline_after_seconds, at read time.
+        let settings = app.state.settings.get(app.store()).await.unwrap();
+        let offline_after = settings.get("agent_offline_after_seconds") as u64;
+        app.clock.advance(Duration::from_secs(offline_after));
+        assert_eq!(agent_view(&app, id).await["status"], "online");
+        app.clock.advance(Duration::from_secs(1));
+        assert_eq!(agent_view(&app, id).await["status"], "offline");
+        let (status, _) = heartbeat_with(&app, &credential, &body).await;
+        assert_eq!(status, 200);
+        assert_eq!(agent_view(&app, id).await["status"], "online");
 
-    // The interval is the runtime setting, read on every heartbeat.
-    let admin = app.api_token(Role::Admin).await;
-    let resp = app
-        .with_token(Method::PATCH, "/api/v1/settings", &admin)
-        .json(&json!({"heartbeat_interval_seconds": 20, "agent_offline_after_seconds": 60}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-    let (_, answer) = heartbeat_with(&app, &credential, &body).await;
-    assert_eq!(answer["heartbeat_interval_seconds"], 20);
-});
+        // The interval is the runtime setting, read on every heartbeat.
+        let admin = app.api_token(Role::Admin).await;
+        let resp = app
+            .with_token(Method::PATCH, "/api/v1/settings", &admin)
+            .json(&json!({"heartbeat_interval_seconds": 20, "agent_offline_after_seconds": 60}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        let (_, answer) = heartbeat_with(&app, &credential, &body).await;
+        assert_eq!(answer["heartbeat_interval_seconds"], 20);
+    }
+);
 
 both_backends!(bad_heartbeats_are_400s_naming_the_field, |app| async {
     let (id, credential) = enrol(&app, "edge-01").await;
@@ -377,7 +399,10 @@ both_backends!(bad_heartbeats_are_400s_naming_the_field, |app| async {
     );
     let cases: Vec<(Value, &str)> = vec![
         (json!({"facts": facts()}), "hostname"),
-        (json!({"hostname": "has space", "facts": facts()}), "hostname"),
+        (
+            json!({"hostname": "has space", "facts": facts()}),
+            "hostname",
+        ),
         (json!({"hostname": "", "facts": facts()}), "hostname"),
         (json!({"hostname": "h"}), "facts"),
         (
@@ -485,14 +510,24 @@ both_backends!(assignments_direct_and_by_group_with_etags, |app| async {
     assert_eq!(body, json!({"agent_id": id, "tests": []}));
 
     let schedule = json!({"interval_seconds": 60, "jitter_seconds": 5});
-    let direct = create_test(&app, &op, json!({"name": "ping gateway", "kind": "ping", "target": "192.0.2.1",
-        "params": {"count": 5}, "schedule": schedule, "assignments": {"agents": [id]}})).await;
+    let direct = create_test(
+        &app,
+        &op,
+        json!({"name": "ping gateway", "kind": "ping", "target": "192.0.2.1",
+        "params": {"count": 5}, "schedule": schedule, "assignments": {"agents": [id]}}),
+    )
+    .await;
     let by_group = create_test(&app, &op, json!({"name": "tcp web", "kind": "tcp", "target": "192.0.2.2:443",
         "schedule": {"interval_seconds": 30, "start_at_ms": 1764100000000i64}, "assignments": {"groups": [group]}})).await;
     let _disabled = create_test(&app, &op, json!({"name": "off", "kind": "ping", "target": "192.0.2.3",
         "schedule": schedule, "enabled": false, "assignments": {"agents": [id], "groups": [group]}})).await;
-    let _elsewhere = create_test(&app, &op, json!({"name": "other agent", "kind": "ping", "target": "192.0.2.4",
-        "schedule": schedule, "assignments": {"agents": [other]}})).await;
+    let _elsewhere = create_test(
+        &app,
+        &op,
+        json!({"name": "other agent", "kind": "ping", "target": "192.0.2.4",
+        "schedule": schedule, "assignments": {"agents": [other]}}),
+    )
+    .await;
 
     let (status, etag, body) = assignments(&app, &credential, None).await;
     assert_eq!(status, 200);
@@ -525,8 +560,10 @@ both_backends!(assignments_direct_and_by_group_with_etags, |app| async {
     app.clock.advance(Duration::from_secs(1));
     let resp = app
         .with_token(Method::PUT, &format!("/api/v1/tests/{direct}"), &op)
-        .json(&json!({"name": "ping gateway", "kind": "ping", "target": "192.0.2.1",
-            "params": {"count": 10}, "schedule": schedule, "assignments": {"agents": [id]}}))
+        .json(
+            &json!({"name": "ping gateway", "kind": "ping", "target": "192.0.2.1",
+            "params": {"count": 10}, "schedule": schedule, "assignments": {"agents": [id]}}),
+        )
         .send()
         .await
         .unwrap();
@@ -560,7 +597,11 @@ both_backends!(assignments_direct_and_by_group_with_etags, |app| async {
 async fn agent_refusals(app: &TestApp, credential: &str) -> Vec<(String, u16, String)> {
     let mut out = Vec::new();
     let (s, b) = heartbeat_with(app, credential, &beat("h")).await;
-    out.push(("heartbeat".into(), s, b["error"].as_str().unwrap_or("").into()));
+    out.push((
+        "heartbeat".into(),
+        s,
+        b["error"].as_str().unwrap_or("").into(),
+    ));
     let resp = bare_client()
         .get(app.url("/api/v1/agent/assignments"))
         .bearer_auth(credential)
@@ -568,18 +609,24 @@ async fn agent_refusals(app: &TestApp, credential: &str) -> Vec<(String, u16, St
         .await
         .unwrap();
     let (s, b) = status_json(resp).await;
-    out.push(("assignments".into(), s, b["error"].as_str().unwrap_or("").into()));
+    out.push((
+        "assignments".into(),
+        s,
+        b["error"].as_str().unwrap_or("").into(),
+    ));
     let resp = bare_client()
-        .post(app.url(
-            "/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns",
-        ))
+        .post(app.url("/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns"))
         .header("authorization", format!("Token {credential}"))
         .body("ping,agent=1 rtt_avg_ms=1 1764100000000000000")
         .send()
         .await
         .unwrap();
     let (s, b) = status_json(resp).await;
-    out.push(("v2 write".into(), s, b["message"].as_str().unwrap_or("").into()));
+    out.push((
+        "v2 write".into(),
+        s,
+        b["message"].as_str().unwrap_or("").into(),
+    ));
     let resp = bare_client()
         .post(app.url("/write?db=streamswarm&precision=ns"))
         .bearer_auth(credential)
@@ -588,7 +635,11 @@ async fn agent_refusals(app: &TestApp, credential: &str) -> Vec<(String, u16, St
         .await
         .unwrap();
     let (s, b) = status_json(resp).await;
-    out.push(("v1 write".into(), s, b["error"].as_str().unwrap_or("").into()));
+    out.push((
+        "v1 write".into(),
+        s,
+        b["error"].as_str().unwrap_or("").into(),
+    ));
     out
 }
 
@@ -596,10 +647,7 @@ both_backends!(revoked_or_deleted_agents_get_401, |app| async {
     let op = app.api_token(Role::Operator).await;
     // Revoking the agent revokes its credential.
     let (id, credential) = enrol(&app, "edge-01").await;
-    assert_eq!(
-        heartbeat_with(&app, &credential, &beat("h")).await.0,
-        200
-    );
+    assert_eq!(heartbeat_with(&app, &credential, &beat("h")).await.0, 200);
     let (status, view) = status_json(
         app.with_token(Method::POST, &format!("/api/v1/agents/{id}/revoke"), &op)
             .send()
@@ -616,17 +664,29 @@ both_backends!(revoked_or_deleted_agents_get_401, |app| async {
             "{route}"
         );
     }
-    let tokens = app.store().list_tokens(Some(TokenKind::Agent)).await.unwrap();
+    let tokens = app
+        .store()
+        .list_tokens(Some(TokenKind::Agent))
+        .await
+        .unwrap();
     let cred = tokens.iter().find(|t| t.agent_id == Some(id)).unwrap();
     assert!(cred.revoked_at.is_some(), "the credential is revoked too");
 
     // Revoking only the credential (DELETE /api/v1/tokens/{id}) has the same effect.
     let (id2, credential2) = enrol(&app, "edge-02").await;
-    let tokens = app.store().list_tokens(Some(TokenKind::Agent)).await.unwrap();
+    let tokens = app
+        .store()
+        .list_tokens(Some(TokenKind::Agent))
+        .await
+        .unwrap();
     let cred2 = tokens.iter().find(|t| t.agent_id == Some(id2)).unwrap();
     let admin = app.api_token(Role::Admin).await;
     let resp = app
-        .with_token(Method::DELETE, &format!("/api/v1/tokens/{}", cred2.id), &admin)
+        .with_token(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", cred2.id),
+            &admin,
+        )
         .send()
         .await
         .unwrap();
@@ -662,79 +722,79 @@ both_backends!(revoked_or_deleted_agents_get_401, |app| async {
     assert_eq!(resp.status(), 404);
 });
 
-both_backends!(agent_management_is_audited_and_needs_operator, |app| async {
-    let (id, credential) = enrol(&app, "edge-01").await;
-    let viewer = app.api_token(Role::Viewer).await;
-    let op = app.login(Role::Operator).await;
-    let rename = json!({"name": "Edge router, rack 4"});
-    let path = format!("/api/v1/agents/{id}");
-    let revoke = format!("/api/v1/agents/{id}/revoke");
-    // Viewers and the agent itself may not.
-    for (method, p) in [
-        (Method::PATCH, &path),
-        (Method::POST, &revoke),
-        (Method::DELETE, &path),
-    ] {
-        for token in [&viewer, &credential] {
-            let resp = app
-                .with_token(method.clone(), p, token)
+both_backends!(
+    agent_management_is_audited_and_needs_operator,
+    |app| async {
+        let (id, credential) = enrol(&app, "edge-01").await;
+        let viewer = app.api_token(Role::Viewer).await;
+        let op = app.login(Role::Operator).await;
+        let rename = json!({"name": "Edge router, rack 4"});
+        let path = format!("/api/v1/agents/{id}");
+        let revoke = format!("/api/v1/agents/{id}/revoke");
+        // Viewers and the agent itself may not.
+        for (method, p) in [
+            (Method::PATCH, &path),
+            (Method::POST, &revoke),
+            (Method::DELETE, &path),
+        ] {
+            for token in [&viewer, &credential] {
+                let resp = app
+                    .with_token(method.clone(), p, token)
+                    .json(&rename)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 403, "{method} {p}");
+            }
+        }
+        // Bad names are 400s naming the field.
+        let (status, body) = status_json(
+            op.send(&app, Method::PATCH, &path)
+                .json(&json!({"name": "  "}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["error"]["details"][0]["field"], "name");
+
+        let (status, body) = status_json(
+            op.send(&app, Method::PATCH, &path)
                 .json(&rename)
                 .send()
                 .await
-                .unwrap();
-            assert_eq!(resp.status(), 403, "{method} {p}");
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["name"], "Edge router, rack 4");
+        assert_eq!(body["hostname"], "edge-01");
+        let resp = op.send(&app, Method::POST, &revoke).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let resp = op.send(&app, Method::DELETE, &path).send().await.unwrap();
+        assert_eq!(resp.status(), 204);
+        let resp = op.send(&app, Method::DELETE, &path).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+
+        let entries = app.store().audit_entries(100, None).await.unwrap();
+        let target = format!("agent:{id}");
+        let mine: Vec<(String, String)> = entries
+            .iter()
+            .filter(|e| e.target == target)
+            .map(|e| (e.action.clone(), e.actor.clone()))
+            .collect();
+        for action in ["agent.rename", "agent.revoke", "agent.delete"] {
+            assert!(
+                mine.contains(&(action.to_owned(), "user:otto".to_owned())),
+                "{action} by otto missing from {mine:?}"
+            );
         }
+        let renamed = entries.iter().find(|e| e.action == "agent.rename").unwrap();
+        assert_eq!(renamed.details["from"], "edge-01");
+        assert_eq!(renamed.details["to"], "Edge router, rack 4");
     }
-    // Bad names are 400s naming the field.
-    let (status, body) = status_json(
-        op.send(&app, Method::PATCH, &path)
-            .json(&json!({"name": "  "}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 400);
-    assert_eq!(body["error"]["details"][0]["field"], "name");
-
-    let (status, body) = status_json(
-        op.send(&app, Method::PATCH, &path)
-            .json(&rename)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["name"], "Edge router, rack 4");
-    assert_eq!(body["hostname"], "edge-01");
-    let resp = op.send(&app, Method::POST, &revoke).send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = op.send(&app, Method::DELETE, &path).send().await.unwrap();
-    assert_eq!(resp.status(), 204);
-    let resp = op.send(&app, Method::DELETE, &path).send().await.unwrap();
-    assert_eq!(resp.status(), 404);
-
-    let entries = app.store().audit_entries(100, None).await.unwrap();
-    let target = format!("agent:{id}");
-    let mine: Vec<(String, String)> = entries
-        .iter()
-        .filter(|e| e.target == target)
-        .map(|e| (e.action.clone(), e.actor.clone()))
-        .collect();
-    for action in ["agent.rename", "agent.revoke", "agent.delete"] {
-        assert!(
-            mine.contains(&(action.to_owned(), "user:otto".to_owned())),
-            "{action} by otto missing from {mine:?}"
-        );
-    }
-    let renamed = entries
-        .iter()
-        .find(|e| e.action == "agent.rename")
-        .unwrap();
-    assert_eq!(renamed.details["from"], "edge-01");
-    assert_eq!(renamed.details["to"], "Edge router, rack 4");
-});
+);
 
 // ---------------------------------------------------------------------------------------
 // A server configured with `[influx]`, against the real InfluxDB 1.6.7.
@@ -776,7 +836,10 @@ struct DropInfluxDb(url::Url, String);
 
 impl Drop for DropInfluxDb {
     fn drop(&mut self) {
-        let (url, statement) = (self.0.join("query").unwrap(), format!("DROP DATABASE \"{}\"", self.1));
+        let (url, statement) = (
+            self.0.join("query").unwrap(),
+            format!("DROP DATABASE \"{}\"", self.1),
+        );
         // Drop cannot await: a request on its own thread and runtime.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -814,7 +877,10 @@ async fn influx_configured_server_hands_agents_the_influxdb(backend: Backend) {
     else {
         return;
     };
-    assert!(app.state.timeseries.embedded().is_none(), "the embedded store is not opened");
+    assert!(
+        app.state.timeseries.embedded().is_none(),
+        "the embedded store is not opened"
+    );
 
     let token = enrol_token(&app, Some(1), None).await;
     let (status, body) = enrol_with(&app, &token, "edge-01").await;
@@ -891,7 +957,10 @@ async fn influx_configured_server_hands_agents_the_influxdb(backend: Backend) {
         .unwrap();
     let (status, body) = status_json(resp).await;
     assert_eq!(status, 404);
-    assert!(body["message"].as_str().unwrap().contains("[influx]"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("[influx]"),
+        "{body}"
+    );
     app.stop().await;
 }
 
