@@ -524,7 +524,7 @@ mod tests {
         let cases = [
             ("[influx]\ndatabase = \"x\"".to_owned(), "influx.url"),
             ("[influx]\nagent_token = \"x\"".to_owned(), "influx.url"),
-            (format!("{url}"), "influx.database"),
+            (url.to_owned(), "influx.database"),
             (
                 format!("{url}database = \"d\"\nversion = 3"),
                 "influx.version",
@@ -551,7 +551,7 @@ mod tests {
                 "influx.agent_url",
             ),
             (
-                format!("[influx]\nurl = \"not a url\"\ndatabase = \"d\""),
+                "[influx]\nurl = \"not a url\"\ndatabase = \"d\"".to_owned(),
                 "influx.url",
             ),
         ];
