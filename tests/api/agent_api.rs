@@ -180,8 +180,14 @@ both_backends!(enrol_creates_an_agent_and_its_credential, |app| async {
     assert!(!audit.to_string().contains(&credential));
     assert!(!audit.to_string().contains(&token));
     let logs = crate::helpers::captured_logs();
-    assert!(!logs.contains(&credential), "the credential reached the log");
-    assert!(!logs.contains(&token), "the enrolment token reached the log");
+    assert!(
+        !logs.contains(&credential),
+        "the credential reached the log"
+    );
+    assert!(
+        !logs.contains(&token),
+        "the enrolment token reached the log"
+    );
 
     // The credential works on the agent routes and the embedded store's writes.
     let (status, _) = heartbeat_with(&app, &credential, &beat("edge-01")).await;
