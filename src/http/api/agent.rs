@@ -237,28 +237,47 @@ pub async fn enrol(ctx: Ctx) -> Result<Response> {
         return Err(Error::Unauthorized("enrolment token used up".into()));
     }
     let facts = serde_json::to_value(&body.facts).map_err(anyhow::Error::from)?;
-    let agent = store
-        .create_agent_with_facts(
-            &body.hostname,
-            &body.hostname,
-            body.facts.agent_version.as_deref(),
-            &facts,
-        )
-        .await?;
     let generated = token::generate(TokenKind::Agent);
-    let credential = store
-        .insert_token(NewToken {
-            kind: TokenKind::Agent,
-            name: &format!("agent {} credential", agent.id),
-            prefix: &generated.prefix,
-            secret_hash: &generated.hash,
-            role: None,
-            agent_id: Some(agent.id),
-            created_by: enrol_token.created_by,
-            expires_at: None,
-            uses: None,
-        })
-        .await?;
+    let mut created_agent = None;
+    let made = async {
+        let agent = store
+            .create_agent_with_facts(
+                &body.hostname,
+                &body.hostname,
+                body.facts.agent_version.as_deref(),
+                &facts,
+            )
+            .await?;
+        created_agent = Some(agent.id);
+        let credential = store
+            .insert_token(NewToken {
+                kind: TokenKind::Agent,
+                name: &format!("agent {} credential", agent.id),
+                prefix: &generated.prefix,
+                secret_hash: &generated.hash,
+                role: None,
+                agent_id: Some(agent.id),
+                created_by: enrol_token.created_by,
+                expires_at: None,
+                uses: None,
+            })
+            .await?;
+        Ok::<_, crate::store::StoreError>((agent, credential))
+    }
+    .await;
+    let (agent, credential) = match made {
+        Ok(made) => made,
+        Err(e) => {
+            // Best effort: no half-made agent, and the use goes back to the token.
+            if let Some(id) = created_agent {
+                let _ = store.delete_agent(id).await;
+            }
+            if enrol_token.uses_remaining.is_some() {
+                let _ = store.give_back_use(enrol_token.id).await;
+            }
+            return Err(e.into());
+        }
+    };
     let actor = ctx.actor();
     store
         .audit(AuditRecord {
