@@ -211,6 +211,35 @@ both_backends!(enrol_creates_an_agent_and_its_credential, |app| async {
     assert_eq!(agent_count(&app).await, 2);
 });
 
+// `streamswarm token create --kind enrol` prints a token that enrols (once, here).
+both_backends!(a_cli_enrolment_token_enrols, |app| async {
+    let db = app.state.config.database.url.expose_secret().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_streamswarm"))
+            .env_remove("STREAMSWARM_CONFIG")
+            .env("STREAMSWARM__DATABASE__URL", db)
+            .args([
+                "token", "create", "--kind", "enrol", "--name", "cli", "--uses", "1",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("ssw_enr_"), "{token}");
+    assert!(stderr.contains("will not be shown again"), "{stderr}");
+    let (status, body) = enrol_with(&app, &token, "from-cli").await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = enrol_with(&app, &token, "from-cli").await;
+    assert_eq!(
+        (status, &body["error"]),
+        (401, &json!("enrolment token used up"))
+    );
+});
+
 both_backends!(enrolment_refusals_say_why, |app| async {
     let expect = |what: &str, got: (u16, Value), message: &str| {
         assert_eq!(got.0, 401, "{what}: {}", got.1);
