@@ -72,9 +72,11 @@ const VIEWER: Access = Access::Role(Role::Viewer);
 const OPERATOR: Access = Access::Role(Role::Operator);
 const ADMIN: Access = Access::Role(Role::Admin);
 const TS_WRITE: Access = Access::TimeSeriesWrite;
+const ENROL: Access = Access::Enrol;
+const AGENT: Access = Access::Agent;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-    use api::{agents, audit, groups, me, settings, tests, tokens, users};
+    use api::{agent, agents, audit, groups, me, settings, tests, tokens, users};
     vec![
         // Operations.
         route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
@@ -103,6 +105,9 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/audit", ADMIN, "Audit log, newest first", audit::list, res = 200 Vec<crate::store::audit::AuditEntry>),
         route!(GET "/api/v1/agents", VIEWER, "List agents", agents::list, res = 200 Vec<agents::AgentView>),
         route!(GET "/api/v1/agents/{id}", VIEWER, "Get an agent", agents::get, res = 200 agents::AgentView),
+        route!(PATCH "/api/v1/agents/{id}", OPERATOR, "Rename an agent", agents::update, req = agents::AgentUpdate, res = 200 agents::AgentView),
+        route!(POST "/api/v1/agents/{id}/revoke", OPERATOR, "Revoke an agent and its credential", agents::revoke, res = 200 agents::AgentView),
+        route!(DELETE "/api/v1/agents/{id}", OPERATOR, "Delete an agent (and its credential)", agents::delete),
         route!(PUT "/api/v1/agents/{id}/groups", OPERATOR, "Set an agent's groups", agents::set_groups, req = agents::GroupIds, res = 200 agents::AgentView),
         route!(GET "/api/v1/groups", VIEWER, "List agent groups", groups::list, res = 200 Vec<crate::store::agents::AgentGroup>),
         route!(POST "/api/v1/groups", OPERATOR, "Create an agent group", groups::create, req = groups::NewGroup, res = 201 crate::store::agents::AgentGroup),
@@ -112,6 +117,10 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
+        // The agent API (docs/agent-api.md).
+        route!(POST "/api/v1/agent/enrol", ENROL, "Enrol an agent with an enrolment token (its credential is returned once)", agent::enrol, req = agent::Enrolment, res = 201 agent::Enrolled),
+        route!(POST "/api/v1/agent/heartbeat", AGENT, "An agent's heartbeat: host facts in, settings and assignments ETag out", agent::heartbeat, req = agent::Heartbeat, res = 200 agent::HeartbeatAnswer),
+        route!(GET "/api/v1/agent/assignments", AGENT, "The tests this agent runs (ETag / If-None-Match → 304)", agent::assignments, res = 200 agent::AgentAssignments),
         // InfluxDB-compatible writes into the embedded time-series store.
         route!(GET "/ping", PUBLIC, "InfluxDB-compatible liveness check", ops::influx_ping),
         route!(POST "/write", TS_WRITE, "Write line protocol (InfluxDB 1.x compatible)", write::v1)

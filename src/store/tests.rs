@@ -195,6 +195,32 @@ impl Store {
         test_from_row(&row, assignments).map(Some)
     }
 
+    /// The enabled tests an agent runs: assigned to it directly or to one of its groups,
+    /// by id.
+    pub async fn tests_for_agent(&self, agent_id: i64) -> Result<Vec<TestRecord>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {TEST_COLUMNS} FROM tests WHERE enabled AND id IN (
+                         SELECT test_id FROM test_assignments WHERE agent_id = $1
+                         UNION
+                         SELECT a.test_id FROM test_assignments a
+                           JOIN agent_group_members m ON m.group_id = a.group_id
+                          WHERE m.agent_id = $1)
+                     ORDER BY id"
+                ),
+                params![agent_id],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let assignments = self.assignments(r.i64("id")?).await?;
+            out.push(test_from_row(r, assignments)?);
+        }
+        Ok(out)
+    }
+
     async fn assignments(&self, test_id: i64) -> Result<Assignments, StoreError> {
         let rows = self
             .db

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod agent_api;
 mod audit;
 mod auth;
 mod authz;

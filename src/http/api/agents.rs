@@ -100,3 +100,90 @@ pub async fn set_groups(ctx: Ctx) -> Result<Response> {
         .await?;
     ok(&one(&ctx, id).await?)
 }
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentUpdate {
+    /// What the agent is called in lists (1–100 characters).
+    pub name: String,
+}
+
+async fn existing(ctx: &Ctx, id: i64) -> Result<Agent> {
+    ctx.state
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("agent {id}")))
+}
+
+async fn audit_agent(
+    ctx: &Ctx,
+    action: &str,
+    agent: &Agent,
+    details: serde_json::Value,
+) -> Result<()> {
+    let actor = ctx.actor();
+    ctx.state
+        .store
+        .audit(AuditRecord {
+            actor: &actor.name,
+            action,
+            target: &format!("agent:{}", agent.id),
+            source_ip: actor.source_ip.as_deref(),
+            details,
+        })
+        .await?;
+    Ok(())
+}
+
+pub async fn update(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let body: AgentUpdate = ctx.json()?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            "must be 1–100 characters without control characters",
+        ));
+    }
+    let agent = existing(&ctx, id).await?;
+    ctx.state.store.rename_agent(id, name).await?;
+    audit_agent(
+        &ctx,
+        "agent.rename",
+        &agent,
+        serde_json::json!({"from": agent.name, "to": name}),
+    )
+    .await?;
+    ok(&one(&ctx, id).await?)
+}
+
+/// Revokes the agent and its credential: its next request gets 401
+/// `agent credential revoked`.
+pub async fn revoke(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let agent = existing(&ctx, id).await?;
+    ctx.state.store.revoke_agent(id).await?;
+    audit_agent(
+        &ctx,
+        "agent.revoke",
+        &agent,
+        serde_json::json!({"name": agent.name, "hostname": agent.hostname}),
+    )
+    .await?;
+    ok(&one(&ctx, id).await?)
+}
+
+pub async fn delete(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let agent = existing(&ctx, id).await?;
+    ctx.state.store.delete_agent(id).await?;
+    audit_agent(
+        &ctx,
+        "agent.delete",
+        &agent,
+        serde_json::json!({"name": agent.name, "hostname": agent.hostname}),
+    )
+    .await?;
+    Ok(crate::http::routes::no_content())
+}

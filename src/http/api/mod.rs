@@ -1,5 +1,6 @@
 //! JSON API v1 handlers, one file per resource.
 
+pub mod agent;
 pub mod agents;
 pub mod audit;
 pub mod groups;

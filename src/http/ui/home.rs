@@ -14,7 +14,9 @@ pub async fn page(ctx: Ctx) -> Result<Response> {
         .unwrap_or_default();
     let user = match p {
         crate::auth::Principal::User { user, .. } => user.username.clone(),
-        crate::auth::Principal::Token { .. } | crate::auth::Principal::Agent { .. } => p.actor(),
+        crate::auth::Principal::Token { .. }
+        | crate::auth::Principal::Agent { .. }
+        | crate::auth::Principal::Enrolment { .. } => p.actor(),
     };
     let body = ctx.state.templates.render(
         "home",
