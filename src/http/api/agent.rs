@@ -26,9 +26,9 @@ const MAX_INTERFACES: usize = 256;
 const MAX_ADDRESSES: usize = 64;
 
 /// What an agent reports about its host. Every field is optional (a host may not expose
-/// it); unknown fields are refused so a misspelt one is noticed.
+/// it). Unknown fields are ignored, as in the other agent bodies: a fleet is upgraded
+/// agent by agent, and a newer agent's heartbeat must not be refused by an older server.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct HostFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub os: Option<String>,
@@ -56,7 +56,6 @@ pub struct HostFacts {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct NetInterface {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,7 +148,6 @@ impl HostFacts {
 }
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Enrolment {
     pub hostname: String,
     #[serde(default)]
@@ -303,7 +301,6 @@ pub async fn enrol(ctx: Ctx) -> Result<Response> {
 }
 
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     pub hostname: String,
     pub facts: HostFacts,
