@@ -13,9 +13,10 @@
 # server has stopped) and `ts_bench query` (query latency).
 #
 # Knobs (environment):
+#   BENCH_SHAPES=agent,fleet how requests are cut (per-agent or fleet-wide batches)
 #   BENCH_CLIENTS=1,4        concurrent clients per ingest case
-#   BENCH_MIN_SECONDS=10     each ingest run lasts at least this long for the faster store
-#   BENCH_ROUNDS=2           ingest runs per store and client count (order alternates)
+#   BENCH_SECONDS=10         length of each timed ingest run
+#   BENCH_ROUNDS=2           ingest runs per store and case (the order alternates)
 #   BENCH_REPS=200           timed repetitions per store and phase of the query
 #   BENCH_OUT=bench/results/timeseries-latest.txt
 set -euo pipefail
@@ -38,14 +39,14 @@ for arg in "$@"; do
         *) die "unknown argument $arg (only --quick)" ;;
     esac
 done
+SHAPES=${BENCH_SHAPES:-agent,fleet}
+CLIENTS=${BENCH_CLIENTS:-1,4}
 if ((QUICK)); then
-    CLIENTS=${BENCH_CLIENTS:-1,4}
-    MIN_SECONDS=${BENCH_MIN_SECONDS:-2}
+    SECONDS_PER_RUN=${BENCH_SECONDS:-2}
     ROUNDS=${BENCH_ROUNDS:-1}
     REPS=${BENCH_REPS:-20}
 else
-    CLIENTS=${BENCH_CLIENTS:-1,4}
-    MIN_SECONDS=${BENCH_MIN_SECONDS:-10}
+    SECONDS_PER_RUN=${BENCH_SECONDS:-10}
     ROUNDS=${BENCH_ROUNDS:-2}
     REPS=${BENCH_REPS:-200}
 fi
@@ -133,7 +134,7 @@ out ""
 section "Ingest"
 STREAMSWARM_BENCH_TOKEN=$TOKEN BENCH_CLK_TCK=$(getconf CLK_TCK) "$TS_BENCH" ingest \
     --embedded "http://127.0.0.1:$PORT" --influx "$INFLUX_URL" \
-    --clients "$CLIENTS" --min-seconds "$MIN_SECONDS" --rounds "$ROUNDS" \
+    --shapes "$SHAPES" --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" --rounds "$ROUNDS" \
     --embedded-pid "$SERVER_PID" --influx-pid "$INFLUX_PID" \
     --expect-out "$WORK/expect.json" | tee -a "$RESULTS"
 out ""

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use streamswarm::config::TimeSeriesConfig;
 use streamswarm::timeseries::embedded::ingest::Precision as IngestPrecision;
 use streamswarm::timeseries::embedded::{EmbeddedStore, RetentionDays};
 use streamswarm_schema::measurements::{
@@ -70,12 +71,15 @@ enum Command {
         influx: String,
         #[arg(long, default_value = "bench_ingest")]
         influx_db: String,
+        /// How requests are cut from the fleet's data.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "agent,fleet")]
+        shapes: Vec<Shape>,
         /// Concurrent clients per case.
         #[arg(long, value_delimiter = ',', default_value = "1,4")]
         clients: Vec<usize>,
-        /// Each run sends enough batches for the faster store to need at least this long.
+        /// Length of each timed run.
         #[arg(long, default_value_t = 10.0)]
-        min_seconds: f64,
+        seconds: f64,
         /// Runs per store and client count (the order of the stores alternates).
         #[arg(long, default_value_t = 2)]
         rounds: usize,
@@ -122,8 +126,9 @@ async fn main() -> Result<()> {
             embedded,
             influx,
             influx_db,
+            shapes,
             clients,
-            min_seconds,
+            seconds,
             rounds,
             embedded_pid,
             influx_pid,
@@ -146,7 +151,15 @@ async fn main() -> Result<()> {
                     pid: influx_pid,
                 },
             ];
-            ingest(&targets, &clients, min_seconds, rounds.max(1), &expect_out).await
+            ingest(
+                &targets,
+                &shapes,
+                &clients,
+                seconds,
+                rounds.max(1),
+                &expect_out,
+            )
+            .await
         }
         Command::Verify {
             embedded_file,
@@ -166,27 +179,57 @@ async fn main() -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // Data
 
-/// Deterministic fleet data: every call continues where the last one stopped, one
-/// second of fleet time per `AGENTS × LINES_PER_AGENT` lines.
+/// How the fleet's lines are cut into requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Shape {
+    /// Each request is one agent's next 5,000 lines (its 16 series over ~5 minutes), as
+    /// an agent's `Writer` sends from its spool; requests go round the agents.
+    Agent,
+    /// Each request is the next 5,000 lines of the whole fleet in time order (all 4,000
+    /// series over ~1.25 s), as a relay gathering many agents' points would send.
+    Fleet,
+}
+
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::Agent => {
+                "per-agent batches (one agent's 16 series, ~5 min of its data per request)"
+            }
+            Shape::Fleet => {
+                "fleet-wide batches (all 4,000 series, ~1.25 s of fleet time per request)"
+            }
+        }
+    }
+}
+
+/// Deterministic fleet data: every call continues where the last one stopped. Agent
+/// `a` writes 16 points per second of its own time; line `c` of its stream is kind
+/// `c % 16` at second `c / 16`.
 struct Fleet {
     rng: StdRng,
     start_ns: i64,
-    /// Lines produced so far; the position of the next line.
+    shape: Shape,
+    /// Lines produced so far, in total and per agent.
     produced: usize,
+    cursors: Vec<usize>,
     /// Per agent, a fixed offset within the second (agents' clocks are not aligned).
     offsets: Vec<i64>,
+    /// Lines and field values of the batch being built, per measurement.
     counts: BTreeMap<&'static str, u64>,
     values: u64,
 }
 
 impl Fleet {
-    fn new(start_ns: i64) -> Self {
-        let mut rng = StdRng::seed_from_u64(0x5757_4152_4d);
+    fn new(start_ns: i64, shape: Shape) -> Self {
+        let mut rng = StdRng::seed_from_u64(0x0057_5741_524d);
         let offsets = (0..AGENTS).map(|_| rng.random_range(0..S)).collect();
         Fleet {
             rng,
             start_ns,
+            shape,
             produced: 0,
+            cursors: vec![0; AGENTS],
             offsets,
             counts: BTreeMap::new(),
             values: 0,
@@ -195,14 +238,17 @@ impl Fleet {
 
     /// The time just past the last line produced.
     fn end_ns(&self) -> i64 {
-        self.start_ns + (self.produced / (AGENTS * LINES_PER_AGENT)) as i64 * S + S
+        let ticks = self.cursors.iter().max().copied().unwrap_or(0) / LINES_PER_AGENT;
+        self.start_ns + ticks as i64 * S + 2 * S
     }
 
-    /// Appends the next line to `buf`.
-    fn next_line(&mut self, buf: &mut Vec<u8>) {
-        let tick = self.produced / (AGENTS * LINES_PER_AGENT);
-        let within = self.produced % (AGENTS * LINES_PER_AGENT);
-        let (agent, kind) = (within / LINES_PER_AGENT, within % LINES_PER_AGENT);
+    /// Appends the next line of `agent`'s stream to `buf`.
+    fn next_line(&mut self, agent: usize, buf: &mut Vec<u8>) {
+        let (tick, kind) = (
+            self.cursors[agent] / LINES_PER_AGENT,
+            self.cursors[agent] % LINES_PER_AGENT,
+        );
+        self.cursors[agent] += 1;
         self.produced += 1;
         let t = self.start_ns + tick as i64 * S + self.offsets[agent] + kind as i64 * 1_000;
         let ts = Timestamp::from_nanos(t);
@@ -264,16 +310,19 @@ impl Fleet {
             7 => {
                 let point = Point::new(host_system::MEASUREMENT)
                     .tag(host_system::tags::AGENT, a)
-                    .field(host_system::fields::LOAD1, round(r.random_range(0.0..4.0), 2))
-                    .field(host_system::fields::LOAD5, round(r.random_range(0.0..4.0), 2))
+                    .field(
+                        host_system::fields::LOAD1,
+                        round(r.random_range(0.0..4.0), 2),
+                    )
+                    .field(
+                        host_system::fields::LOAD5,
+                        round(r.random_range(0.0..4.0), 2),
+                    )
                     .field(
                         host_system::fields::LOAD15,
                         round(r.random_range(0.0..4.0), 2),
                     )
-                    .field(
-                        host_system::fields::PROCESSES,
-                        r.random_range(150..400i64),
-                    )
+                    .field(host_system::fields::PROCESSES, r.random_range(150..400i64))
                     .field(host_system::fields::UPTIME_S, 86_400 + tick as i64)
                     .timestamp(ts)
                     .into_dynamic();
@@ -389,27 +438,38 @@ impl Fleet {
 
     /// The next `n` batches of `BATCH_LINES` lines, gzipped as the `Writer` sends them.
     fn batches(&mut self, n: usize) -> DataSet {
-        let values_before = self.values;
         let mut bodies = Vec::with_capacity(n);
         let mut raw_bytes = 0;
         let mut buf = Vec::with_capacity(1 << 20);
         for _ in 0..n {
             buf.clear();
-            for _ in 0..BATCH_LINES {
-                self.next_line(&mut buf);
+            self.counts.clear();
+            self.values = 0;
+            match self.shape {
+                Shape::Agent => {
+                    let agent = (self.produced / BATCH_LINES) % AGENTS;
+                    for _ in 0..BATCH_LINES {
+                        self.next_line(agent, &mut buf);
+                    }
+                }
+                Shape::Fleet => {
+                    for _ in 0..BATCH_LINES {
+                        let agent = (self.produced / LINES_PER_AGENT) % AGENTS;
+                        self.next_line(agent, &mut buf);
+                    }
+                }
             }
             // The writer's batcher would cut exactly here: 5,000 lines, under its byte cap.
             let mut cut = batches(&buf, BatchLimits::DEFAULT);
             assert_eq!(cut.next().map(<[u8]>::len), Some(buf.len()));
             raw_bytes += buf.len();
-            bodies.push(bytes::Bytes::from(gzip(&buf)));
+            bodies.push(Batch {
+                body: bytes::Bytes::from(gzip(&buf)),
+                counts: std::mem::take(&mut self.counts),
+                values: self.values,
+            });
         }
-        DataSet {
-            bodies,
-            lines: (n * BATCH_LINES) as u64,
-            values: self.values - values_before,
-            raw_bytes,
-        }
+        DataSet { bodies, raw_bytes }
     }
 }
 
@@ -420,11 +480,23 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     encoder.finish().expect("writing into a Vec")
 }
 
-struct DataSet {
-    bodies: Vec<bytes::Bytes>,
-    lines: u64,
+struct Batch {
+    body: bytes::Bytes,
+    /// Lines per measurement.
+    counts: BTreeMap<&'static str, u64>,
     values: u64,
+}
+
+struct DataSet {
+    bodies: Vec<Batch>,
+    /// Uncompressed bytes of all bodies.
     raw_bytes: usize,
+}
+
+impl DataSet {
+    fn gzipped_bytes(&self) -> usize {
+        self.bodies.iter().map(|b| b.body.len()).sum()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -466,40 +538,54 @@ async fn create_database(influx: &str, db: &str) -> Result<()> {
 /// What one run measured.
 struct Run {
     seconds: f64,
+    /// Batches stored (the first `batches` of the data set).
+    batches: usize,
+    lines: u64,
+    values: u64,
     /// CPU seconds of the store's process during the run.
     store_cpu: Option<f64>,
     load_before: String,
     load_after: String,
 }
 
-/// Sends every body of `data` to `target` with `clients` concurrent clients (each takes
-/// the next unsent batch); any answer but 204 aborts.
+impl Run {
+    fn points_per_second(&self) -> f64 {
+        self.lines as f64 / self.seconds
+    }
+}
+
+/// Sends the batches of `data` in order to `target` with `clients` concurrent clients
+/// (each takes the next unsent batch) until `limit` has passed or the batches run out;
+/// requests in flight at the limit finish and count. Any answer but 204 aborts.
 async fn send_all(
     http: &reqwest::Client,
     target: &Target,
-    data: &DataSet,
+    data: &Arc<DataSet>,
     clients: usize,
+    limit: Option<Duration>,
 ) -> Result<Run> {
     let next = Arc::new(AtomicUsize::new(0));
-    let bodies = Arc::new(data.bodies.clone());
     let load_before = loadavg();
     let cpu_before = target.pid.and_then(process_cpu_seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (http, next, bodies) = (http.clone(), next.clone(), bodies.clone());
+        let (http, next, data) = (http.clone(), next.clone(), data.clone());
         let (url, auth) = (target.url.clone(), target.auth.clone());
         tasks.push(tokio::spawn(async move {
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(body) = bodies.get(i) else {
+                if limit.is_some_and(|l| started.elapsed() >= l) {
                     return Ok::<_, anyhow::Error>(());
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = data.bodies.get(i) else {
+                    return Ok(());
                 };
                 let mut request = http
                     .post(url.clone())
                     .header("content-type", "text/plain; charset=utf-8")
                     .header("content-encoding", "gzip")
-                    .body(body.clone());
+                    .body(batch.body.clone());
                 if let Some(auth) = &auth {
                     request = request.header("authorization", auth);
                 }
@@ -517,27 +603,48 @@ async fn send_all(
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = target.pid.and_then(process_cpu_seconds);
+    // Every batch taken was answered 204: the stored ones are a prefix.
+    let batches = next.load(Ordering::Relaxed).min(data.bodies.len());
+    let sent = &data.bodies[..batches];
     Ok(Run {
         seconds,
+        batches,
+        lines: (batches * BATCH_LINES) as u64,
+        values: sent.iter().map(|b| b.values).sum(),
         store_cpu: cpu_before.zip(cpu_after).map(|(a, b)| b - a),
         load_before,
         load_after: loadavg(),
     })
 }
 
+/// Lines per measurement that each store was sent, for `verify`.
+#[derive(Default)]
+struct Sent {
+    per_store: [BTreeMap<&'static str, u64>; 2],
+}
+
+impl Sent {
+    fn add(&mut self, store: usize, batches: &[Batch]) {
+        for b in batches {
+            for (m, n) in &b.counts {
+                *self.per_store[store].entry(m).or_default() += n;
+            }
+        }
+    }
+}
+
 async fn ingest(
     targets: &[Target; 2],
+    shapes: &[Shape],
     clients: &[usize],
-    min_seconds: f64,
+    seconds: f64,
     rounds: usize,
     expect_out: &std::path::Path,
 ) -> Result<()> {
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(120))
+        .timeout(Duration::from_secs(300))
         .build()?;
-    // Two days ago, so every point is well inside the default retention.
-    let now = now_ns();
-    let mut fleet = Fleet::new((now - 2 * DAY) / S * S);
+    let limit = Duration::from_secs_f64(seconds);
     let series = AGENTS * LINES_PER_AGENT;
     println!(
         "data: {AGENTS} agents × {LINES_PER_AGENT} points per second = {series} series \
@@ -546,81 +653,124 @@ async fn ingest(
     println!(
         "      {BATCH_LINES} lines per request, nanosecond timestamps, gzip (fastest level, as the Writer)"
     );
+    println!(
+        "      each run: {seconds} s of requests from the same pre-generated batches in the same order \
+         (the faster store gets further); the two stores take turns, order swapped every round"
+    );
+    // Days ago, so every point is well inside the default retention; each shape has
+    // its own day, so no run overwrites another's points.
+    let today = now_ns() / DAY * DAY;
+    let mut sent = Sent::default();
+    let mut ends = Vec::new();
+    // Creates every series in both stores first: a series' first write costs more than
+    // the steady state measured here.
+    let mut create = Fleet::new(today - 4 * DAY, Shape::Fleet);
+    let first = Arc::new(create.batches(1));
+    for (i, t) in targets.iter().enumerate() {
+        let run = send_all(&http, t, &first, 1, None).await?;
+        sent.add(i, &first.bodies[..run.batches]);
+    }
+    ends.push(create.end_ns());
+    println!("      ({series} series created in both stores before timing)");
     println!();
     println!(
-        "{:<9} {:>7} {:>5} {:>9} {:>7} {:>11} {:>12} {:>9} {:>11}  load before → after",
-        "store", "clients", "round", "points", "seconds", "points/s", "values/s", "store cpu", "cpu µs/pt"
+        "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7} {:>11} {:>12} {:>9} {:>9}  load before → after",
+        "store",
+        "shape",
+        "clients",
+        "round",
+        "points",
+        "seconds",
+        "points/s",
+        "values/s",
+        "store cpu",
+        "µs cpu/pt"
     );
     let mut summary = Vec::new();
-    for &c in clients {
-        // Warm-up: creates the series in both stores (a first write of a series costs
-        // more than the steady state measured here) and estimates the rates.
-        let warm = fleet.batches(8 * c.max(1));
-        let mut fastest: f64 = 0.0;
-        for t in targets {
-            let run = send_all(&http, t, &warm, c).await?;
-            let rate = warm.lines as f64 / run.seconds;
-            println!(
-                "{:<9} {:>7} {:>5} {:>9} {:>7.2} {:>11.0}   (warm-up, not counted)",
-                t.name, c, "-", warm.lines, run.seconds, rate
-            );
-            fastest = fastest.max(rate);
-        }
-        let n = ((fastest * min_seconds * 1.2) / BATCH_LINES as f64).ceil() as usize;
-        let n = n.max(2 * c);
-        let mut totals = [(0u64, 0f64, 0f64); 2];
-        for round in 0..rounds {
-            let data = fleet.batches(n);
-            let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-            for i in order {
-                let t = &targets[i];
-                let run = send_all(&http, t, &data, c).await?;
-                let rate = data.lines as f64 / run.seconds;
-                let cpu = run.store_cpu.map_or("-".into(), |s| format!("{s:.1} s"));
-                let per_point = run
-                    .store_cpu
-                    .map_or("-".into(), |s| format!("{:.1}", s * 1e6 / data.lines as f64));
+    for (k, &shape) in shapes.iter().enumerate() {
+        let mut fleet = Fleet::new(today - (2 + k as i64) * DAY, shape);
+        let label = format!("{shape:?}").to_lowercase();
+        for &c in clients {
+            // Warm-up (a quarter of a run), also to size the data sets.
+            let warm = Arc::new(fleet.batches(8 * c.max(1)));
+            let mut fastest: f64 = 0.0;
+            for (i, t) in targets.iter().enumerate() {
+                let run = send_all(&http, t, &warm, c, Some(limit / 4)).await?;
+                sent.add(i, &warm.bodies[..run.batches]);
                 println!(
-                    "{:<9} {:>7} {:>5} {:>9} {:>7.2} {:>11.0} {:>12.0} {:>9} {:>11}  {} → {}{}",
+                    "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7.2} {:>11.0}   (warm-up, not counted)",
                     t.name,
+                    label,
                     c,
-                    round + 1,
-                    data.lines,
+                    "-",
+                    run.lines,
                     run.seconds,
-                    rate,
-                    data.values as f64 / run.seconds,
-                    cpu,
-                    per_point,
-                    run.load_before,
-                    run.load_after,
-                    if run.seconds < min_seconds {
-                        "  (shorter than the minimum)"
-                    } else {
-                        ""
-                    }
+                    run.points_per_second()
                 );
-                totals[i].0 += data.lines;
-                totals[i].1 += run.seconds;
-                totals[i].2 += run.store_cpu.unwrap_or(0.0);
+                fastest = fastest.max(run.points_per_second());
             }
-            if round == 0 {
-                println!(
-                    "          (each run: {n} requests, {:.1} MB of line protocol, {:.1} MB gzipped)",
-                    data.raw_bytes as f64 / 1e6,
-                    data.bodies.iter().map(|b| b.len()).sum::<usize>() as f64 / 1e6
-                );
+            // Enough for the faster store at twice its warm-up rate.
+            let n = ((2.0 * fastest * seconds) / BATCH_LINES as f64).ceil() as usize;
+            let n = n.clamp(4 * c, 4_000);
+            let mut totals = [(0u64, 0f64, 0f64); 2];
+            for round in 0..rounds {
+                let data = Arc::new(fleet.batches(n));
+                let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+                for i in order {
+                    let t = &targets[i];
+                    let run = send_all(&http, t, &data, c, Some(limit)).await?;
+                    sent.add(i, &data.bodies[..run.batches]);
+                    let cpu = run.store_cpu.map_or("-".into(), |s| format!("{s:.1} s"));
+                    let per_point = run
+                        .store_cpu
+                        .map_or("-".into(), |s| format!("{:.1}", s * 1e6 / run.lines as f64));
+                    println!(
+                        "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7.2} {:>11.0} {:>12.0} {:>9} {:>9}  {} → {}{}",
+                        t.name,
+                        label,
+                        c,
+                        round + 1,
+                        run.lines,
+                        run.seconds,
+                        run.points_per_second(),
+                        run.values as f64 / run.seconds,
+                        cpu,
+                        per_point,
+                        run.load_before,
+                        run.load_after,
+                        if run.batches == n {
+                            "  (used every batch: the run ended early)"
+                        } else {
+                            ""
+                        }
+                    );
+                    totals[i].0 += run.lines;
+                    totals[i].1 += run.seconds;
+                    totals[i].2 += run.store_cpu.unwrap_or(0.0);
+                }
+                if round == 0 {
+                    println!(
+                        "          (data set: {n} requests, {:.1} MB of line protocol, {:.1} MB gzipped)",
+                        data.raw_bytes as f64 / 1e6,
+                        data.gzipped_bytes() as f64 / 1e6
+                    );
+                }
             }
+            summary.push((shape, c, totals));
         }
-        summary.push((c, totals));
+        ends.push(fleet.end_ns());
     }
     println!();
-    println!("ingest summary (points/s over all timed runs of a case):");
-    for (c, totals) in summary {
+    println!(
+        "ingest summary (points/s over all timed runs of a case; ratio = embedded / influxdb):"
+    );
+    for (shape, c, totals) in summary {
         let rate = |i: usize| totals[i].0 as f64 / totals[i].1;
         let cpu = |i: usize| totals[i].2 * 1e6 / totals[i].0 as f64;
         println!(
-            "  {c} client(s): embedded {:.0} points/s, influxdb {:.0} points/s, ratio embedded/influxdb = {:.2}; \
+            "  {:<6} {c} client(s): embedded {:>7.0} points/s, influxdb {:>7.0} points/s, ratio {:.2}; \
              store CPU per point: embedded {:.1} µs, influxdb {:.1} µs",
+            format!("{shape:?}").to_lowercase(),
             rate(0),
             rate(1),
             rate(0) / rate(1),
@@ -628,10 +778,18 @@ async fn ingest(
             cpu(1)
         );
     }
+    for shape in shapes {
+        println!(
+            "  {:<6} = {}",
+            format!("{shape:?}").to_lowercase(),
+            shape.describe()
+        );
+    }
     let expect = serde_json::json!({
-        "start_ns": fleet.start_ns,
-        "end_ns": fleet.end_ns(),
-        "counts": fleet.counts,
+        "start_ns": today - 5 * DAY,
+        "end_ns": ends.iter().max(),
+        "embedded": sent.per_store[0],
+        "influxdb": sent.per_store[1],
     });
     std::fs::write(expect_out, serde_json::to_vec_pretty(&expect)?)?;
     Ok(())
@@ -690,7 +848,8 @@ async fn verify(
     struct Expect {
         start_ns: i64,
         end_ns: i64,
-        counts: BTreeMap<String, u64>,
+        embedded: BTreeMap<String, u64>,
+        influxdb: BTreeMap<String, u64>,
     }
     let expect: Expect = serde_json::from_slice(&std::fs::read(expect)?)?;
     let range = TimeRange {
@@ -705,15 +864,35 @@ async fn verify(
         ..InfluxConfig::default()
     })?;
     let mut bad = false;
-    for (measurement, &sent) in &expect.counts {
+    println!(
+        "  {:<12} {:>10} {:>10} {:>10} {:>10}",
+        "measurement", "embedded", "holds", "influxdb", "holds"
+    );
+    println!(
+        "  {:<12} {:>10} {:>10} {:>10} {:>10}",
+        "", "sent", "", "sent", ""
+    );
+    let mut names: Vec<&String> = expect
+        .embedded
+        .keys()
+        .chain(expect.influxdb.keys())
+        .collect();
+    names.sort();
+    names.dedup();
+    for measurement in names {
         let field = count_field(measurement).context("unknown measurement")?;
         let q = count_query(measurement, field, range);
         let e = single_integer(&embedded.query(&q).await?);
         let i = single_integer(&influx.query(&q).await?);
-        let ok = e == Some(sent as i64) && i == Some(sent as i64);
+        let sent_e = expect.embedded.get(measurement).copied().unwrap_or(0);
+        let sent_i = expect.influxdb.get(measurement).copied().unwrap_or(0);
+        let ok = e == Some(sent_e as i64) && i == Some(sent_i as i64);
         bad |= !ok;
+        let show = |n: Option<i64>| n.map_or("?".into(), |n| n.to_string());
         println!(
-            "  {measurement:<12} sent {sent:>9}  embedded holds {e:>9?}  influxdb holds {i:>9?}  {}",
+            "  {measurement:<12} {sent_e:>10} {:>10} {sent_i:>10} {:>10}  {}",
+            show(e),
+            show(i),
             if ok { "ok" } else { "MISMATCH" }
         );
     }
@@ -726,7 +905,12 @@ async fn verify(
 // ---------------------------------------------------------------------------------------
 // Query latency
 
-async fn query_latency(influx: &str, influx_db: &str, dir: &std::path::Path, reps: usize) -> Result<()> {
+async fn query_latency(
+    influx: &str,
+    influx_db: &str,
+    dir: &std::path::Path,
+    reps: usize,
+) -> Result<()> {
     create_database(influx, influx_db).await?;
     std::fs::create_dir_all(dir)?;
     let store = EmbeddedStore::open(&dir.join("timeseries.db")).await?;
@@ -766,7 +950,7 @@ async fn query_latency(influx: &str, influx_db: &str, dir: &std::path::Path, rep
             .write(
                 bytes::Bytes::from(gzip(batch)),
                 true,
-                usize::MAX,
+                TimeSeriesConfig::default().max_decompressed_bytes,
                 IngestPrecision::Nanoseconds,
                 now,
             )
@@ -774,14 +958,20 @@ async fn query_latency(influx: &str, influx_db: &str, dir: &std::path::Path, rep
         embedded_points += written.points;
     }
     let delivery = writer
-        .deliver(&lines, tokio::time::Instant::now() + Duration::from_secs(120))
+        .deliver(
+            &lines,
+            tokio::time::Instant::now() + Duration::from_secs(120),
+        )
         .await;
     ensure!(
         embedded_points == 86_400 && delivery.lines_accepted() == 86_400,
         "seeding: embedded took {embedded_points}, influxdb {} of 86400 points",
         delivery.lines_accepted()
     );
-    println!("seeded 86,400 points (one ping series, 1 s apart, {}) into both stores", fmt_day(day));
+    println!(
+        "seeded 86,400 points (one ping series, 1 s apart, {}) into both stores",
+        fmt_day(day)
+    );
 
     let q = Query::Aggregate(AggregateQuery {
         selector: Selector {
@@ -813,13 +1003,21 @@ async fn query_latency(influx: &str, influx_db: &str, dir: &std::path::Path, rep
     store.query(&q).await?;
     let after = store.scan_counts();
     ensure!(
-        after.raw_values - before.raw_values == 86_400 && after.rollup_1m_rows == before.rollup_1m_rows,
+        after.raw_values - before.raw_values == 86_400
+            && after.rollup_1m_rows == before.rollup_1m_rows,
         "without rollups the query should read the 86,400 raw values"
     );
     let (raw, influx_1) = time_pair(&store, &reader, &q, reps).await?;
 
     let rolled = store
-        .roll_up(RetentionDays { raw: 30, rollup_1m: 90, rollup_1h: 730 }.cutoffs(now))
+        .roll_up(
+            RetentionDays {
+                raw: 30,
+                rollup_1m: 90,
+                rollup_1h: 730,
+            }
+            .cutoffs(now),
+        )
         .await?;
     ensure!(store.pending_rollups().await? == 0, "rollups left dirty");
     check_same(&store.query(&q).await?, &influx_answer).context("rollup answer")?;
@@ -827,10 +1025,13 @@ async fn query_latency(influx: &str, influx_db: &str, dir: &std::path::Path, rep
     store.query(&q).await?;
     let after = store.scan_counts();
     ensure!(
-        after.raw_values == before.raw_values && after.rollup_1m_rows - before.rollup_1m_rows == 1_440,
+        after.raw_values == before.raw_values
+            && after.rollup_1m_rows - before.rollup_1m_rows == 1_440,
         "after the rollup worker the query should read 1,440 one-minute rollup rows"
     );
-    println!("rollup worker: {rolled} buckets computed; the query now reads 1,440 rollup rows instead of 86,400 points");
+    println!(
+        "rollup worker: {rolled} buckets computed; the query now reads 1,440 rollup rows instead of 86,400 points"
+    );
     let (rollup, influx_2) = time_pair(&store, &reader, &q, reps).await?;
     store.close();
 
@@ -889,8 +1090,15 @@ async fn time_pair(
                 reader.query(q).await?
             };
             let took = started.elapsed();
-            ensure!(answer.first().map_or(0, |s| s.rows.len()) == 1_440, "short answer");
-            if which == 0 { e.push(took) } else { i.push(took) }
+            ensure!(
+                answer.first().map_or(0, |s| s.rows.len()) == 1_440,
+                "short answer"
+            );
+            if which == 0 {
+                e.push(took)
+            } else {
+                i.push(took)
+            }
         }
     }
     Ok((e, i))
@@ -898,12 +1106,28 @@ async fn time_pair(
 
 /// The two answers must agree: same rows and times, means within 1e-9 relative.
 fn check_same(embedded: &[Series], influx: &[Series]) -> Result<()> {
-    ensure!(embedded.len() == 1 && influx.len() == 1, "expected one series from each store");
+    ensure!(
+        embedded.len() == 1 && influx.len() == 1,
+        "expected one series from each store"
+    );
     let (e, i) = (&embedded[0], &influx[0]);
-    ensure!(e.rows.len() == 1_440, "embedded answered {} rows", e.rows.len());
-    ensure!(i.rows.len() == 1_440, "influxdb answered {} rows", i.rows.len());
+    ensure!(
+        e.rows.len() == 1_440,
+        "embedded answered {} rows",
+        e.rows.len()
+    );
+    ensure!(
+        i.rows.len() == 1_440,
+        "influxdb answered {} rows",
+        i.rows.len()
+    );
     for (a, b) in e.rows.iter().zip(&i.rows) {
-        ensure!(a.time_ns == b.time_ns, "row times differ: {} vs {}", a.time_ns, b.time_ns);
+        ensure!(
+            a.time_ns == b.time_ns,
+            "row times differ: {} vs {}",
+            a.time_ns,
+            b.time_ns
+        );
         match (&a.values[..], &b.values[..]) {
             ([Some(Value::Float(x))], [Some(Value::Float(y))])
                 if (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) => {}
@@ -926,7 +1150,8 @@ impl Stats {
     fn of(durations: &[Duration]) -> Stats {
         let mut ms: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e3).collect();
         ms.sort_by(f64::total_cmp);
-        let rank = |p: f64| ms[((p / 100.0 * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
+        let rank =
+            |p: f64| ms[((p / 100.0 * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
         Stats {
             p50: rank(50.0),
             p95: rank(95.0),
