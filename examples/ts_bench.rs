@@ -544,6 +544,8 @@ struct Run {
     values: u64,
     /// CPU seconds of the store's process during the run.
     store_cpu: Option<f64>,
+    /// Bytes the store's process handed to write(2) during the run (WAL, data files).
+    store_written: Option<u64>,
     load_before: String,
     load_after: String,
 }
@@ -567,6 +569,7 @@ async fn send_all(
     let next = Arc::new(AtomicUsize::new(0));
     let load_before = loadavg();
     let cpu_before = target.pid.and_then(process_cpu_seconds);
+    let written_before = target.pid.and_then(process_written_bytes);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -603,6 +606,7 @@ async fn send_all(
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = target.pid.and_then(process_cpu_seconds);
+    let written_after = target.pid.and_then(process_written_bytes);
     // Every batch taken was answered 204: the stored ones are a prefix.
     let batches = next.load(Ordering::Relaxed).min(data.bodies.len());
     let sent = &data.bodies[..batches];
@@ -612,9 +616,42 @@ async fn send_all(
         lines: (batches * BATCH_LINES) as u64,
         values: sent.iter().map(|b| b.values).sum(),
         store_cpu: cpu_before.zip(cpu_after).map(|(a, b)| b - a),
+        store_written: written_before
+            .zip(written_after)
+            .map(|(a, b)| b.saturating_sub(a)),
         load_before,
         load_after: loadavg(),
     })
+}
+
+/// Sums over the timed runs of one case and store.
+#[derive(Default, Clone, Copy)]
+struct Totals {
+    lines: u64,
+    seconds: f64,
+    cpu: f64,
+    written: u64,
+}
+
+impl Totals {
+    fn add(&mut self, run: &Run) {
+        self.lines += run.lines;
+        self.seconds += run.seconds;
+        self.cpu += run.store_cpu.unwrap_or(f64::NAN);
+        self.written += run.store_written.unwrap_or(0);
+    }
+
+    fn rate(&self) -> f64 {
+        self.lines as f64 / self.seconds
+    }
+
+    fn cpu_us_per_point(&self) -> f64 {
+        self.cpu * 1e6 / self.lines as f64
+    }
+
+    fn written_per_point(&self) -> f64 {
+        self.written as f64 / self.lines as f64
+    }
 }
 
 /// Lines per measurement that each store was sent, for `verify`.
@@ -674,7 +711,7 @@ async fn ingest(
     println!("      ({series} series created in both stores before timing)");
     println!();
     println!(
-        "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7} {:>11} {:>12} {:>9} {:>9}  load before → after",
+        "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7} {:>11} {:>12} {:>9} {:>9} {:>9}  load before → after",
         "store",
         "shape",
         "clients",
@@ -684,7 +721,8 @@ async fn ingest(
         "points/s",
         "values/s",
         "store cpu",
-        "µs cpu/pt"
+        "µs cpu/pt",
+        "B writ/pt"
     );
     let mut summary = Vec::new();
     for (k, &shape) in shapes.iter().enumerate() {
@@ -712,7 +750,7 @@ async fn ingest(
             // Enough for the faster store at twice its warm-up rate.
             let n = ((2.0 * fastest * seconds) / BATCH_LINES as f64).ceil() as usize;
             let n = n.clamp(4 * c, 4_000);
-            let mut totals = [(0u64, 0f64, 0f64); 2];
+            let mut totals = [Totals::default(); 2];
             for round in 0..rounds {
                 let data = Arc::new(fleet.batches(n));
                 let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -724,8 +762,11 @@ async fn ingest(
                     let per_point = run
                         .store_cpu
                         .map_or("-".into(), |s| format!("{:.1}", s * 1e6 / run.lines as f64));
+                    let written = run.store_written.map_or("-".into(), |b| {
+                        format!("{:.0}", b as f64 / run.lines as f64)
+                    });
                     println!(
-                        "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7.2} {:>11.0} {:>12.0} {:>9} {:>9}  {} → {}{}",
+                        "{:<9} {:<6} {:>7} {:>5} {:>9} {:>7.2} {:>11.0} {:>12.0} {:>9} {:>9} {:>9}  {} → {}{}",
                         t.name,
                         label,
                         c,
@@ -736,6 +777,7 @@ async fn ingest(
                         run.values as f64 / run.seconds,
                         cpu,
                         per_point,
+                        written,
                         run.load_before,
                         run.load_after,
                         if run.batches == n {
@@ -744,9 +786,7 @@ async fn ingest(
                             ""
                         }
                     );
-                    totals[i].0 += run.lines;
-                    totals[i].1 += run.seconds;
-                    totals[i].2 += run.store_cpu.unwrap_or(0.0);
+                    totals[i].add(&run);
                 }
                 if round == 0 {
                     println!(
@@ -764,18 +804,18 @@ async fn ingest(
     println!(
         "ingest summary (points/s over all timed runs of a case; ratio = embedded / influxdb):"
     );
-    for (shape, c, totals) in summary {
-        let rate = |i: usize| totals[i].0 as f64 / totals[i].1;
-        let cpu = |i: usize| totals[i].2 * 1e6 / totals[i].0 as f64;
+    for (shape, c, t) in summary {
         println!(
             "  {:<6} {c} client(s): embedded {:>7.0} points/s, influxdb {:>7.0} points/s, ratio {:.2}; \
-             store CPU per point: embedded {:.1} µs, influxdb {:.1} µs",
+             per point: CPU {:.1} vs {:.1} µs, written {:.0} vs {:.0} bytes",
             format!("{shape:?}").to_lowercase(),
-            rate(0),
-            rate(1),
-            rate(0) / rate(1),
-            cpu(0),
-            cpu(1)
+            t[0].rate(),
+            t[1].rate(),
+            t[0].rate() / t[1].rate(),
+            t[0].cpu_us_per_point(),
+            t[1].cpu_us_per_point(),
+            t[0].written_per_point(),
+            t[1].written_per_point(),
         );
     }
     for shape in shapes {
@@ -1183,6 +1223,14 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "?".into())
+}
+
+/// Bytes a process passed to write(2) and friends so far (`wchar` of `/proc/PID/io`).
+fn process_written_bytes(pid: u32) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?;
+    io.lines()
+        .find_map(|l| l.strip_prefix("wchar:"))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// User + system CPU seconds of a process (Linux `/proc/PID/stat`).
