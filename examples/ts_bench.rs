@@ -250,6 +250,16 @@ impl Fleet {
         );
         self.cursors[agent] += 1;
         self.produced += 1;
+        let (name, point) = self.point(agent, tick, kind);
+        *self.counts.entry(name).or_default() += 1;
+        self.values += point.fields().count() as u64;
+        point
+            .encode(buf, Precision::Nanoseconds)
+            .expect("generated points are valid");
+    }
+
+    /// Point `kind` (0–15) of `agent` at second `tick`, with its measurement name.
+    fn point(&mut self, agent: usize, tick: usize, kind: usize) -> (&'static str, Point) {
         let t = self.start_ns + tick as i64 * S + self.offsets[agent] + kind as i64 * 1_000;
         let ts = Timestamp::from_nanos(t);
         let a = format!("{}", agent + 1);
@@ -259,7 +269,7 @@ impl Fleet {
             let k = 10f64.powi(digits);
             (x * k).round() / k
         };
-        let (name, point) = match kind {
+        match kind {
             0..=3 => {
                 let base = 0.3 + 2.0 * kind as f64 + r.random_range(0.0..0.5);
                 let rtt: Vec<f64> = (0..4)
@@ -428,12 +438,7 @@ impl Fleet {
                     .into_dynamic();
                 ("host_tcp", point)
             }
-        };
-        *self.counts.entry(name).or_default() += 1;
-        self.values += point.fields().count() as u64;
-        point
-            .encode(buf, Precision::Nanoseconds)
-            .expect("generated points are valid");
+        }
     }
 
     /// The next `n` batches of `BATCH_LINES` lines, gzipped as the `Writer` sends them.
@@ -1256,4 +1261,94 @@ fn clock_ticks() -> f64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use std::io::Read as _;
+    use streamswarm::timeseries::embedded::ingest;
+
+    #[test]
+    fn every_generated_point_follows_the_schema() {
+        let mut fleet = Fleet::new(0, Shape::Agent);
+        for kind in 0..LINES_PER_AGENT {
+            let (name, point) = fleet.point(7, 3, kind);
+            assert_eq!(point.measurement(), name);
+            streamswarm_tsdb::assert_follows_schema(&point);
+        }
+    }
+
+    /// Each request is 5,000 lines within the `Writer`'s byte cap, parses with the
+    /// server's own parser, and holds what its counts say; the shapes cut as described.
+    #[test]
+    fn batches_are_what_the_benchmark_says_they_are() {
+        for (shape, agents_per_batch) in [(Shape::Agent, 1), (Shape::Fleet, AGENTS)] {
+            let mut fleet = Fleet::new(1_700_000_000 * S, shape);
+            let data = fleet.batches(3);
+            assert_eq!(data.bodies.len(), 3);
+            let mut agents_seen = BTreeSet::new();
+            for batch in &data.bodies {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&batch.body[..])
+                    .read_to_string(&mut text)
+                    .unwrap();
+                assert!(text.len() <= BatchLimits::DEFAULT.max_bytes);
+                let points =
+                    ingest::parse_batch(&text, IngestPrecision::Nanoseconds, 0, |_, _| None)
+                        .unwrap();
+                assert_eq!(points.len(), BATCH_LINES);
+                let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+                let mut agents = BTreeSet::new();
+                let mut values = 0;
+                for p in &points {
+                    *counts.entry(p.measurement.as_ref()).or_default() += 1;
+                    values += p.fields.len() as u64;
+                    let agent = p.tags.iter().find(|(k, _)| k == "agent").unwrap();
+                    agents.insert(agent.1.to_string());
+                }
+                assert_eq!(counts, batch.counts);
+                assert_eq!(values, batch.values);
+                assert_eq!(agents.len(), agents_per_batch, "{shape:?}");
+                agents_seen.extend(agents);
+            }
+            // Per-agent requests go round the agents.
+            if shape == Shape::Agent {
+                assert_eq!(agents_seen.len(), 3);
+            }
+        }
+    }
+
+    /// Two data sets never share a (series, time): later ones continue the streams.
+    #[test]
+    fn successive_data_sets_do_not_overwrite_each_other() {
+        let mut fleet = Fleet::new(1_700_000_000 * S, Shape::Fleet);
+        let mut keys = BTreeSet::new();
+        for _ in 0..2 {
+            for batch in &fleet.batches(2).bodies {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(&batch.body[..])
+                    .read_to_string(&mut text)
+                    .unwrap();
+                for p in ingest::parse_batch(&text, IngestPrecision::Nanoseconds, 0, |_, _| None)
+                    .unwrap()
+                {
+                    let key = format!("{}{:?}{}", p.measurement, p.tags, p.time_ns);
+                    assert!(keys.insert(key), "a point was generated twice");
+                }
+            }
+        }
+        assert_eq!(keys.len(), 4 * BATCH_LINES);
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let d: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        let s = Stats::of(&d);
+        assert_eq!((s.p50, s.p95, s.p99, s.min), (50.0, 95.0, 99.0, 1.0));
+        assert_eq!(s.mean, 50.5);
+        let one = Stats::of(&[Duration::from_millis(7)]);
+        assert_eq!((one.p50, one.p99), (7.0, 7.0));
+    }
 }
