@@ -3,7 +3,8 @@
 # the same machine (method and numbers in bench/README.md).
 #
 #   bash bench/timeseries.sh            # ~5 minutes; writes bench/results/timeseries-latest.txt
-#   bash bench/timeseries.sh --quick    # under a minute: a smoke run, numbers not meaningful
+#   bash bench/timeseries.sh --quick    # under a minute: a smoke run, numbers not meaningful;
+#                                       # writes bench/results/timeseries-quick.txt (not kept)
 #
 # It builds once in release (`streamswarm` and the example `ts_bench`), starts a private
 # InfluxDB 1.6.7 (its own data directory and loopback port; never a shared one) and
@@ -33,7 +34,7 @@ for arg in "$@"; do
     case $arg in
         --quick) QUICK=1 ;;
         -h | --help)
-            sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) die "unknown argument $arg (only --quick)" ;;
@@ -50,7 +51,11 @@ else
     ROUNDS=${BENCH_ROUNDS:-2}
     REPS=${BENCH_REPS:-200}
 fi
-OUT=${BENCH_OUT:-$ROOT/bench/results/timeseries-latest.txt}
+if ((QUICK)); then
+    OUT=${BENCH_OUT:-$ROOT/bench/results/timeseries-quick.txt}
+else
+    OUT=${BENCH_OUT:-$ROOT/bench/results/timeseries-latest.txt}
+fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/streamswarm
 TS_BENCH=$TARGET_DIR/release/examples/ts_bench
