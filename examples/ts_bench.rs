@@ -1,14 +1,15 @@
 //! The time-series benchmark behind `bench/timeseries.sh`: the embedded store against
 //! InfluxDB 1.6.7, in the same run on the same machine. See `bench/README.md`.
 //!
-//! - `ingest`: the same pre-generated, gzipped 5,000-line batches (the product's
-//!   `ping` and `host_*` points from `schema/measurements.toml`, 4,000 series,
-//!   nanosecond timestamps) are POSTed to the embedded store's `/write` (a running
-//!   `streamswarm serve`) and to InfluxDB's `/write`, by 1 and by 4 concurrent clients.
-//!   The two stores take turns on every data set (order swapped each round), so load
-//!   from other processes falls on both alike. Every request must answer 204.
+//! - `ingest`: pre-generated, gzipped 5,000-line batches (the product's `ping` and
+//!   `host_*` points from `schema/measurements.toml`, 4,000 series, nanosecond
+//!   timestamps), cut per agent or fleet-wide ([`Shape`]), are POSTed to the embedded
+//!   store's `/write` (a running `streamswarm serve`) and to InfluxDB's `/write` by 1 and
+//!   by 4 concurrent clients, for a fixed time per run. The two stores take turns on every
+//!   data set (order swapped each round), so load from other processes falls on both
+//!   alike. Every request must answer 204.
 //! - `verify`: after the server has stopped, counts what each store holds per
-//!   measurement through the product's readers; both must equal what was sent.
+//!   measurement through the product's readers; each must equal what it acknowledged.
 //! - `query`: one day of 1-second `ping` points of one series (86,400 points) in an
 //!   in-process embedded store (read through its `Reader`, as the server does) and in
 //!   InfluxDB (read through `InfluxReader`, over HTTP and JSON); times the product's
