@@ -24,7 +24,10 @@ fn the_example_file_loads_with_the_documented_defaults() {
     let cfg = load_toml(example, &[]).unwrap();
     let defaults = AgentConfig::default();
     assert_eq!(cfg.state.dir, PathBuf::from("/var/lib/streamswarm-agent"));
-    assert_eq!(cfg.spool_dir(), PathBuf::from("/var/lib/streamswarm-agent/spool"));
+    assert_eq!(
+        cfg.spool_dir(),
+        PathBuf::from("/var/lib/streamswarm-agent/spool")
+    );
     let spool = cfg.spool_config().unwrap();
     assert_eq!(spool.max_bytes, 256 * 1024 * 1024);
     assert_eq!(spool, defaults.spool_config().unwrap());
@@ -37,7 +40,7 @@ fn the_example_file_loads_with_the_documented_defaults() {
 #[test]
 fn environment_overrides_the_file() {
     let cfg = load_toml(
-        "[server]\nurl = \"http://file.example:5000\"\n[spool]\nmax_bytes = 1048576\nfsync = \"always\"\n",
+        "[server]\nurl = \"http://file.example:5000\"\n[spool]\nmax_bytes = 1048576\nsegment_bytes = 65536\nfsync = \"always\"\n",
         &[
             ("STREAMSWARM_AGENT__SERVER__URL", "http://env.example:6000/base"),
             ("STREAMSWARM_AGENT__SERVER__ENROL_TOKEN", "ssw_enr_secret"),
@@ -73,16 +76,36 @@ fn bad_values_name_their_key() {
     let cases: &[(&str, &[(&str, &str)], &str)] = &[
         ("[server]\nurl = \"ftp://x\"\n", &[], "server.url"),
         ("[server]\nurl = \"http://u:p@x\"\n", &[], "server.url"),
-        ("", &[("STREAMSWARM_AGENT__SERVER__ENROL_TOKEN", " ")], "server.enrol_token"),
+        (
+            "",
+            &[("STREAMSWARM_AGENT__SERVER__ENROL_TOKEN", " ")],
+            "server.enrol_token",
+        ),
         ("[spool]\nfsync = \"sometimes\"\n", &[], "spool.fsync"),
         ("[spool]\nfsync = \"every:0\"\n", &[], "spool.fsync"),
         ("[spool]\nmax_bytes = 5000\n", &[], "spool.max_bytes"),
         ("[spool]\nsegment_bytes = 10\n", &[], "spool.segment_bytes"),
-        ("[probes]\nmax_concurrent = 0\n", &[], "probes.max_concurrent"),
-        ("[self_metrics]\ninterval = \"100ms\"\n", &[], "self_metrics.interval"),
-        ("[self_metrics]\nprometheus_listen = \"localhost\"\n", &[], "self_metrics.prometheus_listen"),
+        (
+            "[probes]\nmax_concurrent = 0\n",
+            &[],
+            "probes.max_concurrent",
+        ),
+        (
+            "[self_metrics]\ninterval = \"100ms\"\n",
+            &[],
+            "self_metrics.interval",
+        ),
+        (
+            "[self_metrics]\nprometheus_listen = \"localhost\"\n",
+            &[],
+            "self_metrics.prometheus_listen",
+        ),
         ("[log]\nlevel = \"[[[\"\n", &[], "log.level"),
-        ("[server]\nrequest_timeout = \"soon\"\n", &[], "request_timeout"),
+        (
+            "[server]\nrequest_timeout = \"soon\"\n",
+            &[],
+            "request_timeout",
+        ),
         ("[server]\nurl_typo = \"http://x\"\n", &[], "url_typo"),
     ];
     for (file, vars, key) in cases {
@@ -93,8 +116,11 @@ fn bad_values_name_their_key() {
 
 #[test]
 fn a_missing_config_file_is_an_error_naming_it() {
-    let err = AgentConfig::load_from(Some(std::path::Path::new("/nonexistent/agent.toml")), env(&[]))
-        .unwrap_err()
-        .to_string();
+    let err = AgentConfig::load_from(
+        Some(std::path::Path::new("/nonexistent/agent.toml")),
+        env(&[]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("/nonexistent/agent.toml"), "{err}");
 }

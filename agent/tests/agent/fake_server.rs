@@ -100,11 +100,7 @@ impl FakeServer {
         let (r, h) = (requests.clone(), handler.clone());
         let route = warp::method()
             .and(warp::path::full())
-            .and(
-                warp::query::raw()
-                    .or(warp::any().map(String::new))
-                    .unify(),
-            )
+            .and(warp::query::raw().or(warp::any().map(String::new)).unify())
             .and(warp::header::headers_cloned())
             .and(warp::body::bytes())
             .map(

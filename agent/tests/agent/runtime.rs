@@ -107,16 +107,22 @@ fn handler(api: &Arc<Mutex<Api>>) -> impl Fn(&Recorded) -> Reply + Send + Sync +
                 if r.header("authorization") != Some("Bearer ssw_enr_token") {
                     return Reply::error(401, "enrolment token used up");
                 }
-                Reply::json(201, serde_json::json!({"agent_id": 42, "name": "edge", "credential": "ssw_agt_cred",
-                    "heartbeat_interval_seconds": 1, "write": {"kind": "server"}}))
+                Reply::json(
+                    201,
+                    serde_json::json!({"agent_id": 42, "name": "edge", "credential": "ssw_agt_cred",
+                    "heartbeat_interval_seconds": 1, "write": {"kind": "server"}}),
+                )
             }
             "/api/v1/agent/heartbeat" => {
                 if !authorized("Bearer") {
                     return Reply::error(401, "agent credential revoked");
                 }
                 let sent = r.json()["sent_at_ms"].as_i64().unwrap();
-                Reply::json(200, serde_json::json!({"server_time_ms": sent, "heartbeat_interval_seconds": 1,
-                    "assignments_etag": api.etag}))
+                Reply::json(
+                    200,
+                    serde_json::json!({"server_time_ms": sent, "heartbeat_interval_seconds": 1,
+                    "assignments_etag": api.etag}),
+                )
             }
             "/api/v1/agent/assignments" => {
                 if !authorized("Bearer") {
@@ -130,7 +136,10 @@ fn handler(api: &Arc<Mutex<Api>>) -> impl Fn(&Recorded) -> Reply + Send + Sync +
             }
             "/api/v2/write" => {
                 if !authorized("Token") {
-                    return Reply::json(401, serde_json::json!({"code": "unauthorized", "message": "revoked"}));
+                    return Reply::json(
+                        401,
+                        serde_json::json!({"code": "unauthorized", "message": "revoked"}),
+                    );
                 }
                 let text = r.text();
                 api.writes.extend(text.lines().map(str::to_owned));
@@ -187,7 +196,10 @@ impl std::io::Write for Logs {
 async fn until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -214,7 +226,10 @@ async fn fake_server_run_enrols_heartbeats_follows_assignments_and_writes() {
         },
     ));
 
-    until("the first assignments", || sched.lock().unwrap().test_sets == vec![vec![12]]).await;
+    until("the first assignments", || {
+        sched.lock().unwrap().test_sets == vec![vec![12]]
+    })
+    .await;
     let state = StateDir::open(dir.path()).unwrap();
     assert_eq!(state.load_identity().unwrap().unwrap().agent_id, 42);
     assert_eq!(sched.lock().unwrap().agent_ids, vec![42]);
@@ -226,30 +241,52 @@ async fn fake_server_run_enrols_heartbeats_follows_assignments_and_writes() {
         api.etag = "\"v2\"".into();
         api.tests = serde_json::json!([ping_test(12, "192.0.2.1"), ping_test(13, "192.0.2.2")]);
     }
-    until("the new assignments", || sched.lock().unwrap().test_sets.len() == 2).await;
+    until("the new assignments", || {
+        sched.lock().unwrap().test_sets.len() == 2
+    })
+    .await;
     assert_eq!(sched.lock().unwrap().test_sets[1], vec![12, 13]);
     let fetches = server.requests_to("/api/v1/agent/assignments");
-    assert_eq!(fetches.last().unwrap().header("if-none-match"), Some("\"v1\""));
+    assert_eq!(
+        fetches.last().unwrap().header("if-none-match"),
+        Some("\"v1\"")
+    );
     assert_eq!(state.load_assignments().unwrap().unwrap().tests.len(), 2);
 
     // The stand-in's run points and the self-metrics reach the write endpoint.
     until("self-metrics and run points written", || {
         let api = api.lock().unwrap();
-        api.writes.iter().any(|l| l.starts_with("agent_self,agent=42 "))
-            && api.writes.iter().any(|l| l.starts_with("agent_drops,agent=42,reason=spool_full "))
-            && api.writes.iter().filter(|l| l.starts_with("standin_run,")).count() == 3
+        api.writes
+            .iter()
+            .any(|l| l.starts_with("agent_self,agent=42 "))
+            && api
+                .writes
+                .iter()
+                .any(|l| l.starts_with("agent_drops,agent=42,reason=spool_full "))
+            && api
+                .writes
+                .iter()
+                .filter(|l| l.starts_with("standin_run,"))
+                .count()
+                == 3
     })
     .await;
     let heartbeats = server.requests_to("/api/v1/agent/heartbeat");
     assert!(heartbeats[0].json()["facts"]["clock_offset_ms"].is_null());
     assert!(heartbeats[1].json()["facts"]["clock_offset_ms"].is_number());
-    assert_eq!(heartbeats[0].json()["hostname"], streamswarm_agent::facts::hostname());
+    assert_eq!(
+        heartbeats[0].json()["hostname"],
+        streamswarm_agent::facts::hostname()
+    );
 
     stop.send(()).unwrap();
     agent.await.unwrap().unwrap();
     assert_eq!(sched.lock().unwrap().shut_down, 1);
     let text = logs.text();
-    assert!(!text.contains("ssw_agt_cred") && !text.contains("ssw_enr_token"), "{text}");
+    assert!(
+        !text.contains("ssw_agt_cred") && !text.contains("ssw_enr_token"),
+        "{text}"
+    );
     server.stop().await;
 }
 
@@ -277,7 +314,10 @@ async fn fake_server_a_revoked_agent_stops_says_so_once_idles_and_resumes() {
     until("running", || !sched.lock().unwrap().test_sets.is_empty()).await;
 
     api.lock().unwrap().revoked = true;
-    until("the scheduler stopped", || sched.lock().unwrap().shut_down == 1).await;
+    until("the scheduler stopped", || {
+        sched.lock().unwrap().shut_down == 1
+    })
+    .await;
     let heartbeats_at_revocation = server.requests_to("/api/v1/agent/heartbeat").len();
     let writes_at_revocation = api.lock().unwrap().writes.len();
     // While revoked it re-checks only every revoked_recheck_interval (2 s here), not
@@ -286,16 +326,29 @@ async fn fake_server_a_revoked_agent_stops_says_so_once_idles_and_resumes() {
         server.requests_to("/api/v1/agent/heartbeat").len() >= heartbeats_at_revocation + 2
     })
     .await;
-    assert_eq!(sched.lock().unwrap().spawned, 1, "not restarted while revoked");
+    assert_eq!(
+        sched.lock().unwrap().spawned,
+        1,
+        "not restarted while revoked"
+    );
     assert_eq!(api.lock().unwrap().writes.len(), writes_at_revocation);
     let errors = logs.text().matches(REVOKED_MESSAGE).count();
     assert_eq!(errors, 1, "one clear error:\n{}", logs.text());
-    assert!(!agent.is_finished(), "a revoked agent idles; it does not exit");
+    assert!(
+        !agent.is_finished(),
+        "a revoked agent idles; it does not exit"
+    );
 
     // The credential works again (an admin undid the revocation): it resumes.
     api.lock().unwrap().revoked = false;
-    until("the scheduler restarted", || sched.lock().unwrap().spawned == 2).await;
-    until("writing again", || api.lock().unwrap().writes.len() > writes_at_revocation).await;
+    until("the scheduler restarted", || {
+        sched.lock().unwrap().spawned == 2
+    })
+    .await;
+    until("writing again", || {
+        api.lock().unwrap().writes.len() > writes_at_revocation
+    })
+    .await;
     assert!(logs.text().contains("resuming"));
 
     stop.send(()).unwrap();
@@ -343,8 +396,14 @@ async fn fake_server_an_unreachable_server_keeps_the_persisted_assignments_runni
             let _ = stopped.await;
         },
     ));
-    until("the persisted tests running", || sched.lock().unwrap().test_sets == vec![vec![77]]).await;
-    until("the outage logged", || logs.text().contains("cannot reach the server")).await;
+    until("the persisted tests running", || {
+        sched.lock().unwrap().test_sets == vec![vec![77]]
+    })
+    .await;
+    until("the outage logged", || {
+        logs.text().contains("cannot reach the server")
+    })
+    .await;
     // Points keep going to the spool meanwhile (self-metrics every second).
     until("points spooled", || {
         std::fs::read_dir(dir.path().join("spool"))
@@ -370,7 +429,10 @@ async fn not_enrolled_without_a_token_is_an_error_naming_the_option() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(err.contains("--token") && err.contains("enrol_token"), "{err}");
+    assert!(
+        err.contains("--token") && err.contains("enrol_token"),
+        "{err}"
+    );
     assert_eq!(sched.lock().unwrap().spawned, 0);
 }
 

@@ -42,7 +42,10 @@ fn self_metrics_points_follow_the_schema_and_carry_the_sampled_numbers() {
         assert_follows_schema(p);
         assert_eq!(p.tag_value("agent"), Some("7"));
     }
-    let me = points.iter().find(|p| p.measurement() == "agent_self").unwrap();
+    let me = points
+        .iter()
+        .find(|p| p.measurement() == "agent_self")
+        .unwrap();
     let int = |k: &str| match me.field_value(k) {
         Some(FieldValue::Integer(v)) => *v,
         other => panic!("{k}: {other:?}"),
@@ -54,8 +57,14 @@ fn self_metrics_points_follow_the_schema_and_carry_the_sampled_numbers() {
     assert_eq!(int("spool_bytes"), 65536);
     assert_eq!(int("probe_errors_total"), 3);
     assert_eq!(int("uptime_s"), 3600);
-    assert_eq!(me.field_value("oldest_unsent_age_s"), Some(&FieldValue::Float(2.5)));
-    assert_eq!(me.field_value("schedule_lag_max_ms"), Some(&FieldValue::Float(12.5)));
+    assert_eq!(
+        me.field_value("oldest_unsent_age_s"),
+        Some(&FieldValue::Float(2.5))
+    );
+    assert_eq!(
+        me.field_value("schedule_lag_max_ms"),
+        Some(&FieldValue::Float(12.5))
+    );
 
     // Every reason, every interval, zero included.
     let drops: Vec<(String, i64)> = points

@@ -44,7 +44,11 @@ async fn fake_server_enrol_sends_the_token_as_bearer_and_the_facts() {
     let interfaces = body["facts"]["interfaces"].as_array().unwrap();
     let lo = interfaces.iter().find(|i| i["name"] == "lo").expect("lo");
     assert!(
-        lo["addresses"].as_array().unwrap().iter().any(|a| a == "127.0.0.1/8"),
+        lo["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "127.0.0.1/8"),
         "{lo}"
     );
 
@@ -88,7 +92,11 @@ async fn fake_server_heartbeat_estimates_the_clock_offset_and_401_means_revoked(
     assert_eq!(hb.assignments_etag.as_deref(), Some("\"e1\""));
     // server_time − (sent + received)/2 = 5000 − (received − sent)/2: within the
     // round trip's half below 5 s.
-    assert!(hb.clock_offset_ms <= 5_000.0 && hb.clock_offset_ms > 0.0, "{}", hb.clock_offset_ms);
+    assert!(
+        hb.clock_offset_ms <= 5_000.0 && hb.clock_offset_ms > 0.0,
+        "{}",
+        hb.clock_offset_ms
+    );
     let body = server.requests_to("/api/v1/agent/heartbeat")[0].json();
     assert_eq!(body["facts"]["clock_offset_ms"], -1.5);
 
@@ -109,10 +117,9 @@ fn the_clock_offset_is_the_server_time_minus_the_midpoint() {
 
 #[tokio::test]
 async fn fake_server_503_with_retry_after_and_connection_refused_are_unavailable() {
-    let server = FakeServer::start(|_| {
-        Reply::error(503, "starting up").with_header("retry-after", "7")
-    })
-    .await;
+    let server =
+        FakeServer::start(|_| Reply::error(503, "starting up").with_header("retry-after", "7"))
+            .await;
     let facts = facts::collect(None);
     let err = client(&server.url())
         .heartbeat(&secret("c"), "h", &facts)

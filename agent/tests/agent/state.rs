@@ -56,7 +56,10 @@ fn saving_replaces_atomically_and_a_stale_temp_file_does_not_matter() {
 
     state.save_identity(&identity(2, "ssw_agt_new")).unwrap();
     let loaded = state.load_identity().unwrap().unwrap();
-    assert_eq!((loaded.agent_id, loaded.credential.expose_secret()), (2, "ssw_agt_new"));
+    assert_eq!(
+        (loaded.agent_id, loaded.credential.expose_secret()),
+        (2, "ssw_agt_new")
+    );
     assert!(!tmp.exists(), "the temp file was renamed into place");
     assert_eq!(mode(&root.path().join("identity.json")), 0o600);
     let names: Vec<_> = std::fs::read_dir(root.path())
@@ -107,7 +110,10 @@ fn a_damaged_identity_is_an_error_naming_the_file_and_the_fix() {
     let state = StateDir::open(root.path()).unwrap();
     std::fs::write(root.path().join("identity.json"), b"not json").unwrap();
     let err = state.load_identity().unwrap_err().to_string();
-    assert!(err.contains("identity.json") && err.contains("enroll"), "{err}");
+    assert!(
+        err.contains("identity.json") && err.contains("enroll"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -118,10 +124,15 @@ fn the_write_target_resolves_to_the_servers_endpoint_or_the_given_influx() {
     let client = streamswarm_tsdb::influx::InfluxClient::new(cfg).unwrap();
     let url = client.write_url().as_str();
     assert!(
-        url.starts_with("http://127.0.0.1:5000/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns"),
+        url.starts_with(
+            "http://127.0.0.1:5000/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns"
+        ),
         "{url}"
     );
-    let cfg = identity(1, "c").write.influx_config(&server, &cred).unwrap();
+    let cfg = identity(1, "c")
+        .write
+        .influx_config(&server, &cred)
+        .unwrap();
     assert_eq!(cfg.database.as_deref(), Some("db"));
     let err = WriteTarget::new(serde_json::json!({"kind": "carrier-pigeon"}))
         .influx_config(&server, &cred)
