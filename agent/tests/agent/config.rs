@@ -71,9 +71,16 @@ fn environment_overrides_the_file() {
     assert!(!debug.contains("ssw_enr_secret"), "{debug}");
 }
 
+/// A file, environment variables, and the key the error must name.
+type Case = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn bad_values_name_their_key() {
-    let cases: &[(&str, &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         ("[server]\nurl = \"ftp://x\"\n", &[], "server.url"),
         ("[server]\nurl = \"http://u:p@x\"\n", &[], "server.url"),
         (
