@@ -232,6 +232,7 @@ enum Event {
     Shutdown,
     Heartbeat,
     SelfMetrics,
+    SpoolSync,
     DeliveryEnded(DeliveryExit),
 }
 
@@ -301,6 +302,15 @@ pub async fn run_with(
     );
     self_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
+    // Under `interval:<d>` the spool syncs on its next append after `d`; this timer
+    // bounds what a power cut can lose by `d` even when appends pause.
+    let sync_every = match config.spool_config()?.fsync {
+        crate::spool::FsyncPolicy::Interval(d) => Some(d),
+        _ => None,
+    };
+    let mut sync_tick = tokio::time::interval(sync_every.unwrap_or(Duration::from_secs(3600)));
+    sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
     let hostname = facts::hostname();
     let mut interval = Duration::from_secs(10);
     let mut next_heartbeat = Instant::now();
@@ -313,6 +323,7 @@ pub async fn run_with(
             _ = shutdown.as_mut() => Event::Shutdown,
             _ = tokio::time::sleep_until(next_heartbeat) => Event::Heartbeat,
             _ = self_tick.tick() => Event::SelfMetrics,
+            _ = sync_tick.tick(), if sync_every.is_some() => Event::SpoolSync,
             exit = async {
                 match delivery.as_mut() {
                     Some(d) => (&mut d.task).await.unwrap_or(DeliveryExit::Stopped),
@@ -322,6 +333,11 @@ pub async fn run_with(
         };
         match event {
             Event::Shutdown => break,
+            Event::SpoolSync => {
+                if let Err(e) = pipeline.sync().await {
+                    tracing::error!(error = %e, "cannot sync the spool");
+                }
+            }
             Event::SelfMetrics => {
                 let sample = SelfSample {
                     counters: pipeline.counters().snapshot(),

@@ -2,6 +2,7 @@
 //! the state directory, the server client, delivery through the spool, self-metrics
 //! and the run loop. Fault-injection tests are named `fake_server_*`.
 
+mod cli;
 mod config;
 mod delivery;
 mod fake_server;

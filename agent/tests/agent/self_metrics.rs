@@ -118,3 +118,39 @@ fn the_prometheus_text_shows_the_same_numbers() {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn the_prometheus_endpoint_serves_the_latest_sample() {
+    use std::sync::{Arc, RwLock};
+    let latest = Arc::new(RwLock::new(SelfSample::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (addr, task) = streamswarm_agent::self_metrics::serve_prometheus(
+        "127.0.0.1:0".parse().unwrap(),
+        latest.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    )
+    .await
+    .unwrap();
+    *latest.write().unwrap() = sample();
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("streamswarm_agent_points_sent_total 1100"),
+        "{text}"
+    );
+    let missing = reqwest::get(format!("http://{addr}/other")).await.unwrap();
+    assert_eq!(missing.status(), 404);
+    stop.send(()).unwrap();
+    task.await.unwrap();
+}
