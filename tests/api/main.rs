@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod agent_delivery;
 mod audit;
 mod auth;
 mod authz;
