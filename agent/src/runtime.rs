@@ -123,6 +123,12 @@ async fn identity(
     shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> anyhow::Result<Option<Identity>> {
     if let Some(identity) = state.load_identity()? {
+        if config.server.enrol_token.is_some() {
+            tracing::info!(
+                agent_id = identity.agent_id,
+                "already enrolled; the enrolment token is not used (`streamswarm-agent enroll` replaces the identity)"
+            );
+        }
         return Ok(Some(identity));
     }
     let (Some(server), Some(token)) = (config.server_url(), config.server.enrol_token.as_ref())
@@ -486,7 +492,13 @@ pub async fn run_with(
     stop_delivery(delivery.take()).await;
     drop(scheduler);
     drop(points_tx);
-    let _ = encoder.await;
+    // The encoder ends when every sender is gone; a scheduler that kept one must not
+    // hold shutdown forever.
+    let encoder_abort = encoder.abort_handle();
+    if tokio::time::timeout(FLUSH_DEADLINE, encoder).await.is_err() {
+        tracing::warn!("the scheduler still holds its points sender; not waiting for it");
+        encoder_abort.abort();
+    }
     if !revoked {
         pipeline
             .flush(&writer, Instant::now() + FLUSH_DEADLINE)

@@ -146,3 +146,100 @@ fn help_lists_every_flag() {
     let text = String::from_utf8_lossy(&top.stdout);
     assert!(text.contains("--check-test") && text.contains("enroll") && text.contains("run"));
 }
+
+#[tokio::test]
+async fn fake_server_kill_9_then_restart_replays_the_spool() {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let store_up = Arc::new(AtomicBool::new(false));
+    let stored: Arc<Mutex<Vec<String>>> = Arc::default();
+    let server = FakeServer::start({
+        let (store_up, stored) = (store_up.clone(), stored.clone());
+        move |r| {
+            if r.path != "/api/v2/write" {
+                return enrol_handler(r);
+            }
+            if !store_up.load(Ordering::SeqCst) {
+                return Reply::error(503, "store down").with_header("retry-after", "0");
+            }
+            stored
+                .lock()
+                .unwrap()
+                .extend(r.text().lines().map(str::to_owned));
+            Reply::status(204)
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let start = |token: bool| {
+        let mut c = std::process::Command::new(BIN);
+        c.args(["run", "--server", &server.url(), "--state-dir"])
+            .arg(dir.path())
+            .env("STREAMSWARM_AGENT__SELF_METRICS__INTERVAL", "1s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if token {
+            c.args(["--token", "ssw_enr_cli"]);
+        }
+        c.spawn().unwrap()
+    };
+    let wait = |what: &'static str, done: Box<dyn Fn() -> bool + Send>| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+
+    // First life: the store is down, so the agent_self points pile up in the spool.
+    let mut first = start(true);
+    let requests = server.requests.clone();
+    wait(
+        "two refused writes",
+        Box::new(move || {
+            requests
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.path == "/api/v2/write")
+                .count()
+                >= 2
+        }),
+    )
+    .await;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    // What the first process produced and tried to send: the oracle.
+    let produced: BTreeSet<String> = server
+        .requests_to("/api/v2/write")
+        .iter()
+        .flat_map(|r| r.text().lines().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(
+        produced
+            .iter()
+            .any(|l| l.starts_with("agent_self,agent=9 "))
+    );
+
+    // Second life: the store is back; everything spooled before the kill arrives.
+    store_up.store(true, Ordering::SeqCst);
+    let second = start(false);
+    let (p, s) = (produced.clone(), stored.clone());
+    wait(
+        "the replay",
+        Box::new(move || {
+            let got: BTreeSet<String> = s.lock().unwrap().iter().cloned().collect();
+            p.is_subset(&got)
+        }),
+    )
+    .await;
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(second.id() as i32, libc::SIGTERM) }, 0);
+    let out = tokio::task::spawn_blocking(move || second.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    server.stop().await;
+}
