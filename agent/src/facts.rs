@@ -47,9 +47,12 @@ pub fn collect(clock_offset_ms: Option<f64>) -> HostFacts {
         .first()
         .map(|c| c.brand().trim().to_owned())
         .filter(|b| !b.is_empty());
-    let cpu_count = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(cpus.len());
+    // Logical CPUs of the host (not the process's affinity or cgroup quota).
+    let cpu_count = if cpus.is_empty() {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        cpus.len()
+    };
     let memory_bytes = system.as_ref().map(|s| s.total_memory()).filter(|m| *m > 0);
 
     let mut interfaces: Vec<Interface> = Networks::new_with_refreshed_list()

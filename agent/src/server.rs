@@ -233,7 +233,10 @@ async fn expect(
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| streamswarm_tsdb::write::parse_retry_after(v, SystemTime::now()));
-    let body = response.bytes().await.unwrap_or_default();
+    let body = read_capped(response, MAX_ERROR_BODY)
+        .await
+        .map(|(body, _)| body)
+        .unwrap_or_default();
     let message = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
@@ -258,16 +261,43 @@ async fn expect(
     })
 }
 
+/// The most of an error answer read: enough for any `{"error": …}`.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The most of a success answer read; assignments of thousands of tests fit easily.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads at most `cap` bytes of the body; the flag says whether there was more.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap - out.len();
+        if chunk.len() > room {
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, false))
+}
+
 async fn json<T: serde::de::DeserializeOwned>(
     response: reqwest::Response,
 ) -> Result<T, ServerError> {
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| ServerError::Unavailable {
-            status: None,
-            retry_after: None,
-            message: e.without_url().to_string(),
-        })?;
+    let (body, truncated) =
+        read_capped(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| ServerError::Unavailable {
+                status: None,
+                retry_after: None,
+                message: e.without_url().to_string(),
+            })?;
+    if truncated {
+        return Err(ServerError::BadAnswer(format!(
+            "the answer is larger than {MAX_ANSWER_BYTES} bytes"
+        )));
+    }
     serde_json::from_slice(&body).map_err(|e| ServerError::BadAnswer(e.to_string()))
 }

@@ -183,3 +183,23 @@ async fn fake_server_assignments_use_if_none_match_and_304() {
     assert_eq!(sent[1].header("authorization"), Some("Bearer c"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn fake_server_an_oversized_answer_is_refused_not_buffered() {
+    let huge = "x".repeat(streamswarm_agent::server::MAX_ANSWER_BYTES + 10);
+    let server = FakeServer::start(move |_| Reply {
+        status: 200,
+        headers: vec![("etag", "\"big\"".into())],
+        body: format!("{{\"agent_id\": 1, \"tests\": [], \"pad\": \"{huge}\"}}"),
+    })
+    .await;
+    let err = client(&server.url())
+        .assignments(&secret("c"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ServerError::BadAnswer(m) if m.contains("larger than")),
+        "{err:?}"
+    );
+    server.stop().await;
+}
