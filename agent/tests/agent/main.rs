@@ -5,6 +5,7 @@
 mod cli;
 mod config;
 mod delivery;
+mod facts;
 mod fake_server;
 mod runtime;
 mod self_metrics;
