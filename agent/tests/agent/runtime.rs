@@ -218,13 +218,12 @@ async fn fake_server_run_enrols_heartbeats_follows_assignments_and_writes() {
     let server = FakeServer::start(handler(&api)).await;
     let sched = Arc::new(Mutex::new(SchedulerLog::default()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let agent = tokio::spawn(run_with(
-        config(dir.path(), &server.url(), Some("ssw_enr_token")),
-        stand_in(&sched),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let metrics_addr = refused_addr().await;
+    let mut cfg = config(dir.path(), &server.url(), Some("ssw_enr_token"));
+    cfg.self_metrics.prometheus_listen = Some(metrics_addr.to_string());
+    let agent = tokio::spawn(run_with(cfg, stand_in(&sched), async move {
+        let _ = stopped.await;
+    }));
 
     until("the first assignments", || {
         sched.lock().unwrap().test_sets == vec![vec![12]]
@@ -271,6 +270,25 @@ async fn fake_server_run_enrols_heartbeats_follows_assignments_and_writes() {
                 == 3
     })
     .await;
+    // The local Prometheus endpoint shows the latest sample: points were produced.
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let produced: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("streamswarm_agent_points_produced_total "))
+        .expect(&text)
+        .parse()
+        .unwrap();
+    assert!(produced > 0, "{text}");
+    assert!(
+        text.contains("streamswarm_agent_probe_errors_total 1"),
+        "{text}"
+    );
+
     let heartbeats = server.requests_to("/api/v1/agent/heartbeat");
     assert!(heartbeats[0].json()["facts"]["clock_offset_ms"].is_null());
     assert!(heartbeats[1].json()["facts"]["clock_offset_ms"].is_number());
