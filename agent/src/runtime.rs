@@ -317,7 +317,6 @@ pub async fn run_with(
     let mut sync_tick = tokio::time::interval(sync_every.unwrap_or(Duration::from_secs(3600)));
     sync_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-    let hostname = facts::hostname();
     let mut interval = Duration::from_secs(10);
     let mut next_heartbeat = Instant::now();
     let mut clock_offset: Option<f64> = None;
@@ -386,9 +385,13 @@ pub async fn run_with(
                             .map_err(Fatal)?;
                     }
                 }
-                let facts = tokio::task::spawn_blocking(move || facts::collect(clock_offset))
-                    .await
-                    .expect("facts do not panic");
+                // Read every time: the host name and addresses may change under a
+                // running agent without changing its identity.
+                let (hostname, facts) = tokio::task::spawn_blocking(move || {
+                    (facts::hostname(), facts::collect(clock_offset))
+                })
+                .await
+                .expect("facts do not panic");
                 let result = match client
                     .heartbeat(&identity.credential, &hostname, &facts)
                     .await
