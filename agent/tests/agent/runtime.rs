@@ -477,3 +477,46 @@ async fn fake_server_a_refused_enrolment_token_is_an_error_saying_so() {
     assert!(!dir.path().join("identity.json").exists());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn fake_server_an_outage_is_logged_once_then_at_a_low_rate_and_its_end_too() {
+    let logs = Logs::default();
+    let _guard = logs.install();
+    let dir = tempfile::tempdir().unwrap();
+    let api = Arc::new(Mutex::new(Api {
+        revoked: false,
+        etag: "\"v1\"".into(),
+        tests: serde_json::json!([ping_test(12, "192.0.2.1")]),
+        writes: vec![],
+    }));
+    let server = FakeServer::start(handler(&api)).await;
+    let addr = server.addr;
+    let sched = Arc::new(Mutex::new(SchedulerLog::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut cfg = config(dir.path(), &server.url(), Some("ssw_enr_token"));
+    cfg.server.outage_log_interval = Duration::from_secs(2);
+    let agent = tokio::spawn(run_with(cfg, stand_in(&sched), async move {
+        let _ = stopped.await;
+    }));
+    until("running", || !sched.lock().unwrap().test_sets.is_empty()).await;
+
+    // The server goes away; heartbeats (every second) fail.
+    server.stop().await;
+    until("the outage logged", || {
+        logs.text().contains("cannot reach the server")
+    })
+    .await;
+    until("a reminder", || logs.text().contains("still unreachable")).await;
+    let text = logs.text();
+    assert_eq!(text.matches("cannot reach the server").count(), 1, "{text}");
+    assert_eq!(sched.lock().unwrap().shut_down, 0, "the tests keep running");
+
+    let server = FakeServer::start_on(addr, handler(&api)).await;
+    until("the end of the outage", || {
+        logs.text().contains("reachable again")
+    })
+    .await;
+    stop.send(()).unwrap();
+    agent.await.unwrap().unwrap();
+    server.stop().await;
+}
