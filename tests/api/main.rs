@@ -3,6 +3,7 @@
 mod helpers;
 
 mod agent_api;
+mod agent_delivery;
 mod audit;
 mod auth;
 mod authz;
