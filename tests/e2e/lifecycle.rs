@@ -54,16 +54,14 @@ fn lifecycle(target: Target) {
     let interval = 5;
     let created = Instant::now();
     let ping = f.ping_test("e2e ping", interval);
-    let host = f.api.post(
+    f.api.post(
         "/api/v1/tests",
         json!({
             "name": "e2e host", "kind": "host",
             "schedule": {"interval_seconds": interval},
             "assignments": {"agents": [id]},
         }),
-    )["id"]
-        .as_i64()
-        .unwrap();
+    );
     let store = f.store();
     let agent_tag = id.to_string();
     let within = Duration::from_secs(2 * interval as u64);
@@ -79,20 +77,23 @@ fn lifecycle(target: Target) {
     });
     assert_eq!(int(&first, "sent"), 1, "{first:?}");
     assert_eq!(int(&first, "received"), 1, "127.0.0.1 answers: {first:?}");
-    wait_for(
+    let memory = wait_for(
         "a host point",
         within.saturating_sub(created.elapsed()) + Duration::from_secs(1),
         || {
             store
-                .points(
-                    "host_cpu",
-                    &[("agent", &agent_tag), ("test", &host.to_string())],
-                    &["usage_percent"],
-                )
+                .points("host_memory", &[("agent", &agent_tag)], &["total_bytes"])
                 .into_iter()
                 .next()
         },
     );
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kib: i64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert_eq!(int(&memory, "total_bytes"), total_kib * 1024, "{memory:?}");
 
     // Edit: the agent runs the new target from the next heartbeat on.
     let edited_at = now_ns();

@@ -27,12 +27,13 @@ pub enum Target {
 
 /// A server, an enrolled agent and (for `Target::Influx`) an InfluxDB.
 pub struct Fleet {
-    pub dir: tempfile::TempDir,
-    pub influx: Option<Influx>,
-    pub server: Server,
-    pub api: Api,
+    // Dropped in this order: the agent, the server, InfluxDB, then their files.
     pub agent: Agent,
+    pub api: Api,
+    pub server: Server,
+    pub influx: Option<Influx>,
     pub prometheus_port: u16,
+    pub dir: tempfile::TempDir,
 }
 
 impl Fleet {
