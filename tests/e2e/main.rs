@@ -140,7 +140,11 @@ impl Fleet {
     pub fn wait_until_delivered(&self, timeout: Duration) {
         wait_for("the agent's spool to drain", timeout, || {
             let m = self.agent_metrics()?;
-            (m.get("streamswarm_agent_spool_pending_records") == Some(&0.0)).then_some(())
+            // A sample from a running pipeline (not the empty one served before the
+            // first) that has nothing left to send.
+            (m.get("streamswarm_agent_uptime_seconds")? >= &2.0
+                && m.get("streamswarm_agent_spool_pending_records") == Some(&0.0))
+            .then_some(())
         });
     }
 }
