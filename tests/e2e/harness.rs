@@ -194,17 +194,30 @@ impl Influx {
             return None;
         }
         let dir = dir.join("influx");
-        let port = free_port();
         // The script writes the configuration and starts a first instance; keep its
-        // configuration, stop it, and run our own child on it.
-        let script = format!(
-            ". '{}/scripts/influxdb.sh' && start_influxdb '{}' {port} >/dev/null && stop_influxdb '{}'",
-            repo().display(),
-            dir.display(),
-            dir.display()
-        );
-        let st = Command::new("bash").args(["-c", &script]).status().unwrap();
-        assert!(st.success(), "configuring InfluxDB in {}", dir.display());
+        // configuration, stop it, and run our own child on it. A port taken by another
+        // test between `free_port` and the start is retried with a new one.
+        let mut attempt = 0;
+        let port = loop {
+            attempt += 1;
+            let port = free_port();
+            let script = format!(
+                ". '{}/scripts/influxdb.sh' && start_influxdb '{}' {port} >/dev/null && stop_influxdb '{}'",
+                repo().display(),
+                dir.display(),
+                dir.display()
+            );
+            let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+            if out.status.success() {
+                break port;
+            }
+            assert!(
+                attempt < 3,
+                "configuring InfluxDB in {}: {}",
+                dir.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
         let mut influx = Influx {
             dir,
             port,

@@ -206,7 +206,8 @@ fn spool_cap_drops_exactly_what_the_counter_says() {
         wait_for_run_after(&f, *t, back);
     }
     f.wait_until_delivered(Duration::from_secs(60));
-    // Stop producing test points, then count.
+    // Stop producing test points; then stop the agent (the server is up, so it hands
+    // over everything it holds) and count.
     for t in &tests {
         let (s, _) = f
             .api
@@ -215,37 +216,46 @@ fn spool_cap_drops_exactly_what_the_counter_says() {
     }
     std::thread::sleep(Duration::from_secs(4));
     f.wait_until_delivered(Duration::from_secs(60));
-    let agent = f.agent.id();
-    let mut missing_ping = 0;
-    for t in &tests {
-        let times = f.store().ping_times(agent, *t);
-        let (missing, duplicates) = gaps_and_duplicates(&times, SECOND);
-        assert!(duplicates.is_empty(), "test {t}: {duplicates:?}");
-        missing_ping += missing.len();
-    }
-    // Self-metrics samples (one `agent_self` and one `agent_drops` point per reason,
-    // every second) are spooled too; the oldest of them were dropped the same way.
-    let self_times: Vec<i64> = f
-        .store()
-        .points(
-            "agent_self",
-            &[("agent", &agent.to_string())],
-            &["uptime_s"],
-        )
-        .into_iter()
-        .map(|p| p.time_ns)
-        .collect();
-    let (missing_self, _) = gaps_and_duplicates(&self_times, SECOND);
-    let reasons = 3;
-    let expected = missing_ping + missing_self.len() * (1 + reasons);
-    let counted = dropped(&f, "spool_full");
-    assert!(counted > 0.0, "the cap was reached");
+    f.agent.stop();
+    let agent = f.agent.id().to_string();
+    let store = f.store();
+    let of = |m: &str, field: &str| store.points(m, &[("agent", &agent)], &[field]);
+    let ping = of("ping", "sent");
+    let selfs = of("agent_self", "points_produced_total");
+    let drops = of("agent_drops", "points_total");
+    // The agent's last word: what it had produced when it took its last sample (not
+    // counting that sample's own points), and what it had dropped by then.
+    let last = selfs.last().expect("agent_self points");
+    let produced = match last.fields["points_produced_total"] {
+        streamswarm_tsdb::query::Value::Integer(n) => n,
+        ref v => panic!("{v:?}"),
+    };
+    let last_drops: Vec<_> = drops.iter().filter(|p| p.time_ns == last.time_ns).collect();
     assert_eq!(
-        counted,
-        expected as f64,
-        "dropped counter vs points missing from the store ({missing_ping} ping, {} self-metrics samples)",
-        missing_self.len()
+        last_drops.len(),
+        3,
+        "one agent_drops point per reason: {last_drops:?}"
     );
+    let dropped: i64 = last_drops
+        .iter()
+        .map(|p| match p.fields["points_total"] {
+            streamswarm_tsdb::query::Value::Integer(n) => n,
+            ref v => panic!("{v:?}"),
+        })
+        .sum();
+    let produced_in_all = produced + 1 + last_drops.len() as i64;
+    let stored = (ping.len() + selfs.len() + drops.len()) as i64;
+    assert!(dropped > 0, "the cap was reached");
+    assert_eq!(
+        produced_in_all - stored,
+        dropped,
+        "points lost (produced {produced_in_all} − stored {stored}) vs the drop counter"
+    );
+    for t in &tests {
+        let times = f.store().ping_times(f.agent.id(), *t);
+        let (_, duplicates) = gaps_and_duplicates(&times, SECOND);
+        assert!(duplicates.is_empty(), "test {t}: {duplicates:?}");
+    }
 }
 
 #[test]
