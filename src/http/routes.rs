@@ -74,7 +74,7 @@ const ADMIN: Access = Access::Role(Role::Admin);
 const TS_WRITE: Access = Access::TimeSeriesWrite;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-    use api::{agents, audit, groups, me, settings, tests, tokens, users};
+    use api::{agents, audit, dashboard, groups, me, settings, tests, tokens, users};
     vec![
         // Operations.
         route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
@@ -86,8 +86,21 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST "/login", PUBLIC, "Log in", ui::login::submit),
         route!(GET "/logout", VIEWER, "Logout confirmation", ui::login::confirm_logout),
         route!(POST "/logout", VIEWER, "Log out", ui::login::logout),
-        route!(GET "/", VIEWER, "Landing page", ui::home::page),
+        route!(GET "/", VIEWER, "Dashboard", ui::home::dashboard),
+        route!(GET "/assets/{*path}", PUBLIC, "Embedded static assets (CSS, JavaScript)", ui::assets::serve),
+        route!(GET "/agents", VIEWER, "Agents page", ui::agents::list),
+        route!(GET "/agents/enrol", ADMIN, "Enrol-an-agent page", ui::enrol::form),
+        route!(GET "/agents/{id}", VIEWER, "Agent page", ui::agents::detail),
+        route!(GET "/tests", VIEWER, "Tests page", ui::tests::list),
+        route!(GET "/tests/new", OPERATOR, "New-test form", ui::tests::new),
+        route!(GET "/tests/{id}", VIEWER, "Test page", ui::tests::detail),
+        route!(GET "/tests/{id}/edit", OPERATOR, "Edit-test form", ui::tests::edit),
+        route!(GET "/users", ADMIN, "Users page", ui::users::list),
+        route!(GET "/tokens", ADMIN, "API tokens page", ui::tokens::list),
+        route!(GET "/settings", ADMIN, "Settings page", ui::settings::form),
+        route!(GET "/profile", VIEWER, "Your profile and password", ui::profile::form),
         // JSON API.
+        route!(GET "/api/v1/dashboard", VIEWER, "The dashboard's numbers", dashboard::get, res = 200 dashboard::Dashboard),
         route!(GET "/api/v1/me", VIEWER, "The calling user or token", me::get, res = 200 me::Me),
         route!(POST "/api/v1/me/password", VIEWER, "Change your own password", me::change_password, req = me::PasswordChange),
         route!(GET "/api/v1/users", ADMIN, "List users", users::list, res = 200 Vec<crate::store::users::User>),

@@ -304,3 +304,17 @@ fn dedup(ids: &[i64]) -> Vec<i64> {
     v.dedup();
     v
 }
+
+impl Store {
+    /// How many tests exist, and how many of them are enabled.
+    pub async fn count_tests(&self) -> Result<(i64, i64), StoreError> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN enabled THEN 1 ELSE 0 END), 0) AS enabled FROM tests",
+                vec![],
+            )
+            .await?;
+        Ok((row.i64("total")?, row.i64("enabled")?))
+    }
+}

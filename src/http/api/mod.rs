@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod dashboard;
 pub mod groups;
 pub mod me;
 pub mod settings;
