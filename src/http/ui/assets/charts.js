@@ -1,0 +1,1 @@
+// Charts (test and agent detail) land here.
