@@ -46,7 +46,7 @@ export async function login(page, user, password = PASSWORDS[user]) {
   await page.goto(URL + "/login");
   await page.fill("#username", user);
   await page.fill("#password", password);
-  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click('button[type="submit"]')]);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.click('main button[type="submit"]')]);
 }
 
 export async function shot(page, name) {

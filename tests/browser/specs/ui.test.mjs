@@ -48,7 +48,7 @@ test("an operator creates a test through the form; its <script> name renders as 
   await page.fill("#f-target", "192.0.2.1");
   await page.fill("#f-interval", "30");
   await page.fill("#p-ping-count", "3");
-  await Promise.all([page.waitForURL(/\/tests\/\d+$/), page.click('button[type="submit"]')]);
+  await Promise.all([page.waitForURL(/\/tests\/\d+$/), page.click('#test-form button[type="submit"]')]);
   // The detail page shows the name verbatim, as text.
   await page.locator("#test-name").filter({ hasText: name }).waitFor();
   assert.equal(await page.locator("#test-name").textContent(), name);
@@ -70,7 +70,7 @@ test("validation errors from the API are shown next to their fields", async () =
   await page.fill("#f-target", "192.0.2.1");
   await page.fill("#f-interval", "0");
   await page.fill("#p-ping-count", "5000");
-  await page.click('button[type="submit"]');
+  await page.click('#test-form button[type="submit"]');
   const interval = page.locator('[data-error-for="schedule.interval_seconds"]');
   await interval.filter({ hasText: "between 1 and 86400" }).waitFor();
   assert.ok(await page.locator("#f-interval").evaluate((el) => el.classList.contains("is-invalid")));
@@ -97,7 +97,7 @@ test("editing a test changes it", async () => {
   assert.equal(await page.inputValue("#f-kind"), "dns");
   await page.fill("#f-target", "example.org");
   await page.selectOption("#p-dns-type", "AAAA");
-  await Promise.all([page.waitForURL(URL + "/tests/" + t.id), page.click('button[type="submit"]')]);
+  await Promise.all([page.waitForURL(URL + "/tests/" + t.id), page.click('#test-form button[type="submit"]')]);
   await page.locator('[data-bind="target"]').filter({ hasText: "example.org" }).waitFor();
   const after = await (await page.request.get(URL + "/api/v1/tests/" + t.id)).json();
   assert.equal(after.target, "example.org");
