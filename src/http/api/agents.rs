@@ -70,7 +70,9 @@ pub async fn filtered(ctx: &Ctx, q: &ListQuery) -> Result<(Vec<AgentView>, usize
         Some(other) => {
             return Err(Error::invalid(
                 "status",
-                format!("unknown status {other:?}: expected online, offline, never_seen or revoked"),
+                format!(
+                    "unknown status {other:?}: expected online, offline, never_seen or revoked"
+                ),
             ));
         }
     };
@@ -84,10 +86,20 @@ pub async fn filtered(ctx: &Ctx, q: &ListQuery) -> Result<(Vec<AgentView>, usize
         .filter(|a| status.is_none_or(|s| a.status == s))
         .filter(|a| {
             search.is_empty() || {
-                let os = a.agent.facts.get("os").map(|v| v.to_string()).unwrap_or_default();
-                [&a.agent.name, &a.agent.hostname, a.agent.version.as_deref().unwrap_or(""), &os]
-                    .iter()
-                    .any(|f| f.to_lowercase().contains(&search))
+                let os = a
+                    .agent
+                    .facts
+                    .get("os")
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                [
+                    &a.agent.name,
+                    &a.agent.hostname,
+                    a.agent.version.as_deref().unwrap_or(""),
+                    &os,
+                ]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&search))
             }
         })
         .collect();

@@ -69,7 +69,11 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
         })
         .collect();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let base = format!("/agents?search={}&status={}", enc(&q.search), enc(&q.status));
+    let base = format!(
+        "/agents?search={}&status={}",
+        enc(&q.search),
+        enc(&q.status)
+    );
     let poll = format!(
         "/api/v1/agents?search={}&status={}&limit={PAGE_SIZE}&offset={}",
         enc(&q.search),
@@ -129,7 +133,10 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
         .into_iter()
         .filter(|t| {
             t.assignments.agents.contains(&id)
-                || t.assignments.groups.iter().any(|g| view.agent.groups.contains(g))
+                || t.assignments
+                    .groups
+                    .iter()
+                    .any(|g| view.agent.groups.contains(g))
         })
         .collect();
     let title = format!("Agent {}", view.agent.name);

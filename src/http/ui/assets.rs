@@ -29,7 +29,11 @@ macro_rules! asset {
 const FILES: &[(&str, &str, &[u8])] = &[
     asset!("app.css", "assets/app.css", "text/css; charset=utf-8"),
     asset!("app.js", "assets/app.js", "text/javascript; charset=utf-8"),
-    asset!("charts.js", "assets/charts.js", "text/javascript; charset=utf-8"),
+    asset!(
+        "charts.js",
+        "assets/charts.js",
+        "text/javascript; charset=utf-8"
+    ),
     asset!(
         "vendor/bootstrap.min.css",
         "assets/vendor/bootstrap.min.css",

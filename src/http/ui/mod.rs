@@ -65,9 +65,8 @@ fn asset_helper(
         .param(0)
         .and_then(|p| p.value().as_str())
         .ok_or(RenderErrorReason::ParamNotFoundForIndex("asset", 0))?;
-    let a = assets::find(name).ok_or_else(|| {
-        RenderErrorReason::Other(format!("unknown asset {name:?}"))
-    })?;
+    let a = assets::find(name)
+        .ok_or_else(|| RenderErrorReason::Other(format!("unknown asset {name:?}")))?;
     out.write(&format!("/assets/{}/{}", a.hash, a.name))?;
     Ok(())
 }
@@ -160,9 +159,7 @@ pub fn page(
         .session()
         .map(|s| session::csrf_token(&s.id))
         .unwrap_or_default();
-    let obj = data
-        .as_object_mut()
-        .expect("page data is a JSON object");
+    let obj = data.as_object_mut().expect("page data is a JSON object");
     obj.insert("title".into(), json!(title));
     obj.insert("nav".into(), nav(p, active));
     obj.insert("csrf_token".into(), json!(csrf));
