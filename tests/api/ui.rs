@@ -87,8 +87,8 @@ both_backends!(assets_are_embedded_under_content_hash_urls, |app| async {
     }
 });
 
-/// Every page, as each role that may see it: 200, security headers, the CSRF meta tag,
-/// user-supplied text escaped, mutating controls only for those who may use them.
+// Every page, as each role that may see it: 200, security headers, the CSRF meta tag,
+// user-supplied text escaped, mutating controls only for those who may use them.
 both_backends!(pages_render_escaped_and_by_role, |app| async {
     let agent = app
         .store()
