@@ -74,7 +74,7 @@ const ADMIN: Access = Access::Role(Role::Admin);
 const TS_WRITE: Access = Access::TimeSeriesWrite;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-    use api::{agents, audit, dashboard, groups, me, settings, tests, tokens, users};
+    use api::{agents, audit, dashboard, groups, me, series, settings, tests, tokens, users};
     vec![
         // Operations.
         route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
@@ -123,6 +123,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/tests", VIEWER, "List tests", tests::list, res = 200 tests::TestPage),
         route!(POST "/api/v1/tests", OPERATOR, "Create a test", tests::create, req = tests::TestInput, res = 201 crate::store::tests::TestRecord),
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
+        route!(GET "/api/v1/tests/{id}/series", VIEWER, "A test's results aggregated per agent for its charts (JSON or CSV)", series::get, res = 200 series::TestSeries),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
         // InfluxDB-compatible writes into the embedded time-series store.

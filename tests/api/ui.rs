@@ -293,3 +293,159 @@ both_backends!(agent_list_filters_and_pages, |app| async {
     let resp = s.get(&app, "/agents?status=asleep").send().await.unwrap();
     assert_eq!(resp.status(), 400);
 });
+
+async fn write_lines(app: &TestApp, token: &str, body: String) {
+    let resp = bare_client()
+        .post(app.url("/write?db=d&precision=ms"))
+        .header("authorization", format!("Token {token}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+}
+
+fn ping_line(agent: i64, test: i64, t_ms: i64, min: f64, max: f64, p50: f64, loss: f64) -> String {
+    format!(
+        "ping,agent={agent},test={test},target=192.0.2.1 sent=5i,received=5i,rtt_min_ms={min},rtt_max_ms={max},rtt_p50_ms={p50},loss_percent={loss} {t_ms}\n"
+    )
+}
+
+both_backends!(test_series_are_aggregated_per_agent, |app| async {
+    let admin = app.login(Role::Admin).await;
+    let mut ids = Vec::new();
+    for (name, kind, target) in [("p", "ping", "192.0.2.1"), ("d", "dns", "example.com")] {
+        let resp = admin
+            .send(&app, reqwest::Method::POST, "/api/v1/tests")
+            .json(&serde_json::json!({
+                "name": name, "kind": kind, "target": target, "schedule": {"interval_seconds": 60},
+            }))
+            .send()
+            .await
+            .unwrap();
+        let (status, t) = status_json(resp).await;
+        assert_eq!(status, 201, "{t}");
+        ids.push(t["id"].as_i64().unwrap());
+    }
+    let (ping_id, dns_id) = (ids[0], ids[1]);
+    let (a1, tok1) = app.agent_token("first").await;
+    let (a2, tok2) = app.agent_token("second").await;
+    let now = app.store().clock().now_ms();
+    // A 10 s bucket start half an hour ago (the 1 h range has 10 s buckets).
+    let base = (now - 30 * 60_000) / 10_000 * 10_000;
+    let mut body = String::new();
+    body += &ping_line(a1, ping_id, base + 1_000, 1.0, 5.0, 2.0, 0.0);
+    body += &ping_line(a1, ping_id, base + 2_000, 0.5, 9.0, 4.0, 20.0);
+    body += &ping_line(a1, ping_id, base + 60_000, 2.0, 3.0, 2.5, 0.0);
+    // Two hours ago: outside 1 h, inside 6 h.
+    body += &ping_line(a1, ping_id, now - 2 * 3_600_000, 7.0, 8.0, 7.5, 0.0);
+    // Another test's results are not this test's.
+    body += &ping_line(a1, ping_id + 1000, base + 1_000, 99.0, 99.0, 99.0, 99.0);
+    write_lines(&app, &tok1, body).await;
+    write_lines(
+        &app,
+        &tok2,
+        ping_line(a2, ping_id, base + 1_000, 10.0, 12.0, 11.0, 100.0),
+    )
+    .await;
+
+    let viewer = app.login(Role::Viewer).await;
+    let get = |q: String| {
+        let req = viewer.get(&app, &format!("/api/v1/tests/{ping_id}/series{q}"));
+        async move { req.send().await.unwrap() }
+    };
+    let (status, d) = status_json(get("?range=1h".into()).await).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["interval_seconds"], 10);
+    let span = d["end"].as_i64().unwrap() - d["start"].as_i64().unwrap();
+    assert_eq!(span, 3_600_000);
+    assert!(
+        d["end"].as_i64().unwrap() > now,
+        "the newest bucket is included"
+    );
+    let series = d["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{d}");
+    let by_agent = |id: i64| {
+        series
+            .iter()
+            .find(|s| s["agent"] == id.to_string())
+            .unwrap_or_else(|| panic!("no series for agent {id}: {d}"))
+    };
+    let s1 = by_agent(a1);
+    assert_eq!(s1["agent_name"], "first");
+    assert_eq!(
+        s1["points"],
+        serde_json::json!([
+            {"t": base, "min": 0.5, "max": 9.0, "p50": 3.0, "loss": 10.0},
+            {"t": base + 60_000, "min": 2.0, "max": 3.0, "p50": 2.5, "loss": 0.0},
+        ])
+    );
+    assert_eq!(
+        by_agent(a2)["points"],
+        serde_json::json!([{"t": base, "min": 10.0, "max": 12.0, "p50": 11.0, "loss": 100.0}])
+    );
+    // 6 h: 30 s buckets, and the older run is in.
+    let (_, d6) = status_json(get("?range=6h".into()).await).await;
+    assert_eq!(d6["interval_seconds"], 30);
+    let pts: usize = d6["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["points"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(pts, 4, "{d6}");
+    // Every range stays within 1,000 buckets.
+    for r in ["1h", "6h", "24h", "7d", "30d"] {
+        let (status, d) = status_json(get(format!("?range={r}")).await).await;
+        assert_eq!(status, 200, "{r}: {d}");
+        let buckets = (d["end"].as_i64().unwrap() - d["start"].as_i64().unwrap())
+            / (d["interval_seconds"].as_i64().unwrap() * 1000);
+        assert!(buckets <= 1000, "{r}: {buckets} buckets");
+    }
+    // CSV: a header and one line per point.
+    let resp = get("?range=1h&format=csv".into()).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = resp.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "time,agent,agent_name,rtt_min_ms,rtt_max_ms,rtt_p50_mean_ms,loss_percent_mean"
+    );
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(
+        lines.contains(
+            &format!(
+                "{},{a2},second,10,12,11,100",
+                streamswarm::clock::Timestamp(base).rfc3339()
+            )
+            .as_str()
+        ),
+        "{csv}"
+    );
+    // Bad input names what was wrong.
+    let (status, e) = status_json(get("?range=2h".into()).await).await;
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["details"][0]["field"], "range");
+    let (status, e) = status_json(get("?format=xml".into()).await).await;
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["details"][0]["field"], "format");
+    // Kinds without results say so.
+    let (status, d) = status_json(
+        viewer
+            .get(&app, &format!("/api/v1/tests/{dns_id}/series?range=1h"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(d["series"], serde_json::json!([]));
+    assert!(d["note"].as_str().unwrap().contains("dns"));
+    let resp = viewer
+        .get(&app, "/api/v1/tests/999999/series")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+});

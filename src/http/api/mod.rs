@@ -5,6 +5,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod groups;
 pub mod me;
+pub mod series;
 pub mod settings;
 pub mod tests;
 pub mod tokens;
