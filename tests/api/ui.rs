@@ -368,7 +368,7 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
     let by_agent = |id: i64| {
         series
             .iter()
-            .find(|s| s["agent"] == id.to_string())
+            .find(|s| s["agent"].as_str() == Some(id.to_string().as_str()))
             .unwrap_or_else(|| panic!("no series for agent {id}: {d}"))
     };
     let s1 = by_agent(a1);
