@@ -248,6 +248,54 @@ test("logout ends the session: the old cookie no longer works", async () => {
   await other.close();
 });
 
+test("a ping test's page charts its results per agent, updates by range, exports CSV", async () => {
+  const { context, page, seen } = await newPage(browser);
+  await login(page, "admin");
+  const csrf = await csrfOf(page);
+  const tok = await page.request.post(URL + "/api/v1/tokens", {
+    headers: { "X-CSRF-Token": csrf }, data: { kind: "api", name: "writer", role: "operator" },
+  });
+  assert.equal(tok.status(), 201);
+  const writer = (await tok.json()).token;
+  const created = await page.request.post(URL + "/api/v1/tests", {
+    headers: { "X-CSRF-Token": csrf },
+    data: { name: "charted " + Date.now(), kind: "ping", target: "192.0.2.7", schedule: { interval_seconds: 60 } },
+  });
+  const t = await created.json();
+  // Results of two agents, written as an agent would (line protocol on /write).
+  const now = Date.now();
+  const lines = [];
+  for (let i = 1; i <= 5; i++) {
+    const ts = now - i * 300_000; // 5 min apart: one per bucket in every range up to 24 h
+    lines.push(`ping,agent=101,test=${t.id},target=192.0.2.7 sent=5i,received=5i,rtt_min_ms=${i},rtt_max_ms=${i + 4},rtt_p50_ms=${i + 2},loss_percent=0 ${ts}`);
+    lines.push(`ping,agent=102,test=${t.id},target=192.0.2.7 sent=5i,received=4i,rtt_min_ms=${10 + i},rtt_max_ms=${20 + i},rtt_p50_ms=${15 + i},loss_percent=20 ${ts}`);
+  }
+  const w = await page.request.post(URL + "/write?db=d&precision=ms", {
+    headers: { Authorization: "Token " + writer }, data: lines.join("\n"),
+  });
+  assert.equal(w.status(), 204, await w.text());
+  await page.goto(URL + "/tests/" + t.id);
+  await page.waitForFunction(() => Number(document.getElementById("charts").dataset.points) > 0);
+  const sets = await page.evaluate(() => Chart.getChart("chart-rtt").data.datasets.map((d) => [d.label, d.data.filter((p) => p.y != null).length]));
+  assert.deepEqual(sets, [
+    ["agent 101 min", 5], ["agent 101 max", 5], ["agent 101 median", 5],
+    ["agent 102 min", 5], ["agent 102 max", 5], ["agent 102 median", 5],
+  ]);
+  const loss = await page.evaluate(() => Chart.getChart("chart-loss").data.datasets.map((d) => d.data.map((p) => p.y)));
+  assert.deepEqual(loss, [[0, 0, 0, 0, 0], [20, 20, 20, 20, 20]]);
+  assert.ok(await page.locator("#chart-note").isHidden());
+  await shot(page, "test-detail-chart-desktop");
+  // Another range: re-read in place, CSV link follows.
+  await page.click('[data-range="1h"]');
+  await page.waitForFunction(() => document.getElementById("charts").dataset.loaded === "1h");
+  const href = await page.locator("#csv-link").getAttribute("href");
+  assert.equal(href, `/api/v1/tests/${t.id}/series?range=1h&format=csv`);
+  const csv = await (await page.request.get(URL + href)).text();
+  assert.equal(csv.trim().split("\n").length, 11, csv);
+  assertClean(seen);
+  await context.close();
+});
+
 test("screenshots of every page at desktop and phone width, with no CSP violation", async () => {
   for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
     const { context, page, seen } = await newPage(browser, viewport);
