@@ -116,6 +116,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/audit", ADMIN, "Audit log, newest first", audit::list, res = 200 Vec<crate::store::audit::AuditEntry>),
         route!(GET "/api/v1/agents", VIEWER, "List agents", agents::list, res = 200 Vec<agents::AgentView>),
         route!(GET "/api/v1/agents/{id}", VIEWER, "Get an agent", agents::get, res = 200 agents::AgentView),
+        route!(GET "/api/v1/agents/{id}/series", VIEWER, "An agent's host metrics aggregated for its charts", series::agent_host, res = 200 series::HostSeries),
         route!(PUT "/api/v1/agents/{id}/groups", OPERATOR, "Set an agent's groups", agents::set_groups, req = agents::GroupIds, res = 200 agents::AgentView),
         route!(GET "/api/v1/groups", VIEWER, "List agent groups", groups::list, res = 200 Vec<crate::store::agents::AgentGroup>),
         route!(POST "/api/v1/groups", OPERATOR, "Create an agent group", groups::create, req = groups::NewGroup, res = 201 crate::store::agents::AgentGroup),

@@ -449,3 +449,105 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
         .unwrap();
     assert_eq!(resp.status(), 404);
 });
+
+both_backends!(agent_host_series_per_panel, |app| async {
+    let (a1, tok1) = app.agent_token("host-one").await;
+    let (a2, tok2) = app.agent_token("host-two").await;
+    let now = app.store().clock().now_ms();
+    let base = (now - 10 * 60_000) / 10_000 * 10_000;
+    let mut body = String::new();
+    for (dt, total, core0, mem, eth_rx, lo_rx) in [
+        (1_000, 10.0, 90.0, 40.0, 1000.0, 5.0),
+        (3_000, 30.0, 70.0, 60.0, 3000.0, 7.0),
+    ] {
+        let t = base + dt;
+        body += &format!("host_cpu,agent={a1},cpu=total usage_percent={total} {t}\n");
+        body += &format!("host_cpu,agent={a1},cpu=cpu0 usage_percent={core0} {t}\n");
+        body += &format!("host_memory,agent={a1} used_percent={mem},used_bytes=1i {t}\n");
+        body += &format!(
+            "host_net,agent={a1},interface=eth0 rx_bytes_per_s={eth_rx},tx_bytes_per_s=1 {t}\n"
+        );
+        body += &format!(
+            "host_net,agent={a1},interface=lo rx_bytes_per_s={lo_rx},tx_bytes_per_s=2 {t}\n"
+        );
+    }
+    body += &format!(
+        "host_disk,agent={a1},mount=/ used_percent=55 {}\n",
+        base + 1_000
+    );
+    write_lines(&app, &tok1, body).await;
+    // Another agent's metrics are not this agent's.
+    write_lines(
+        &app,
+        &tok2,
+        format!(
+            "host_cpu,agent={a2},cpu=total usage_percent=99 {}\n",
+            base + 1_000
+        ),
+    )
+    .await;
+    let s = app.login(Role::Viewer).await;
+    let (status, d) = status_json(
+        s.get(&app, &format!("/api/v1/agents/{a1}/series?range=1h"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{d}");
+    let panel = |key: &str| {
+        d["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["key"] == key)
+            .unwrap_or_else(|| panic!("no panel {key}: {d}"))
+            .clone()
+    };
+    // CPU: the machine total only (mean of 10 and 30), not cpu0.
+    assert_eq!(
+        panel("cpu")["lines"],
+        serde_json::json!([{"label": "CPU", "points": [{"t": base, "v": 20.0}]}])
+    );
+    assert_eq!(panel("memory")["lines"][0]["points"][0]["v"], 50.0);
+    assert_eq!(
+        panel("disk")["lines"],
+        serde_json::json!([{"label": "/", "points": [{"t": base, "v": 55.0}]}])
+    );
+    let net = panel("network");
+    assert_eq!(net["unit"], "bytes/s");
+    let labels: Vec<&str> = net["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["eth0 in", "eth0 out", "lo in", "lo out"]);
+    assert_eq!(net["lines"][0]["points"][0]["v"], 2000.0);
+    assert_eq!(net["lines"][2]["points"][0]["v"], 6.0);
+    // An agent without metrics has empty panels; bad input is named.
+    let (_, d2) = status_json(
+        s.get(&app, &format!("/api/v1/agents/{a2}/series?range=1h"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(d2["panels"][1]["lines"], serde_json::json!([]));
+    assert_eq!(d2["panels"][0]["lines"][0]["points"][0]["v"], 99.0);
+    let (status, e) = status_json(
+        s.get(&app, &format!("/api/v1/agents/{a1}/series?range=1y"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["details"][0]["field"], "range");
+    let resp = s
+        .get(&app, "/api/v1/agents/424242/series")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+});

@@ -4,6 +4,9 @@
 //! (the band), the mean of the runs' medians (`rtt_p50_ms`) and the mean loss. Buckets
 //! are chosen from the range so a series has at most [`MAX_POINTS`] points.
 //!
+//! `GET /api/v1/agents/{id}/series?range=…` does the same for an agent's host metrics
+//! (CPU, memory, disk space per mount, network per interface).
+//!
 //! Only ping tests write results so far (`schema/measurements.toml`); for other kinds
 //! the answer has no series and says why.
 
@@ -93,13 +96,16 @@ fn read_error(e: ReadError) -> Error {
     }
 }
 
-pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> {
-    let test = ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+/// A selected range as whole buckets: the last one ends after now, so the newest
+/// results are included.
+pub struct Window {
+    pub label: &'static str,
+    pub step: u64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+pub fn window(ctx: &Ctx, range: &str) -> Result<Window> {
     let &(label, span, step) = RANGES.iter().find(|r| r.0 == range).ok_or_else(|| {
         let names: Vec<&str> = RANGES.iter().map(|r| r.0).collect();
         Error::invalid(
@@ -111,10 +117,25 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
         )
     })?;
     let now_ms = ctx.state.store.clock().now_ms();
-    // Whole buckets: the last one ends after now, so the newest results are included.
     let step_ms = (step * 1000) as i64;
     let end_ms = (now_ms / step_ms + 1) * step_ms;
-    let start_ms = end_ms - (span * 1000) as i64;
+    Ok(Window {
+        label,
+        step,
+        start_ms: end_ms - (span * 1000) as i64,
+        end_ms,
+    })
+}
+
+pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> {
+    let test = ctx
+        .state
+        .store
+        .test(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let w = window(ctx, range)?;
+    let (label, step, start_ms, end_ms) = (w.label, w.step, w.start_ms, w.end_ms);
     let mut out = TestSeries {
         test_id: id,
         range: label.to_owned(),
@@ -250,4 +271,172 @@ pub async fn get(ctx: Ctx) -> Result<Response> {
             format!("unknown format {other:?}: expected json or csv"),
         )),
     }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ValuePoint {
+    /// Bucket start, Unix milliseconds.
+    pub t: i64,
+    pub v: Option<f64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Line {
+    pub label: String,
+    pub points: Vec<ValuePoint>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Panel {
+    pub key: &'static str,
+    pub title: &'static str,
+    /// Unit of the values as stored (`%`, `bytes/s`).
+    pub unit: &'static str,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct HostSeries {
+    pub agent_id: i64,
+    pub range: String,
+    pub interval_seconds: u64,
+    pub start: i64,
+    pub end: i64,
+    pub panels: Vec<Panel>,
+}
+
+struct PanelSpec {
+    key: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    measurement: &'static str,
+    extra_filter: Option<(&'static str, &'static str)>,
+    fields: &'static [(&'static str, &'static str)],
+    aggregate: Aggregate,
+    group_by: Option<&'static str>,
+}
+
+const HOST_PANELS: &[PanelSpec] = &[
+    PanelSpec {
+        key: "cpu",
+        title: "CPU busy",
+        unit: "%",
+        measurement: "host_cpu",
+        extra_filter: Some(("cpu", "total")),
+        fields: &[("usage_percent", "CPU")],
+        aggregate: Aggregate::Mean,
+        group_by: None,
+    },
+    PanelSpec {
+        key: "memory",
+        title: "Memory used",
+        unit: "%",
+        measurement: "host_memory",
+        extra_filter: None,
+        fields: &[("used_percent", "memory")],
+        aggregate: Aggregate::Mean,
+        group_by: None,
+    },
+    PanelSpec {
+        key: "disk",
+        title: "Disk space used",
+        unit: "%",
+        measurement: "host_disk",
+        extra_filter: None,
+        fields: &[("used_percent", "")],
+        aggregate: Aggregate::Max,
+        group_by: Some("mount"),
+    },
+    PanelSpec {
+        key: "network",
+        title: "Network traffic",
+        unit: "bytes/s",
+        measurement: "host_net",
+        extra_filter: None,
+        fields: &[("rx_bytes_per_s", "in"), ("tx_bytes_per_s", "out")],
+        aggregate: Aggregate::Mean,
+        group_by: Some("interface"),
+    },
+];
+
+/// `GET /api/v1/agents/{id}/series?range=…`: the agent's host metrics (CPU, memory,
+/// disk space per mount, network per interface), aggregated per bucket.
+pub async fn agent_host(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let q: SeriesQuery = ctx.query()?;
+    if q.format.is_some() {
+        return Err(Error::invalid("format", "only JSON is offered here"));
+    }
+    ctx.state
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
+    let w = window(&ctx, q.range.as_deref().unwrap_or("24h"))?;
+    let reader = ctx.state.timeseries.reader();
+    let mut panels = Vec::new();
+    for p in HOST_PANELS {
+        let mut filters = vec![TagFilter::eq("agent", id.to_string())];
+        if let Some((tag, value)) = p.extra_filter {
+            filters.push(TagFilter::eq(tag, value));
+        }
+        let query = Query::Aggregate(AggregateQuery {
+            selector: Selector {
+                measurement: p.measurement.into(),
+                filters,
+                range: TimeRange {
+                    start_ns: w.start_ms * 1_000_000,
+                    end_ns: w.end_ms * 1_000_000,
+                },
+            },
+            fields: p
+                .fields
+                .iter()
+                .map(|(f, _)| ((*f).to_owned(), p.aggregate))
+                .collect(),
+            interval: Some(Duration::from_secs(w.step)),
+            group_by_tags: p.group_by.map(|t| vec![t.to_owned()]).unwrap_or_default(),
+            fill: Fill::None,
+        });
+        let mut lines = Vec::new();
+        for s in reader.query(&query).await.map_err(read_error)? {
+            let group = p
+                .group_by
+                .and_then(|t| s.tags.get(t))
+                .cloned()
+                .unwrap_or_default();
+            for (i, (_, name)) in p.fields.iter().enumerate() {
+                let label = match (group.is_empty(), name.is_empty()) {
+                    (true, _) => (*name).to_owned(),
+                    (false, true) => group.clone(),
+                    (false, false) => format!("{group} {name}"),
+                };
+                lines.push(Line {
+                    label,
+                    points: s
+                        .rows
+                        .iter()
+                        .map(|r| ValuePoint {
+                            t: r.time_ns / 1_000_000,
+                            v: number(r.values.get(i).unwrap_or(&None)),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        panels.push(Panel {
+            key: p.key,
+            title: p.title,
+            unit: p.unit,
+            lines,
+        });
+    }
+    ok(&HostSeries {
+        agent_id: id,
+        range: w.label.to_owned(),
+        interval_seconds: w.step,
+        start: w.start_ms,
+        end: w.end_ms,
+        panels,
+    })
 }

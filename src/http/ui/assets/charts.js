@@ -38,9 +38,72 @@
     };
   }
 
+  // Host metrics of an agent (agent page): one line chart per panel of
+  // GET /api/v1/agents/{id}/series; byte rates shown in Mbit/s.
+  function hostCharts(box) {
+    if (!box) return;
+    const url = box.dataset.seriesUrl;
+    const holder = box.querySelector("[data-panels]");
+    const note = box.querySelector("[data-note]");
+    let range = box.dataset.range || "24h";
+    const charts = new Map();
+    const scale = (unit) => unit === "bytes/s" ? [8 / 1e6, "Mbit/s"] : [1, unit];
+    async function load() {
+      const resp = await fetch(url + "?range=" + encodeURIComponent(range), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) { note.textContent = "Cannot load host metrics (" + resp.status + ")."; note.classList.remove("d-none"); return; }
+      const data = await resp.json();
+      let points = 0;
+      for (const panel of data.panels) {
+        const [factor, unit] = scale(panel.unit);
+        const sets = panel.lines.map((l, i) => ({
+          label: l.label, data: l.points.map((p) => ({ x: p.t, y: p.v == null ? null : p.v * factor })),
+          borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], borderWidth: 2, pointRadius: 0,
+        }));
+        points += panel.lines.reduce((n, l) => n + l.points.length, 0);
+        let chart = charts.get(panel.key);
+        if (!chart) {
+          const col = document.createElement("div");
+          col.className = "col-12 col-lg-6";
+          const title = document.createElement("h3");
+          title.className = "h6";
+          title.textContent = panel.title;
+          const wrap = document.createElement("div");
+          wrap.className = "chart-box chart-box-small";
+          const canvas = document.createElement("canvas");
+          canvas.id = "host-" + panel.key;
+          canvas.setAttribute("role", "img");
+          canvas.setAttribute("aria-label", panel.title);
+          wrap.appendChild(canvas);
+          col.append(title, wrap);
+          holder.appendChild(col);
+          chart = new Chart(canvas, { type: "line", data: { datasets: sets }, options: options(unit, data.start, data.end, unit === "%" ? 100 : undefined) });
+          charts.set(panel.key, chart);
+        } else {
+          chart.data.datasets = sets;
+          chart.options.scales.x.min = data.start;
+          chart.options.scales.x.max = data.end;
+          chart.update("none");
+        }
+      }
+      note.classList.toggle("d-none", points > 0);
+      box.dataset.points = String(points);
+      box.dataset.loaded = range;
+    }
+    box.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
+      range = b.dataset.range;
+      box.querySelectorAll("[data-range]").forEach((o) => o.classList.toggle("active", o === b));
+      load();
+    }));
+    load();
+    setInterval(() => { if (!document.hidden) load(); }, 10000);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    if (typeof Chart === "undefined") return;
+    Chart.defaults.color = "#adb5bd"; // readable on the dark theme
+    hostCharts(document.getElementById("host-charts"));
     const box = document.getElementById("charts");
-    if (!box || typeof Chart === "undefined") return;
+    if (!box) return;
     const url = box.dataset.seriesUrl;
     const note = document.getElementById("chart-note");
     const csv = document.getElementById("csv-link");
