@@ -296,6 +296,27 @@ test("a ping test's page charts its results per agent, updates by range, exports
   await context.close();
 });
 
+test("the dashboard updates in place from its JSON endpoint, without a reload", async () => {
+  const { context, page, seen } = await newPage(browser);
+  await login(page, "operator");
+  await page.goto(URL + "/");
+  const active = page.locator('[data-bind="tests.active"]');
+  const before = Number(await active.textContent());
+  // Mark the document so a reload would be noticed.
+  await page.evaluate(() => { window.__notReloaded = true; });
+  const csrf = await csrfOf(page);
+  const created = await page.request.post(URL + "/api/v1/tests", {
+    headers: { "X-CSRF-Token": csrf },
+    data: { name: "live " + Date.now(), kind: "tcp", target: "192.0.2.3:443", schedule: { interval_seconds: 60 } },
+  });
+  assert.equal(created.status(), 201);
+  // The page polls every 10 s; wait for the next poll to land.
+  await page.waitForFunction((n) => Number(document.querySelector('[data-bind="tests.active"]').textContent) === n + 1, before, { timeout: 25_000 });
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, "updated in place");
+  assertClean(seen);
+  await context.close();
+});
+
 test("screenshots of every page at desktop and phone width, with no CSP violation", async () => {
   for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
     const { context, page, seen } = await newPage(browser, viewport);
