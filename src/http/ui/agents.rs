@@ -114,6 +114,11 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
         .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
     let view = views(&ctx, vec![agent]).await?.remove(0);
     let groups = group_names(&ctx).await?;
+    let mut all_groups: Vec<Value> = groups
+        .iter()
+        .map(|(id, name)| json!({"id": id, "name": name, "selected": view.agent.groups.contains(id)}))
+        .collect();
+    all_groups.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let facts: Vec<Value> = match &view.agent.facts {
         Value::Object(m) => m
             .iter()
@@ -151,6 +156,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
             "facts": facts,
             "groups": view.agent.groups.iter().map(|g| groups.get(g).cloned().unwrap_or_else(|| format!("#{g}"))).collect::<Vec<_>>(),
             "tests": tests,
+            "all_groups": all_groups,
             "operator": can_operate(&ctx),
         }),
     )
