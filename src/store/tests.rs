@@ -318,3 +318,30 @@ impl Store {
         Ok((row.i64("total")?, row.i64("enabled")?))
     }
 }
+
+impl Store {
+    /// The tests an agent runs: assigned to it directly or to one of its groups, by name.
+    pub async fn tests_for_agent(&self, agent_id: i64) -> Result<Vec<TestRecord>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {TEST_COLUMNS} FROM tests WHERE id IN (
+                         SELECT test_id FROM test_assignments WHERE agent_id = $1
+                         UNION
+                         SELECT a.test_id FROM test_assignments a
+                           JOIN agent_group_members m ON m.group_id = a.group_id
+                          WHERE m.agent_id = $1)
+                     ORDER BY name, id"
+                ),
+                params![agent_id],
+            )
+            .await?;
+        let mut tests = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let assignments = self.assignments(r.i64("id")?).await?;
+            tests.push(test_from_row(r, assignments)?);
+        }
+        Ok(tests)
+    }
+}

@@ -188,6 +188,63 @@ both_backends!(pages_render_escaped_and_by_role, |app| async {
         .await
         .unwrap();
     assert!(html.contains(&format!("href=\"/tests/{test_id}/edit\"")));
+    // The agent's page lists the tests it runs: assigned directly or through a group.
+    let resp = admin
+        .send(&app, reqwest::Method::POST, "/api/v1/groups")
+        .json(&serde_json::json!({"name": "edge"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, group) = status_json(resp).await;
+    assert_eq!(status, 201, "{group}");
+    let resp = admin
+        .send(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/agents/{}/groups", agent.id),
+        )
+        .json(&serde_json::json!({"groups": [group["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut via_group = 0;
+    for (name, assignments) in [
+        ("by group", serde_json::json!({"groups": [group["id"]]})),
+        ("elsewhere", serde_json::json!({})),
+    ] {
+        let resp = admin
+            .send(&app, reqwest::Method::POST, "/api/v1/tests")
+            .json(&serde_json::json!({
+                "name": name, "kind": "dns", "target": "example.com",
+                "schedule": {"interval_seconds": 60}, "assignments": assignments,
+            }))
+            .send()
+            .await
+            .unwrap();
+        let (status, t) = status_json(resp).await;
+        assert_eq!(status, 201);
+        if name == "by group" {
+            via_group = t["id"].as_i64().unwrap();
+        }
+    }
+    let html = s
+        .get(&app, &agent_page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("href=\"/tests/{test_id}\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("href=\"/tests/{via_group}\"")),
+        "{html}"
+    );
+    assert!(!html.contains("elsewhere"), "{html}");
 });
 
 both_backends!(dashboard_counts_agents_and_tests, |app| async {

@@ -218,11 +218,18 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
     Ok(out)
 }
 
+/// A CSV field: quoted when needed, and text a spreadsheet would run as a formula
+/// (`=`, `+`, `-`, `@` first) prefixed with `'` (agent names are user input).
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
@@ -439,4 +446,19 @@ pub async fn agent_host(ctx: Ctx) -> Result<Response> {
         end: w.end_ms,
         panels,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("edge-1"), "edge-1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-1"), "'-1");
+    }
 }

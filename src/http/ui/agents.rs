@@ -6,7 +6,6 @@ use super::{can_operate, page};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::http::api::agents::{ListQuery, filtered, views};
-use crate::store::tests::TestFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -126,24 +125,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
             .collect(),
         _ => Vec::new(),
     };
-    let (tests, _) = ctx
-        .state
-        .store
-        .list_tests(&TestFilter {
-            limit: 10_000,
-            ..TestFilter::default()
-        })
-        .await?;
-    let tests: Vec<_> = tests
-        .into_iter()
-        .filter(|t| {
-            t.assignments.agents.contains(&id)
-                || t.assignments
-                    .groups
-                    .iter()
-                    .any(|g| view.agent.groups.contains(g))
-        })
-        .collect();
+    let tests = ctx.state.store.tests_for_agent(id).await?;
     let title = format!("Agent {}", view.agent.name);
     page(
         &ctx,
