@@ -219,6 +219,18 @@ test("an admin adds a user and saves settings", async () => {
   await page.fill("#u-password", "long-enough-password");
   await page.click('#user-form button[type="submit"]');
   await page.getByRole("cell", { name }).waitFor();
+  // Change its role in place, then delete it (the confirmation dialog is accepted).
+  const users = await (await page.request.get(URL + "/api/v1/users")).json();
+  const created = users.find((u) => u.username === name);
+  assert.equal(created.role, "viewer");
+  const row = page.locator(`tr[data-row-id="${created.id}"]`);
+  await row.locator("select").selectOption("operator");
+  await page.getByText("Saved.").waitFor();
+  assert.equal((await (await page.request.get(URL + "/api/v1/users/" + created.id)).json()).role, "operator");
+  await Promise.all([page.waitForEvent("load"), row.getByRole("button", { name: "Delete" }).click()]);
+  assert.ok(seen.dialogs.includes("Delete this user?"), "asked for confirmation");
+  assert.equal(await page.locator(`tr[data-row-id="${created.id}"]`).count(), 0);
+  assert.equal((await page.request.get(URL + "/api/v1/users/" + created.id)).status(), 404);
   await page.goto(URL + "/settings");
   await page.fill("#s-session_idle_timeout_minutes", "45");
   await page.click('#settings-form button[type="submit"]');
