@@ -136,6 +136,30 @@
         }
       }
       box.dataset.points = String(points);
+      recentTable(data);
+    }
+
+    // The newest buckets of every agent, newest first (text only: names are user input).
+    function recentTable(data) {
+      const tbody = document.querySelector("#recent-results tbody");
+      if (!tbody) return;
+      const rows = [];
+      for (const s of data.series) for (const p of s.points) rows.push([p.t, name(s), p]);
+      rows.sort((a, b) => b[0] - a[0]);
+      const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+      const num = (v, unit) => v == null ? "–" : v.toFixed(2) + " " + unit;
+      tbody.replaceChildren(...rows.slice(0, 20).map(([t, agent, p]) => {
+        const tr = document.createElement("tr");
+        const cells = [fmt.format(new Date(t)), agent, num(p.min, "ms"), num(p.p50, "ms"), num(p.max, "ms"), num(p.loss, "%")];
+        cells.forEach((text, i) => {
+          const td = document.createElement("td");
+          td.textContent = text;
+          if (i === 0) td.title = new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+          tr.appendChild(td);
+        });
+        return tr;
+      }));
+      document.getElementById("recent-results").classList.toggle("d-none", rows.length === 0);
     }
 
     box.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
