@@ -168,14 +168,22 @@ test("an API token is shown once, with a copy button, and listed without its sec
   assert.match(secret, /^ssw_api_/);
   assert.ok(await page.getByRole("button", { name: "Copy" }).isVisible());
   await shot(page, "tokens-created-desktop");
-  // The token works…
-  const me = await page.request.get(URL + "/api/v1/me", { headers: { Authorization: "Bearer " + secret } });
-  assert.equal(me.status(), 200);
-  // …and after a reload it is listed, but its secret is nowhere on the page.
+  // After a reload it is listed, but its secret is nowhere on the page.
   await page.reload();
   await page.getByRole("cell", { name }).waitFor();
   assert.ok(!(await page.content()).includes(secret), "the secret is not shown again");
   assert.ok(!(await page.locator("#token-secret").isVisible()));
+  // Its "last used" cell follows the token's first use on the next poll, no reload.
+  const tokens = await (await page.request.get(URL + "/api/v1/tokens")).json();
+  const info = tokens.find((t) => t.name === name);
+  const cell = `tr[data-row-id="${info.id}"] [data-field="last_used_at"]`;
+  assert.equal(await page.locator(cell).textContent(), "never");
+  await page.evaluate(() => { window.__notReloaded = true; });
+  const me = await page.request.get(URL + "/api/v1/me", { headers: { Authorization: "Bearer " + secret } });
+  assert.equal(me.status(), 200, "the token works");
+  await page.waitForFunction((sel) => document.querySelector(sel).tagName === "TIME", cell, { timeout: 25_000 });
+  assert.ok((await page.locator(cell).getAttribute("title")).endsWith(" UTC"));
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, "updated in place");
   assertClean(seen);
   await context.close();
 });

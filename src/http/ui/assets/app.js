@@ -233,10 +233,17 @@
   }
 
   // ---- Live updates --------------------------------------------------------------
-  function bindValue(el, v) {
-    if (v === undefined) return;
-    const text = v == null ? "" : String(v);
-    if (el.tagName === "TIME") { if (v) { el.setAttribute("datetime", text); renderTime(el); } return; }
+  function bindValue(el, v, key) {
+    if (v == null) return; // absent or null: keep what the server rendered ("never", "unknown")
+    const text = String(v);
+    if (el.tagName !== "TIME" && /_at$/.test(key || "")) {
+      // A timestamp that was "never" until now: becomes a <time>.
+      const t = document.createElement("time");
+      for (const a of el.attributes) t.setAttribute(a.name, a.value);
+      el.replaceWith(t);
+      el = t;
+    }
+    if (el.tagName === "TIME") { el.setAttribute("datetime", text); renderTime(el); return; }
     el.textContent = text;
     if (el.hasAttribute("data-status")) el.dataset.status = text;
   }
@@ -248,7 +255,7 @@
     if (resp.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
     if (!resp.ok) return;
     const data = await resp.json();
-    main.querySelectorAll("[data-bind]").forEach((el) => { if (!el.closest("[data-rows]")) bindValue(el, getPath(data, el.dataset.bind)); });
+    main.querySelectorAll("[data-bind]").forEach((el) => { if (!el.closest("[data-rows]")) bindValue(el, getPath(data, el.dataset.bind), el.dataset.bind); });
     main.querySelectorAll("[data-rows]").forEach((tbody) => {
       const rows = getPath(data, tbody.dataset.rows);
       if (!Array.isArray(rows)) return;
@@ -256,7 +263,7 @@
       tbody.querySelectorAll("tr[data-row-id]").forEach((tr) => {
         const r = byId.get(tr.dataset.rowId);
         if (!r) return;
-        tr.querySelectorAll("[data-field]").forEach((el) => bindValue(el, r[el.dataset.field]));
+        tr.querySelectorAll("[data-field]").forEach((el) => bindValue(el, r[el.dataset.field], el.dataset.field));
       });
     });
     document.dispatchEvent(new CustomEvent("ssw:polled", { detail: data }));
