@@ -195,14 +195,14 @@ impl Store {
         test_from_row(&row, assignments).map(Some)
     }
 
-    /// The enabled tests an agent runs: assigned to it directly or to one of its groups,
-    /// by id.
+    /// The tests assigned to an agent directly or through one of its groups, disabled
+    /// ones included, by id.
     pub async fn tests_for_agent(&self, agent_id: i64) -> Result<Vec<TestRecord>, StoreError> {
         let rows = self
             .db
             .query(
                 &format!(
-                    "SELECT {TEST_COLUMNS} FROM tests WHERE enabled AND id IN (
+                    "SELECT {TEST_COLUMNS} FROM tests WHERE id IN (
                          SELECT test_id FROM test_assignments WHERE agent_id = $1
                          UNION
                          SELECT a.test_id FROM test_assignments a
@@ -329,4 +329,18 @@ fn dedup(ids: &[i64]) -> Vec<i64> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+impl Store {
+    /// How many tests exist, and how many of them are enabled.
+    pub async fn count_tests(&self) -> Result<(i64, i64), StoreError> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN enabled THEN 1 ELSE 0 END), 0) AS enabled FROM tests",
+                vec![],
+            )
+            .await?;
+        Ok((row.i64("total")?, row.i64("enabled")?))
+    }
 }

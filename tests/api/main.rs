@@ -22,3 +22,4 @@ mod timeseries_differential;
 mod timeseries_query;
 mod timeseries_write;
 mod tokens;
+mod ui;

@@ -384,7 +384,11 @@ async fn assignments_of(ctx: &Ctx, agent_id: i64) -> Result<(Vec<u8>, String)> {
     let tests = ctx.state.store.tests_for_agent(agent_id).await?;
     let body = AgentAssignments {
         agent_id,
-        tests: tests.into_iter().map(AssignedTest::from_record).collect(),
+        tests: tests
+            .into_iter()
+            .filter(|t| t.enabled)
+            .map(AssignedTest::from_record)
+            .collect(),
     };
     let bytes = serde_json::to_vec(&body).map_err(anyhow::Error::from)?;
     let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..16]));

@@ -3,8 +3,10 @@
 pub mod agent;
 pub mod agents;
 pub mod audit;
+pub mod dashboard;
 pub mod groups;
 pub mod me;
+pub mod series;
 pub mod settings;
 pub mod tests;
 pub mod tokens;
