@@ -132,9 +132,15 @@ run_tests() {
             # on a machine they assume quiet (loopback byte counts, TCP states, RTTs to
             # 50 µs): they run after the rest, one at a time.
             local quiet='binary(host_metrics) | binary(ping_lab)'
-            section "cargo nextest run --workspace --profile $profile (all but the measurement-truth tests)"
-            cargo nextest run "${color[@]}" --workspace --profile "$profile" -E "not ($quiet)" 2>&1 \
+            # The end-to-end tests (real server, agent and InfluxDB processes) spend
+            # most of their time waiting out 60-second outages: they run side by side.
+            local e2e='binary(e2e)'
+            section "cargo nextest run --workspace --profile $profile (all but the end-to-end and measurement-truth tests)"
+            cargo nextest run "${color[@]}" --workspace --profile "$profile" -E "not ($quiet | $e2e)" 2>&1 \
                 | tee "$TEST_LOG" || die "tests failed (see the summary above)"
+            section "cargo nextest run --workspace --profile $profile --test-threads 12 (end-to-end tests)"
+            cargo nextest run "${color[@]}" --workspace --profile "$profile" --test-threads 12 -E "$e2e" 2>&1 \
+                | tee -a "$TEST_LOG" || die "end-to-end tests failed (see the summary above)"
             section "cargo nextest run --workspace --profile $profile --test-threads 1 (measurement-truth tests)"
             cargo nextest run "${color[@]}" --workspace --profile "$profile" --test-threads 1 -E "$quiet" 2>&1 \
                 | tee -a "$TEST_LOG" || die "measurement-truth tests failed (see the summary above)"
