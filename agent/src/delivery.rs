@@ -244,9 +244,10 @@ impl Pipeline {
                 Some((unsent.reason, unsent.after)),
             ),
         };
-        if let Some(cursor) = cursor {
-            self.with_spool(move |s| s.ack(cursor)).await?;
-        }
+        match cursor {
+            Some(cursor) => self.with_spool(move |s| s.ack(cursor)).await?,
+            None => self.with_spool(|s| s.release().map(|()| 0)).await?,
+        };
         Ok(Some(retry))
     }
 

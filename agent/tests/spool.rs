@@ -226,7 +226,7 @@ fn a_full_spool_drops_the_oldest_and_counts_exactly() {
 }
 
 #[test]
-fn records_dropped_while_in_flight_are_not_counted_twice() {
+fn nothing_in_flight_is_dropped_and_the_cap_applies_again_after_ack_or_release() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = SpoolConfig {
         max_bytes: 2 * 4096,
@@ -235,14 +235,32 @@ fn records_dropped_while_in_flight_are_not_counted_twice() {
     };
     let (mut spool, _) = Spool::open(dir.path(), cfg).unwrap();
     append_range(&mut spool, 0..10);
+    // The store may be taking this batch right now: its records must not be dropped
+    // (and counted lost) under it, even as the spool goes past its cap.
     let in_flight = spool.next_batch(10, 1 << 20).unwrap().unwrap();
     append_range(&mut spool, 10..500);
-    // The batch's segment was dropped (and counted) before the database answered.
-    assert_eq!(spool.ack(in_flight.cursor()).unwrap(), 0);
-    let delivered = drain(&mut spool).len() as u64;
+    assert_eq!(spool.stats().dropped_spool_full, 0);
+    assert!(spool.stats().bytes_on_disk > cfg.max_bytes);
+    assert_eq!(spool.ack(in_flight.cursor()).unwrap(), 10);
+    assert!(spool.stats().bytes_on_disk <= cfg.max_bytes);
+    let dropped_after_ack = spool.stats().dropped_spool_full;
+    assert!(dropped_after_ack > 0);
+
+    // A failed send releases its batch: nothing acknowledged, the cap applies again.
+    let _failed = spool.next_batch(10, 1 << 20).unwrap().unwrap();
+    append_range(&mut spool, 500..1000);
+    assert_eq!(spool.stats().dropped_spool_full, dropped_after_ack);
+    spool.release().unwrap();
+    assert!(spool.stats().bytes_on_disk <= cfg.max_bytes);
+
+    let delivered = 10 + drain(&mut spool).len() as u64;
     let stats = spool.stats();
     assert_eq!(stats.acked, delivered);
-    assert_eq!(delivered + stats.dropped_spool_full, 500);
+    assert_eq!(
+        delivered + stats.dropped_spool_full,
+        1000,
+        "every record delivered or counted"
+    );
 }
 
 #[test]
@@ -613,7 +631,9 @@ proptest! {
                             if let Some(cursor) = batch.cursor_before(accepted_bytes) {
                                 prop_assert_eq!(spool.ack(cursor).unwrap(), accept as u64);
                             } else {
+                                // Nothing stored: the sender gives the batch back.
                                 prop_assert_eq!(accept, 0);
+                                spool.release().unwrap();
                             }
                             model.drain(..accept);
                         }

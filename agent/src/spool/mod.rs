@@ -72,9 +72,13 @@
 //! counted in `dropped_spool_full`. The counters are exact: for one open spool,
 //! pending at open + appended = acked + dropped_spool_full + corrupt + pending now
 //! (each damaged region counts as one record: the scanner resumes at the next record
-//! start, so a region is one record unless the damage hit a record's magic too). A
-//! record dropped while its batch was in flight is counted as dropped, and
-//! acknowledging that batch later does not count it again.
+//! start, so a region is one record unless the damage hit a record's magic too).
+//!
+//! A batch handed out by [`Spool::next_batch`] is *in flight* until [`Spool::ack`] or
+//! [`Spool::release`]: the store may be taking it right now, so nothing is dropped
+//! meanwhile (dropping it would count as lost points the store then holds). The cap is
+//! then exceeded by what is appended during that one request, and enforced again as
+//! soon as the batch is acknowledged or released.
 //!
 //! Deletion is by whole segments, so the cap is approximate by at most one segment's
 //! worth of records: after a drop the spool holds between `max_bytes - segment_bytes`
@@ -326,6 +330,8 @@ pub struct Spool {
     cache: Cache,
     counters: Counters,
     oldest_pending_ms: Option<u64>,
+    /// A batch was handed out and is neither acknowledged nor released.
+    in_flight: bool,
     unsynced: u64,
     last_sync: Instant,
     scratch: Vec<u8>,
@@ -490,6 +496,7 @@ impl Spool {
                 ..Counters::default()
             },
             oldest_pending_ms: None,
+            in_flight: false,
             unsynced: 0,
             last_sync: Instant::now(),
             scratch: Vec::new(),
@@ -556,9 +563,7 @@ impl Spool {
         if active.len + len > self.config.segment_bytes && active.len > SEGMENT_HEADER_LEN as u64 {
             self.roll()?;
         }
-        while self.total_bytes + len > self.config.max_bytes && self.segments.len() > 1 {
-            self.drop_oldest()?;
-        }
+        self.enforce_cap(len)?;
         self.scratch.clear();
         record::encode(&mut self.scratch, time_ms, line);
         let seg = self.segments.back_mut().expect("at least one segment");
@@ -631,6 +636,25 @@ impl Spool {
         Ok(())
     }
 
+    /// Drops the oldest segments until `incoming` more bytes fit under the cap — unless
+    /// a batch is in flight (it starts in the oldest segment; see the module doc).
+    fn enforce_cap(&mut self, incoming: u64) -> Result<(), SpoolError> {
+        while !self.in_flight
+            && self.total_bytes + incoming > self.config.max_bytes
+            && self.segments.len() > 1
+        {
+            self.drop_oldest()?;
+        }
+        Ok(())
+    }
+
+    /// The batch last handed out was not stored (the send failed): nothing is
+    /// acknowledged, and the cap applies again.
+    pub fn release(&mut self) -> Result<(), SpoolError> {
+        self.in_flight = false;
+        self.enforce_cap(0)
+    }
+
     /// Deletes the oldest segment to make room, counting its unacknowledged records.
     fn drop_oldest(&mut self) -> Result<(), SpoolError> {
         let seg = self
@@ -669,6 +693,7 @@ impl Spool {
         max_bytes: usize,
     ) -> Result<Option<Batch>, SpoolError> {
         let batch = self.read_from_ack(max_lines.max(1), max_bytes)?;
+        self.in_flight = !batch.is_empty();
         Ok((!batch.is_empty()).then_some(batch))
     }
 
@@ -770,6 +795,13 @@ impl Spool {
     /// Returns how many records this newly acknowledged (0 for a cursor already passed,
     /// or one whose records were dropped meanwhile because the spool was full).
     pub fn ack(&mut self, cursor: Cursor) -> Result<u64, SpoolError> {
+        let newly = self.advance_ack(cursor)?;
+        self.in_flight = false;
+        self.enforce_cap(0)?;
+        Ok(newly)
+    }
+
+    fn advance_ack(&mut self, cursor: Cursor) -> Result<u64, SpoolError> {
         let to = cursor.0;
         if to.key() <= self.ack.key() {
             return Ok(0);

@@ -136,6 +136,10 @@ async fn fake_server_down_then_up_every_line_arrives_exactly_once_in_order() {
     .await;
     produce(&pipeline, 300..500).await;
     until("all lines", || accepted.lock().unwrap().len() >= 500).await;
+    until("all acknowledged", || {
+        counters.snapshot().points_sent >= 500
+    })
+    .await;
 
     let expected: Vec<String> = (0..500).map(line).collect();
     assert_eq!(
