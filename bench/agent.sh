@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Agent benchmarks (issue 4): the real scheduler and ping probe in the release build
+# of agent/examples/ping_fleet.rs, inside a private network namespace (its own
+# loopback, so no other process's ICMP sockets see the traffic and ours see no one
+# else's).
+#
+#   bash bench/agent.sh            # (a) 5 minutes, (b) 60 s per step
+#   bash bench/agent.sh --quick    # (a) 30 s,      (b) 15 s per step
+#
+# (a) footprint: 100 ping targets every second (count 1, and the schema's default
+#     count 5) plus a host test every 10 s: peak RSS and CPU % of one core.
+# (b) capacity: the largest number of ping targets at a 1-second interval (count 1)
+#     with no self-inflicted loss, no skipped slot and no error: steps, then bisection
+#     between the last clean and the first unclean step.
+# Each is run per socket kind: "dgram" (unprivileged ICMP datagram sockets, allowed in
+# the namespace with net.ipv4.ping_group_range) and "raw" (the namespace's default
+# range "1 0" forbids datagram sockets, so the probe falls back to raw sockets, as an
+# agent running as root without that sysctl does).
+#
+# Knobs (environment):
+#   BENCH_AGENT_SOCKETS="dgram raw"         socket kinds to measure
+#   BENCH_AGENT_DURATION=300                (a) seconds (--quick: 30)
+#   BENCH_AGENT_STEP_DURATION=60            (b) seconds per step (--quick: 15)
+#   BENCH_AGENT_STEPS="100 1000 2000 5000 10000 20000 40000"
+#   BENCH_AGENT_BISECT=3                    (b) bisection rounds after the steps
+#   BENCH_AGENT_WORKERS=0                   Tokio workers of the example (0: current thread)
+#   BENCH_AGENT_OUT=bench/results/agent-latest.txt
+# Needs root (ip netns). Prints a table and writes it, with every raw result, to OUT.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+QUICK=0
+for arg in "$@"; do
+    case $arg in
+        --quick) QUICK=1 ;;
+        *) die "unknown argument $arg (only --quick)" ;;
+    esac
+done
+SOCKETS=${BENCH_AGENT_SOCKETS:-dgram raw}
+if ((QUICK)); then
+    DURATION=${BENCH_AGENT_DURATION:-30}
+    STEP_DURATION=${BENCH_AGENT_STEP_DURATION:-15}
+else
+    DURATION=${BENCH_AGENT_DURATION:-300}
+    STEP_DURATION=${BENCH_AGENT_STEP_DURATION:-60}
+fi
+STEPS=${BENCH_AGENT_STEPS:-100 1000 2000 5000 10000 20000 40000}
+BISECT=${BENCH_AGENT_BISECT:-3}
+WORKERS=${BENCH_AGENT_WORKERS:-0}
+OUT=${BENCH_AGENT_OUT:-$ROOT/bench/results/agent-latest.txt}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release/examples/ping_fleet
+
+[[ $(id -u) == 0 ]] || die "run as root: the benchmark creates a network namespace"
+command -v ip >/dev/null || die "ip (iproute2) is needed"
+command -v python3 >/dev/null || die "python3 is needed to read the results"
+
+NS=ssw-agent-bench-$$
+WORK=$(mktemp -d /tmp/streamswarm-agent-bench.XXXXXX)
+RAW=$WORK/raw.txt
+ROWS=$WORK/rows.txt
+: >"$RAW"
+: >"$ROWS"
+cleanup() {
+    ip netns del "$NS" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+section "Building the example (release)"
+cargo build --release -p streamswarm-agent --example ping_fleet
+ok "$BIN"
+
+section "Namespace"
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+# Many targets means many sockets at once (one per run in flight).
+ulimit -n "$(ulimit -Hn)"
+ok "$NS (loopback up), open files limit $(ulimit -n)"
+
+set_sockets() {
+    case $1 in
+        dgram) ip netns exec "$NS" sysctl -qw net.ipv4.ping_group_range="0 2147483647" ;;
+        raw) ip netns exec "$NS" sysctl -qw net.ipv4.ping_group_range="1 0" ;;
+        *) die "unknown socket kind $1 (dgram or raw)" ;;
+    esac
+}
+
+# run_fleet SOCKETS LABEL ARGS...: runs the example, appends its RESULT (plus the
+# socket kind, label and load average) to ROWS; returns 0 when the run was clean.
+run_fleet() {
+    local sockets=$1 label=$2 load result rc=0
+    shift 2
+    set_sockets "$sockets"
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    {
+        echo "=== $label, $sockets sockets: ping_fleet $*"
+        echo "load before: $load"
+    } >>"$RAW"
+    ip netns exec "$NS" "$BIN" --workers "$WORKERS" "$@" >"$WORK/run.txt" 2>&1 || rc=$?
+    cat "$WORK/run.txt" >>"$RAW"
+    result=$(sed -n 's/^RESULT //p' "$WORK/run.txt")
+    [[ -n $result ]] || die "ping_fleet printed no RESULT (exit $rc); see $RAW"
+    printf '%s\t%s\t%s\t%s\n' "$label" "$sockets" "$load" "$result" >>"$ROWS"
+    python3 - "$result" <<'EOF'
+import json, sys
+r = json.loads(sys.argv[1])
+print(f"    N={r['targets']:<6} count={r['count']} loss={r['lost']} skipped={r['overlaps_skipped']} "
+      f"errors={r['ping_errors']} lag={r['max_lag_ms']:.1f}ms rss={r['peak_rss_kib']/1024:.1f}MiB "
+      f"cpu={r['cpu_percent_of_one_core']:.2f}% clean={r['clean']}")
+EOF
+    return "$rc"
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+RUSTC_START=$(pgrep -x rustc | wc -l || true)
+((RUSTC_START == 0)) || warn "$RUSTC_START rustc process(es) running: numbers will be disturbed"
+
+for sockets in $SOCKETS; do
+    section "(a) footprint, $sockets sockets: 100 targets at 1 s + host every 10 s, ${DURATION} s"
+    run_fleet "$sockets" footprint --targets 100 --duration "$DURATION" --host-every 10 --count 1 || true
+    run_fleet "$sockets" footprint --targets 100 --duration "$DURATION" --host-every 10 --count 5 || true
+
+    section "(b) capacity, $sockets sockets: ping targets at 1 s, count 1, ${STEP_DURATION} s per step"
+    clean=0 unclean=
+    for n in $STEPS; do
+        if run_fleet "$sockets" capacity --targets "$n" --duration "$STEP_DURATION" --warmup 5 --host-every 0 --count 1; then
+            clean=$n
+        else
+            unclean=$n
+            break
+        fi
+    done
+    if [[ -n $unclean ]]; then
+        for ((i = 0; i < BISECT; i++)); do
+            n=$(((clean + unclean) / 2))
+            ((n > clean && n < unclean)) || break
+            if run_fleet "$sockets" capacity --targets "$n" --duration "$STEP_DURATION" --warmup 5 --host-every 0 --count 1; then
+                clean=$n
+            else
+                unclean=$n
+            fi
+        done
+    fi
+    echo "$sockets $clean ${unclean:-none}" >>"$WORK/capacity.txt"
+    ok "$sockets sockets: largest clean N = $clean (first unclean: ${unclean:-none within the steps})"
+done
+
+MACHINE=$(
+    echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- agent 2>/dev/null || echo ' (agent modified)')"
+    echo "cpu:      $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+    echo "kernel:   $(uname -srm)"
+    echo "memory:   $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "rustc:    $(rustc --version)"
+    echo "command:  bash bench/agent.sh $* (footprint ${DURATION} s, steps ${STEP_DURATION} s, Tokio workers $WORKERS)"
+    echo "load:     at start $LOAD_START ($RUSTC_START rustc); at end $(cut -d' ' -f1-3 /proc/loadavg) ($(pgrep -x rustc | wc -l || true) rustc)"
+)
+TABLE=$(python3 - "$ROWS" <<'EOF'
+import json, sys
+print("| scenario | sockets | N | count | loss | skipped | errors | max lag ms | peak RSS MiB | CPU % of one core | load (1/5/15 min) | clean |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for line in open(sys.argv[1]):
+    label, sockets, load, result = line.rstrip("\n").split("\t")
+    r = json.loads(result)
+    print(f"| {label} | {sockets} | {r['targets']} | {r['count']} | {r['lost']} of {r['sent']} | "
+          f"{r['overlaps_skipped']} | {r['ping_errors']} | {r['max_lag_ms']:.1f} | "
+          f"{r['peak_rss_kib'] / 1024:.1f} | {r['cpu_percent_of_one_core']:.2f} | {load} | "
+          f"{'yes' if r['clean'] else 'no'} |")
+EOF
+)
+section "Machine"
+echo "$MACHINE"
+section "Results"
+echo "$TABLE"
+while read -r sockets clean unclean; do
+    info "largest clean N with $sockets sockets: $clean (first unclean: $unclean)"
+done <"$WORK/capacity.txt"
+mkdir -p "$(dirname "$OUT")"
+{
+    echo "$MACHINE"
+    echo
+    echo "$TABLE"
+    echo
+    cat "$WORK/capacity.txt"
+    echo
+    echo "--- raw output ---"
+    cat "$RAW"
+} >"$OUT"
+ok "written to $OUT"
