@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use streamswarm_schema::test_spec::PingParams;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 /// `SO_TIMESTAMPNS` on the Linux architectures the agent ships for (x86-64, aarch64).
 const SO_TIMESTAMPNS: libc::c_int = 35;
@@ -363,16 +363,26 @@ impl Wire {
                 Ok(())
             }
             Wire::Shared(route) => {
-                let Some(first) = route.datagrams.recv().await else {
-                    return Err(io::Error::other(
-                        "the shared raw ICMP socket failed (see the agent log)",
-                    ));
-                };
-                replies.record(&first.data, &first.message, result);
-                while let Ok(next) = route.datagrams.try_recv() {
-                    replies.record(&next.data, &next.message, result);
+                loop {
+                    let (datagrams, closed) = {
+                        let mut inbox = lock(&route.inbox.datagrams);
+                        (std::mem::take(&mut inbox.0), inbox.1)
+                    };
+                    if !datagrams.is_empty() {
+                        for datagram in &datagrams {
+                            replies.record(&datagram.data, &datagram.message, result);
+                        }
+                        return Ok(());
+                    }
+                    if closed {
+                        return Err(io::Error::other(
+                            "the shared raw ICMP socket failed (see the agent log)",
+                        ));
+                    }
+                    // `notify_one` keeps a permit when the run is not waiting yet, so a
+                    // datagram routed between the check and here still wakes it.
+                    route.inbox.ready.notified().await;
                 }
-                Ok(())
             }
         }
     }
@@ -415,7 +425,28 @@ struct SharedRaw {
     key: RawKey,
     socket: AsyncFd<Socket>,
     /// The runs in flight, by identifier.
-    routes: Mutex<HashMap<u16, mpsc::UnboundedSender<Datagram>>>,
+    routes: Mutex<HashMap<u16, Arc<Inbox>>>,
+}
+
+/// Where the reader leaves a run's datagrams. (A Tokio channel per run would allocate
+/// a 32-slot block per run: 15 MiB more with 5,000 runs in flight.)
+#[derive(Default)]
+struct Inbox {
+    /// Datagrams not yet taken, and whether the socket failed (no more will come).
+    datagrams: Mutex<(Vec<Datagram>, bool)>,
+    ready: Notify,
+}
+
+impl Inbox {
+    fn put(&self, datagram: Option<Datagram>) {
+        let mut inbox = lock(&self.datagrams);
+        match datagram {
+            Some(datagram) => inbox.0.push(datagram),
+            None => inbox.1 = true,
+        }
+        drop(inbox);
+        self.ready.notify_one();
+    }
 }
 
 /// A datagram the reader routed to a run.
@@ -434,7 +465,7 @@ enum RawError {
 struct Route {
     shared: Arc<SharedRaw>,
     identifier: u16,
-    datagrams: mpsc::UnboundedReceiver<Datagram>,
+    inbox: Arc<Inbox>,
 }
 
 impl Drop for Route {
@@ -491,7 +522,7 @@ impl SharedRaw {
 
     /// Gives a run an identifier no other run on this socket has, and its datagrams.
     fn join(shared: Arc<SharedRaw>) -> Result<Route, String> {
-        let (sender, datagrams) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Inbox::default());
         let mut routes = lock(&shared.routes);
         if routes.len() >= usize::from(u16::MAX) {
             return Err(
@@ -505,12 +536,12 @@ impl SharedRaw {
                 break candidate;
             }
         };
-        routes.insert(identifier, sender);
+        routes.insert(identifier, Arc::clone(&inbox));
         drop(routes);
         Ok(Route {
             shared,
             identifier,
-            datagrams,
+            inbox,
         })
     }
 
@@ -521,12 +552,12 @@ impl SharedRaw {
         let Some(identifier) = routed_identifier(self.key.family, data) else {
             return;
         };
-        if let Some(run) = lock(&self.routes).get(&identifier) {
-            // A run that just ended has dropped its receiver: nothing to do.
-            let _ = run.send(Datagram {
+        let run = lock(&self.routes).get(&identifier).map(Arc::clone);
+        if let Some(run) = run {
+            run.put(Some(Datagram {
                 data: data.to_vec(),
                 message,
-            });
+            }));
         }
     }
 
@@ -581,9 +612,11 @@ async fn read_shared(shared: Arc<SharedRaw>) {
                     }
                 }),
                 Err(e) => {
-                    // Runs waiting on it see their channel close and report an error.
+                    // Runs waiting on it are told, and report an error.
                     tracing::error!(error = %e, "the shared raw ICMP socket failed");
-                    lock(&shared.routes).clear();
+                    for (_, run) in lock(&shared.routes).drain() {
+                        run.put(None);
+                    }
                     let _ = shared.retire();
                     lock(&SHARED_RAW).remove(&shared.key);
                     return;
