@@ -23,6 +23,8 @@
 #   BENCH_AGENT_STEP_DURATION=60            (b) seconds per step (--quick: 15)
 #   BENCH_AGENT_STEPS="100 1000 2000 5000 10000 20000 40000"
 #   BENCH_AGENT_BISECT=3                    (b) bisection rounds after the steps
+#   BENCH_AGENT_PARTS="footprint capacity"  which parts to run
+#   BENCH_AGENT_COUNTS="1 5"                (a) ping counts (5 is the schema's default)
 #   BENCH_AGENT_WORKERS=0                   Tokio workers of the example (0: current thread)
 #   BENCH_AGENT_OUT=bench/results/agent-latest.txt
 # Needs root (ip netns). Prints a table and writes it, with every raw result, to OUT.
@@ -51,6 +53,8 @@ fi
 STEPS=${BENCH_AGENT_STEPS:-100 1000 2000 5000 10000 20000 40000}
 BISECT=${BENCH_AGENT_BISECT:-3}
 WORKERS=${BENCH_AGENT_WORKERS:-0}
+PARTS=${BENCH_AGENT_PARTS:-footprint capacity}
+COUNTS=${BENCH_AGENT_COUNTS:-1 5}
 OUT=${BENCH_AGENT_OUT:-$ROOT/bench/results/agent-latest.txt}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/examples/ping_fleet
@@ -79,7 +83,7 @@ section "Namespace"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 # Many targets means many sockets at once (one per run in flight).
-ulimit -n "$(ulimit -Hn)"
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 ok "$NS (loopback up), open files limit $(ulimit -n)"
 
 set_sockets() {
@@ -121,9 +125,13 @@ RUSTC_START=$(pgrep -x rustc | wc -l || true)
 ((RUSTC_START == 0)) || warn "$RUSTC_START rustc process(es) running: numbers will be disturbed"
 
 for sockets in $SOCKETS; do
-    section "(a) footprint, $sockets sockets: 100 targets at 1 s + host every 10 s, ${DURATION} s"
-    run_fleet "$sockets" footprint --targets 100 --duration "$DURATION" --host-every 10 --count 1 || true
-    run_fleet "$sockets" footprint --targets 100 --duration "$DURATION" --host-every 10 --count 5 || true
+    if [[ " $PARTS " == *" footprint "* ]]; then
+        section "(a) footprint, $sockets sockets: 100 targets at 1 s + host every 10 s, ${DURATION} s"
+        for count in $COUNTS; do
+            run_fleet "$sockets" footprint --targets 100 --duration "$DURATION" --host-every 10 --count "$count" || true
+        done
+    fi
+    [[ " $PARTS " == *" capacity "* ]] || continue
 
     section "(b) capacity, $sockets sockets: ping targets at 1 s, count 1, ${STEP_DURATION} s per step"
     clean=0 unclean=
@@ -179,14 +187,14 @@ section "Results"
 echo "$TABLE"
 while read -r sockets clean unclean; do
     info "largest clean N with $sockets sockets: $clean (first unclean: $unclean)"
-done <"$WORK/capacity.txt"
+done < <(cat "$WORK/capacity.txt" 2>/dev/null)
 mkdir -p "$(dirname "$OUT")"
 {
     echo "$MACHINE"
     echo
     echo "$TABLE"
     echo
-    cat "$WORK/capacity.txt"
+    cat "$WORK/capacity.txt" 2>/dev/null || true
     echo
     echo "--- raw output ---"
     cat "$RAW"
