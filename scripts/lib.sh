@@ -225,3 +225,12 @@ wait_http() {
     done
     return 1
 }
+
+# ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)
+# and node/npm (tests/browser; `npm ci` installs the locked playwright-core).
+ensure_chromium() {
+    ensure_command chromium chromium
+    ensure_command node nodejs
+    ensure_command npm npm
+    ok "$(chromium --version 2>/dev/null | head -1), node $(node --version)"
+}

@@ -5,12 +5,14 @@
 #   bash scripts/test.sh FILTER...        # provision, then only tests matching FILTER
 #
 # On a fresh Debian 12 machine, as root, it installs and starts what the tests need
-# (PostgreSQL 15, InfluxDB 1.6.7, Python test tools; Chromium will join as another
-# ensure_* function), then runs, stopping at the first failure:
+# (PostgreSQL 15, InfluxDB 1.6.7, Python test tools, Chromium and node), then runs,
+# stopping at the first failure:
 #   cargo fmt --all --check
 #   cargo clippy --workspace --all-targets -- -D warnings
 #   cargo nextest run --workspace   (+ cargo test --workspace --doc)
-#   or cargo test --workspace when cargo-nextest is not installed.
+#   or cargo test --workspace when cargo-nextest is not installed
+#   the browser tests (tests/browser/run.sh: npm ci, a real server, Chromium);
+#   skipped when a FILTER is given.
 # Idempotent: on a prepared machine provisioning takes well under a second.
 #
 # Environment:
@@ -155,6 +157,23 @@ run_tests() {
     ((PASSED > 0)) || die "no test ran"
 }
 
+# The web UI in a real browser (tests/browser/): Chromium from Debian, playwright-core
+# from the lockfile. A failure fails the script; screenshots land in target/screenshots/.
+run_browser_tests() {
+    section "Browser tests (tests/browser, Chromium)"
+    ensure_chromium
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) \
+        || die "npm ci in tests/browser failed"
+    local log=target/browser-tests.log
+    bash tests/browser/run.sh 2>&1 | tee "$log" || die "browser tests failed (see above)"
+    local passed failed
+    passed=$(awk '/^# pass /{print $3}' "$log" | tail -1)
+    failed=$(awk '/^# fail /{print $3}' "$log" | tail -1)
+    [[ "${passed:-0}" -gt 0 ]] || die "no browser test ran"
+    PASSED=$((PASSED + passed))
+    FAILED=$((FAILED + ${failed:-0}))
+}
+
 # ---------------------------------------------------------------------------
 
 section "StreamSwarm tests in $ROOT"
@@ -169,6 +188,9 @@ else
     info "test filter given: skipping fmt and clippy"
 fi
 timed tests run_tests
+if ((${#FILTERS[@]} == 0)); then
+    timed "browser tests" run_browser_tests
+fi
 
 section "All checks passed in $((SECONDS - STARTED)) s"
 timing_summary

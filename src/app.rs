@@ -29,7 +29,7 @@ impl Application {
         let store = Store::connect(&location, config.database.pool_size, clock)
             .await
             .context("opening the metadata store")?;
-        let timeseries = crate::timeseries::TimeSeries::open(&config.timeseries).await?;
+        let timeseries = crate::timeseries::TimeSeries::open(&config).await?;
         let listener = TcpListener::bind(config.server.bind)
             .await
             .with_context(|| format!("cannot listen on {} (server.bind)", config.server.bind))?;

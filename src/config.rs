@@ -10,6 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use streamswarm_tsdb::influx::InfluxConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +23,145 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub timeseries: TimeSeriesConfig,
+    /// `[influx]`: an InfluxDB instead of the embedded time-series store.
+    #[serde(default)]
+    pub influx: InfluxSection,
+}
+
+/// `[influx]`: the keys of `streamswarm_tsdb::InfluxConfig` (`tsdb/influx.example.toml`)
+/// plus what agents are handed at enrolment (`agent_url`, `agent_token`,
+/// `agent_username` + `agent_password`; each defaults to the server's own). Absent
+/// `influx.url` means the embedded store. Validated while loading: an error names its key.
+#[derive(Debug, Clone, Default)]
+pub struct InfluxSection(pub Option<InfluxTarget>);
+
+/// A configured InfluxDB.
+#[derive(Debug, Clone)]
+pub struct InfluxTarget {
+    /// How the server reaches it (its reads).
+    pub server: InfluxConfig,
+    /// What enrolment hands agents to write with: the server's settings with
+    /// `agent_url` and the agent credential in place of the server's.
+    pub agents: InfluxConfig,
+}
+
+#[derive(Deserialize)]
+struct RawInflux {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    agent_url: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    agent_username: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    agent_password: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    agent_token: Option<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Environment values are parsed (`try_parsing`), so a numeric password arrives as a
+/// number; secrets and names are text either way.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }))
+}
+
+fn blank_to_none(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.trim().is_empty())
+}
+
+impl<'de> Deserialize<'de> for InfluxSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawInflux::deserialize(d)?;
+        InfluxSection::build(raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl InfluxSection {
+    fn build(raw: RawInflux) -> Result<Self, String> {
+        let agent_url = blank_to_none(raw.agent_url);
+        let agent_username = blank_to_none(raw.agent_username);
+        let agent_password = blank_to_none(raw.agent_password);
+        let agent_token = blank_to_none(raw.agent_token);
+        let Some(url) = blank_to_none(raw.url) else {
+            let mut set: Vec<String> = raw.rest.keys().cloned().collect();
+            for (k, v) in [
+                ("agent_url", &agent_url),
+                ("agent_username", &agent_username),
+                ("agent_password", &agent_password),
+                ("agent_token", &agent_token),
+            ] {
+                if v.is_some() {
+                    set.push(k.into());
+                }
+            }
+            if set.is_empty() {
+                return Ok(InfluxSection(None));
+            }
+            return Err(format!(
+                "influx.url is required when other influx keys are set ({}); without influx.url the embedded store is used",
+                set.join(", ")
+            ));
+        };
+        let mut map = raw.rest;
+        for key in [
+            "username",
+            "password",
+            "token",
+            "database",
+            "retention_policy",
+            "org",
+            "bucket",
+        ] {
+            if let Some(v) = map.get_mut(key)
+                && (v.is_number() || v.is_boolean())
+            {
+                *v = serde_json::Value::String(v.to_string());
+            }
+        }
+        map.insert("url".into(), serde_json::Value::String(url));
+        let server: InfluxConfig = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| format!("influx: {e}"))?;
+        server.validate().map_err(|e| e.to_string())?;
+        let mut agents = server.clone();
+        if let Some(u) = agent_url {
+            agents.url = u;
+        }
+        match (&agent_username, &agent_password) {
+            (Some(_), None) => {
+                return Err(
+                    "influx.agent_password is required when influx.agent_username is set".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "influx.agent_username is required when influx.agent_password is set".into(),
+                );
+            }
+            _ => {}
+        }
+        if agent_username.is_some() || agent_token.is_some() {
+            agents.username = agent_username;
+            agents.password = agent_password.map(SecretString::from);
+            agents.token = agent_token.map(SecretString::from);
+        }
+        agents.validate().map_err(|e| match e.key {
+            "url" | "username" | "password" | "token" => {
+                format!(
+                    "influx.agent_{} {} (the write target handed to agents)",
+                    e.key, e.message
+                )
+            }
+            _ => e.to_string(),
+        })?;
+        Ok(InfluxSection(Some(InfluxTarget { server, agents })))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +266,15 @@ pub enum LogFormat {
 impl Config {
     /// Loads the file (if given) and the environment, then validates.
     pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        Self::load_with_env(file, None)
+    }
+
+    /// As `load`, reading `STREAMSWARM__…` variables from `env` instead of the process
+    /// environment when given (tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: Option<std::collections::HashMap<String, String>>,
+    ) -> Result<Self, String> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
             if !path.exists() {
@@ -137,7 +286,8 @@ impl Config {
             config::Environment::with_prefix("STREAMSWARM")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(env),
         );
         let cfg: Config = builder
             .build()
@@ -261,6 +411,152 @@ mod tests {
         ];
         for (toml, key) in cases {
             let err = load_toml(toml).unwrap_err();
+            assert!(err.contains(key), "{toml:?} → {err}");
+        }
+    }
+
+    #[test]
+    fn influx_absent_means_the_embedded_store() {
+        assert!(load_toml("").unwrap().influx.0.is_none());
+        assert!(load_toml("[influx]\n").unwrap().influx.0.is_none());
+        // A blank URL (an empty environment variable) is no URL.
+        assert!(
+            load_toml("[influx]\nurl = \"\"")
+                .unwrap()
+                .influx
+                .0
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn influx_section_and_what_agents_are_handed() {
+        let cfg = load_toml(
+            "[influx]\nurl = \"http://127.0.0.1:8086\"\ndatabase = \"metrics\"\nusername = \"server\"\npassword = \"server-pw\"\n",
+        )
+        .unwrap();
+        let t = cfg.influx.0.expect("configured");
+        assert_eq!(t.server.url, "http://127.0.0.1:8086");
+        assert_eq!(t.server.database.as_deref(), Some("metrics"));
+        // Agents get the server's own settings and credential by default…
+        assert_eq!(t.agents.url, t.server.url);
+        assert_eq!(t.agents.username.as_deref(), Some("server"));
+        assert_eq!(
+            t.agents.password.as_ref().unwrap().expose_secret(),
+            "server-pw"
+        );
+        assert!(!format!("{t:?}").contains("server-pw"));
+
+        // …or their own URL and credential.
+        let cfg = load_toml(
+            "[influx]\nurl = \"http://127.0.0.1:8086\"\ndatabase = \"metrics\"\nusername = \"server\"\npassword = \"server-pw\"\n\
+             agent_url = \"https://influx.example.net\"\nagent_username = \"agents\"\nagent_password = \"agents-pw\"\n",
+        )
+        .unwrap();
+        let t = cfg.influx.0.unwrap();
+        assert_eq!(t.server.username.as_deref(), Some("server"));
+        assert_eq!(t.agents.url, "https://influx.example.net");
+        assert_eq!(t.agents.username.as_deref(), Some("agents"));
+        assert_eq!(
+            t.agents.password.as_ref().unwrap().expose_secret(),
+            "agents-pw"
+        );
+        assert!(t.agents.token.is_none());
+
+        // Version 2 with an agent token in place of the server's.
+        let cfg = load_toml(
+            "[influx]\nurl = \"http://127.0.0.1:8086\"\nversion = 2\norg = \"acme\"\nbucket = \"b\"\ntoken = \"server-tok\"\nagent_token = \"agent-tok\"\n",
+        )
+        .unwrap();
+        let t = cfg.influx.0.unwrap();
+        assert_eq!(
+            t.server.token.as_ref().unwrap().expose_secret(),
+            "server-tok"
+        );
+        assert_eq!(
+            t.agents.token.as_ref().unwrap().expose_secret(),
+            "agent-tok"
+        );
+    }
+
+    #[test]
+    fn influx_from_the_environment() {
+        let env = |pairs: &[(&str, &str)]| {
+            Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        let cfg = Config::load_with_env(
+            None,
+            env(&[
+                ("STREAMSWARM__INFLUX__URL", "http://127.0.0.1:18086"),
+                ("STREAMSWARM__INFLUX__DATABASE", "fromenv"),
+                ("STREAMSWARM__INFLUX__USERNAME", "u"),
+                ("STREAMSWARM__INFLUX__PASSWORD", "12345"),
+                ("STREAMSWARM__INFLUX__AGENT_TOKEN", "67890"),
+            ]),
+        )
+        .unwrap();
+        let t = cfg.influx.0.unwrap();
+        assert_eq!(t.server.url, "http://127.0.0.1:18086");
+        assert_eq!(t.server.database.as_deref(), Some("fromenv"));
+        // Numeric secrets stay text.
+        assert_eq!(t.server.password.as_ref().unwrap().expose_secret(), "12345");
+        assert_eq!(t.agents.token.as_ref().unwrap().expose_secret(), "67890");
+        assert!(t.agents.username.is_none());
+        let err = Config::load_with_env(
+            None,
+            env(&[
+                ("STREAMSWARM__INFLUX__URL", "http://127.0.0.1:18086"),
+                ("STREAMSWARM__INFLUX__VERSION", "3"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.contains("influx.version"), "{err}");
+    }
+
+    #[test]
+    fn influx_errors_name_their_key() {
+        let url = "[influx]\nurl = \"http://127.0.0.1:8086\"\n";
+        let cases = [
+            ("[influx]\ndatabase = \"x\"".to_owned(), "influx.url"),
+            ("[influx]\nagent_token = \"x\"".to_owned(), "influx.url"),
+            (url.to_owned(), "influx.database"),
+            (
+                format!("{url}database = \"d\"\nversion = 3"),
+                "influx.version",
+            ),
+            (
+                format!("{url}database = \"d\"\nusername = \"u\""),
+                "influx.password",
+            ),
+            (
+                format!("{url}version = 2\norg = \"o\"\nbucket = \"b\""),
+                "influx.token",
+            ),
+            (format!("{url}database = \"d\"\nurll = \"x\""), "urll"),
+            (
+                format!("{url}database = \"d\"\nagent_username = \"a\""),
+                "influx.agent_password",
+            ),
+            (
+                format!("{url}database = \"d\"\nagent_password = \"a\""),
+                "influx.agent_username",
+            ),
+            (
+                format!("{url}database = \"d\"\nagent_url = \"ftp://x\""),
+                "influx.agent_url",
+            ),
+            (
+                "[influx]\nurl = \"not a url\"\ndatabase = \"d\"".to_owned(),
+                "influx.url",
+            ),
+        ];
+        for (toml, key) in cases {
+            let err = load_toml(&toml).unwrap_err();
             assert!(err.contains(key), "{toml:?} → {err}");
         }
     }

@@ -19,6 +19,13 @@ pub enum Access {
     /// in the `Authorization` header (`Bearer`, `Token` or Basic with the token as
     /// password), never in the URL.
     TimeSeriesWrite,
+    /// `POST /api/v1/agent/enrol`: an enrolment token (`ssw_enr_…`) in the
+    /// `Authorization` header, active (not expired, revoked or used up). Nothing else
+    /// enrols an agent; enrolment tokens reach no other route.
+    Enrol,
+    /// The agent API (heartbeat, assignments): an agent's own credential, whose agent is
+    /// neither revoked nor deleted. Users and API tokens get 403.
+    Agent,
 }
 
 /// The least role an API token needs for [`Access::TimeSeriesWrite`].
@@ -41,6 +48,8 @@ pub enum Principal {
     /// An enrolled agent with its own credential. Agents have no role: the only routes
     /// they reach are those whose access rule names agents.
     Agent { token: TokenInfo, agent_id: i64 },
+    /// A host presenting an enrolment token; it may only enrol.
+    Enrolment { token: TokenInfo },
 }
 
 impl Principal {
@@ -49,7 +58,7 @@ impl Principal {
         match self {
             Principal::User { user, .. } => Some(user.role),
             Principal::Token { role, .. } => Some(*role),
-            Principal::Agent { .. } => None,
+            Principal::Agent { .. } | Principal::Enrolment { .. } => None,
         }
     }
 
@@ -58,7 +67,7 @@ impl Principal {
         match self {
             Principal::User { user, .. } => Some(user.id),
             Principal::Token { token, .. } => token.created_by,
-            Principal::Agent { .. } => None,
+            Principal::Agent { .. } | Principal::Enrolment { .. } => None,
         }
     }
 
@@ -68,13 +77,14 @@ impl Principal {
             Principal::User { user, .. } => format!("user:{}", user.username),
             Principal::Token { token, .. } => format!("token:{}", token.id),
             Principal::Agent { agent_id, .. } => format!("agent:{agent_id}"),
+            Principal::Enrolment { token } => format!("token:{}", token.id),
         }
     }
 
     pub fn session(&self) -> Option<&SessionRef> {
         match self {
             Principal::User { session, .. } => Some(session),
-            Principal::Token { .. } | Principal::Agent { .. } => None,
+            Principal::Token { .. } | Principal::Agent { .. } | Principal::Enrolment { .. } => None,
         }
     }
 }

@@ -49,12 +49,17 @@ pub enum ErrorFormat {
     InfluxV1,
     /// InfluxDB 2.x's `{"code": "invalid", "message": "…"}`: `POST /api/v2/write`.
     InfluxV2,
+    /// `{"error": "message"}`: the agent API under `/api/v1/agent/`, as
+    /// `docs/agent-api.md` specifies (agents read one string).
+    Agent,
 }
 
 impl ErrorFormat {
     /// The format of a path's errors unless its route says otherwise.
     pub fn for_path(path: &str) -> Self {
-        if path.starts_with("/api/") {
+        if path.starts_with("/api/v1/agent/") {
+            ErrorFormat::Agent
+        } else if path.starts_with("/api/") {
             ErrorFormat::Json
         } else {
             ErrorFormat::Html
@@ -98,7 +103,9 @@ pub fn respond(err: Error, format: ErrorFormat, state: &AppState) -> Response {
         _ => None,
     };
     let mut resp = match format {
-        ErrorFormat::InfluxV1 => json(status, &serde_json::json!({ "error": message })),
+        ErrorFormat::InfluxV1 | ErrorFormat::Agent => {
+            json(status, &serde_json::json!({ "error": message }))
+        }
         ErrorFormat::InfluxV2 => json(
             status,
             &serde_json::json!({ "code": err.influx_code(), "message": message }),

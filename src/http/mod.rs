@@ -161,9 +161,23 @@ where
         if route.access == Access::TimeSeriesWrite {
             refuse_credentials_in_url(&query)?;
         }
-        let principal = authenticate(&state, &headers).await;
+        let principal = if route.access == Access::Enrol {
+            // Enrolment tokens authenticate this route and nothing else.
+            Ok(Some(authenticate_enrolment(&state, &headers).await?))
+        } else {
+            authenticate(&state, &headers).await
+        };
         let principal = match (route.access, principal) {
             (Access::Public, p) => p.ok().flatten(),
+            (Access::Enrol, p) => p?,
+            (Access::Agent, Ok(Some(p))) => {
+                if !matches!(p, Principal::Agent { .. }) {
+                    return Err(Error::Forbidden(
+                        "this route is for agents; it takes an agent credential (ssw_agt_…)".into(),
+                    ));
+                }
+                Some(p)
+            }
             (Access::Role(required), Ok(Some(p))) => {
                 match p.role() {
                     Some(role) if role >= required => {}
@@ -190,6 +204,11 @@ where
                              with the {TIME_SERIES_WRITER_ROLE} role; this token is {role}"
                         )));
                     }
+                    Principal::Enrolment { .. } => {
+                        return Err(Error::Unauthorized(
+                            "an enrolment token only enrols an agent".into(),
+                        ));
+                    }
                     Principal::User { .. } => {
                         return Err(Error::Forbidden(
                             "writing time series needs an agent credential or an API token \
@@ -200,10 +219,10 @@ where
                 }
                 Some(p)
             }
-            (Access::Role(_) | Access::TimeSeriesWrite, Ok(None)) => {
+            (Access::Role(_) | Access::TimeSeriesWrite | Access::Agent, Ok(None)) => {
                 return Err(Error::Unauthenticated);
             }
-            (Access::Role(_) | Access::TimeSeriesWrite, Err(e)) => return Err(e),
+            (Access::Role(_) | Access::TimeSeriesWrite | Access::Agent, Err(e)) => return Err(e),
         };
         // A route's own (large) limit applies only once the caller may call it: a
         // stranger cannot make the server buffer a write endpoint's 25 MiB.
@@ -372,6 +391,9 @@ async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Pr
     let kind = token::parse(&secret)
         .filter(|k| matches!(k, TokenKind::Api | TokenKind::Agent))
         .ok_or_else(invalid)?;
+    if kind == TokenKind::Agent {
+        return authenticate_agent(state, secret).await;
+    }
     let info = state
         .store
         .token_by_hash(&token::hash(secret.expose_secret()))
@@ -381,22 +403,93 @@ async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Pr
     if info.kind != kind || !info.is_active(now) {
         return Err(invalid());
     }
-    if kind == TokenKind::Agent {
-        let agent_id = info.agent_id.ok_or_else(invalid)?;
-        let agent = state.store.agent(agent_id).await?.ok_or_else(invalid)?;
-        if agent.revoked_at.is_some() || !state.store.use_token(&info).await? {
-            return Err(invalid());
-        }
-        return Ok(Principal::Agent {
-            token: info,
-            agent_id,
-        });
-    }
     if !state.store.use_token(&info).await? {
         return Err(invalid());
     }
     let role = info.role.ok_or_else(invalid)?;
     Ok(Principal::Token { token: info, role })
+}
+
+/// An agent credential. The agent is told plainly why it is refused (docs/agent-api.md):
+/// `agent credential revoked` (the agent or its credential was revoked) or `agent
+/// credential unknown` (never issued, or its agent was deleted with it), so it stops
+/// instead of retrying.
+async fn authenticate_agent(state: &AppState, secret: SecretString) -> Result<Principal, Error> {
+    let unknown = || Error::Unauthorized("agent credential unknown".into());
+    let revoked = || Error::Unauthorized("agent credential revoked".into());
+    let info = state
+        .store
+        .token_by_hash(&token::hash(secret.expose_secret()))
+        .await?
+        .filter(|t| t.kind == TokenKind::Agent)
+        .ok_or_else(unknown)?;
+    let agent_id = info.agent_id.ok_or_else(unknown)?;
+    let agent = state.store.agent(agent_id).await?.ok_or_else(unknown)?;
+    if info.revoked_at.is_some() || agent.revoked_at.is_some() {
+        return Err(revoked());
+    }
+    let now = state.store.clock().now_ms();
+    if !info.is_active(now) || !state.store.use_token(&info).await? {
+        return Err(revoked());
+    }
+    Ok(Principal::Agent {
+        token: info,
+        agent_id,
+    })
+}
+
+/// The enrolment token of `POST /api/v1/agent/enrol`, which must be active. Each refusal
+/// says why (no token, not an enrolment token, unknown, revoked, expired, used up); the
+/// use itself is consumed by the handler, atomically with the check that one is left.
+async fn authenticate_enrolment(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Error::Unauthorized(
+                "enrolment needs an enrolment token: Authorization: Bearer ssw_enr_…".into(),
+            )
+        })?;
+    let secret = authorization_secret(value)?;
+    match token::parse(&secret) {
+        Some(TokenKind::Enrol) => {}
+        Some(other) => {
+            return Err(Error::Unauthorized(format!(
+                "this is an {} token, not an enrolment token (ssw_enr_…)",
+                other.as_str()
+            )));
+        }
+        None => {
+            return Err(Error::Unauthorized(
+                "malformed enrolment token (expected ssw_enr_…)".into(),
+            ));
+        }
+    }
+    let info = state
+        .store
+        .token_by_hash(&token::hash(secret.expose_secret()))
+        .await?
+        .filter(|t| t.kind == TokenKind::Enrol)
+        .ok_or_else(|| Error::Unauthorized("unknown enrolment token".into()))?;
+    enrolment_usable(&info, state.store.clock().now_ms())?;
+    Ok(Principal::Enrolment { token: info })
+}
+
+/// Why an enrolment token cannot enrol at `now`, if it cannot.
+pub(crate) fn enrolment_usable(
+    info: &crate::store::tokens::TokenInfo,
+    now: i64,
+) -> Result<(), Error> {
+    if info.revoked_at.is_some() {
+        return Err(Error::Unauthorized("enrolment token revoked".into()));
+    }
+    if info.expires_at.is_some_and(|t| t.0 <= now) {
+        return Err(Error::Unauthorized("enrolment token expired".into()));
+    }
+    if info.uses_remaining.is_some_and(|n| n <= 0) {
+        return Err(Error::Unauthorized("enrolment token used up".into()));
+    }
+    Ok(())
 }
 
 /// State-changing requests carried by a browser must come from our own pages: the

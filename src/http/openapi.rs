@@ -79,6 +79,8 @@ pub fn document() -> Value {
         }
         let errors = if influx {
             influx_error_schema()
+        } else if route.error_format == ErrorFormat::Agent {
+            agent_error_schema()
         } else {
             error_schema.clone().into()
         };
@@ -93,6 +95,20 @@ pub fn document() -> Value {
             }
             Access::Role(role) => {
                 op.insert("x-required-role".into(), json!(role));
+            }
+            Access::Enrol => {
+                op.insert(
+                    "description".into(),
+                    json!("Authenticated with an enrolment token: `Authorization: Bearer ssw_enr_…`. See docs/agent-api.md."),
+                );
+                op.insert("x-required-token".into(), json!("enrol"));
+            }
+            Access::Agent => {
+                op.insert(
+                    "description".into(),
+                    json!("Authenticated with an agent credential: `Authorization: Bearer ssw_agt_…`. See docs/agent-api.md."),
+                );
+                op.insert("x-required-token".into(), json!("agent"));
             }
             Access::TimeSeriesWrite => {
                 op.insert("description".into(), json!(influx_description(route)));
@@ -154,6 +170,16 @@ fn influx_write_parameters() -> Vec<Value> {
 }
 
 /// InfluxDB 2's error body.
+fn agent_error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "description": "What was wrong, e.g. \"agent credential revoked\""}
+        }
+    })
+}
+
 fn influx_error_schema() -> Value {
     json!({
         "type": "object",

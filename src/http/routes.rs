@@ -72,9 +72,13 @@ const VIEWER: Access = Access::Role(Role::Viewer);
 const OPERATOR: Access = Access::Role(Role::Operator);
 const ADMIN: Access = Access::Role(Role::Admin);
 const TS_WRITE: Access = Access::TimeSeriesWrite;
+const ENROL: Access = Access::Enrol;
+const AGENT: Access = Access::Agent;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
-    use api::{agents, audit, groups, me, settings, tests, tokens, users};
+    use api::{
+        agent, agents, audit, dashboard, groups, me, series, settings, tests, tokens, users,
+    };
     vec![
         // Operations.
         route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
@@ -86,8 +90,21 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST "/login", PUBLIC, "Log in", ui::login::submit),
         route!(GET "/logout", VIEWER, "Logout confirmation", ui::login::confirm_logout),
         route!(POST "/logout", VIEWER, "Log out", ui::login::logout),
-        route!(GET "/", VIEWER, "Landing page", ui::home::page),
+        route!(GET "/", VIEWER, "Dashboard", ui::home::dashboard),
+        route!(GET "/assets/{*path}", PUBLIC, "Embedded static assets (CSS, JavaScript)", ui::assets::serve),
+        route!(GET "/agents", VIEWER, "Agents page", ui::agents::list),
+        route!(GET "/agents/enrol", ADMIN, "Enrol-an-agent page", ui::enrol::form),
+        route!(GET "/agents/{id}", VIEWER, "Agent page", ui::agents::detail),
+        route!(GET "/tests", VIEWER, "Tests page", ui::tests::list),
+        route!(GET "/tests/new", OPERATOR, "New-test form", ui::tests::new),
+        route!(GET "/tests/{id}", VIEWER, "Test page", ui::tests::detail),
+        route!(GET "/tests/{id}/edit", OPERATOR, "Edit-test form", ui::tests::edit),
+        route!(GET "/users", ADMIN, "Users page", ui::users::list),
+        route!(GET "/tokens", ADMIN, "API tokens page", ui::tokens::list),
+        route!(GET "/settings", ADMIN, "Settings page", ui::settings::form),
+        route!(GET "/profile", VIEWER, "Your profile and password", ui::profile::form),
         // JSON API.
+        route!(GET "/api/v1/dashboard", VIEWER, "The dashboard's numbers", dashboard::get, res = 200 dashboard::Dashboard),
         route!(GET "/api/v1/me", VIEWER, "The calling user or token", me::get, res = 200 me::Me),
         route!(POST "/api/v1/me/password", VIEWER, "Change your own password", me::change_password, req = me::PasswordChange),
         route!(GET "/api/v1/users", ADMIN, "List users", users::list, res = 200 Vec<crate::store::users::User>),
@@ -103,6 +120,10 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/audit", ADMIN, "Audit log, newest first", audit::list, res = 200 Vec<crate::store::audit::AuditEntry>),
         route!(GET "/api/v1/agents", VIEWER, "List agents", agents::list, res = 200 Vec<agents::AgentView>),
         route!(GET "/api/v1/agents/{id}", VIEWER, "Get an agent", agents::get, res = 200 agents::AgentView),
+        route!(PATCH "/api/v1/agents/{id}", OPERATOR, "Rename an agent", agents::update, req = agents::AgentUpdate, res = 200 agents::AgentView),
+        route!(POST "/api/v1/agents/{id}/revoke", OPERATOR, "Revoke an agent and its credential", agents::revoke, res = 200 agents::AgentView),
+        route!(DELETE "/api/v1/agents/{id}", OPERATOR, "Delete an agent (and its credential)", agents::delete),
+        route!(GET "/api/v1/agents/{id}/series", VIEWER, "An agent's host metrics aggregated for its charts", series::agent_host, res = 200 series::HostSeries),
         route!(PUT "/api/v1/agents/{id}/groups", OPERATOR, "Set an agent's groups", agents::set_groups, req = agents::GroupIds, res = 200 agents::AgentView),
         route!(GET "/api/v1/groups", VIEWER, "List agent groups", groups::list, res = 200 Vec<crate::store::agents::AgentGroup>),
         route!(POST "/api/v1/groups", OPERATOR, "Create an agent group", groups::create, req = groups::NewGroup, res = 201 crate::store::agents::AgentGroup),
@@ -110,8 +131,13 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/tests", VIEWER, "List tests", tests::list, res = 200 tests::TestPage),
         route!(POST "/api/v1/tests", OPERATOR, "Create a test", tests::create, req = tests::TestInput, res = 201 crate::store::tests::TestRecord),
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
+        route!(GET "/api/v1/tests/{id}/series", VIEWER, "A test's results aggregated per agent for its charts (JSON or CSV)", series::get, res = 200 series::TestSeries),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
+        // The agent API (docs/agent-api.md).
+        route!(POST "/api/v1/agent/enrol", ENROL, "Enrol an agent with an enrolment token (its credential is returned once)", agent::enrol, req = agent::Enrolment, res = 201 agent::Enrolled),
+        route!(POST "/api/v1/agent/heartbeat", AGENT, "An agent's heartbeat: host facts in, settings and assignments ETag out", agent::heartbeat, req = agent::Heartbeat, res = 200 agent::HeartbeatAnswer),
+        route!(GET "/api/v1/agent/assignments", AGENT, "The tests this agent runs (ETag / If-None-Match → 304)", agent::assignments, res = 200 agent::AgentAssignments),
         // InfluxDB-compatible writes into the embedded time-series store.
         route!(GET "/ping", PUBLIC, "InfluxDB-compatible liveness check", ops::influx_ping),
         route!(POST "/write", TS_WRITE, "Write line protocol (InfluxDB 1.x compatible)", write::v1)

@@ -62,7 +62,9 @@ async fn write(ctx: Ctx, dialect: Dialect) -> Result<Response> {
     };
     let Some(store) = ctx.state.timeseries.embedded() else {
         return Err(Error::NotFound(
-            "the embedded time-series store (InfluxDB is configured; write there)".into(),
+            "the embedded time-series store (disabled: this server is configured with \
+             [influx], so points go to that InfluxDB; the enrolment answer's `write` says where)"
+                .into(),
         ));
     };
     let now = ctx.state.store.clock().now_ns();

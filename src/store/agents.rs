@@ -33,14 +33,93 @@ const AGENT_COLUMNS: &str =
 
 impl Store {
     pub async fn create_agent(&self, name: &str, hostname: &str) -> Result<Agent, StoreError> {
+        self.create_agent_with_facts(name, hostname, None, &serde_json::json!({}))
+            .await
+    }
+
+    /// A new agent as enrolment creates it: named after its host, with the facts it sent.
+    pub async fn create_agent_with_facts(
+        &self,
+        name: &str,
+        hostname: &str,
+        version: Option<&str>,
+        facts: &serde_json::Value,
+    ) -> Result<Agent, StoreError> {
         let row = self
             .db
             .query_one(
-                &format!("INSERT INTO agents (name, hostname, facts, created_at) VALUES ($1, $2, '{{}}', $3) RETURNING {AGENT_COLUMNS}"),
-                params![name, hostname, self.now()],
+                &format!("INSERT INTO agents (name, hostname, version, facts, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING {AGENT_COLUMNS}"),
+                params![name, hostname, version, facts.to_string(), self.now()],
             )
             .await?;
         agent_from_row(&row, Vec::new())
+    }
+
+    /// Stores what a heartbeat says and when (the server's clock). A revoked agent is
+    /// left as it was; returns whether the agent was updated.
+    pub async fn record_heartbeat(
+        &self,
+        id: i64,
+        hostname: &str,
+        version: Option<&str>,
+        facts: &serde_json::Value,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE agents SET hostname = $2, version = $3, facts = $4, last_seen_at = $5
+                 WHERE id = $1 AND revoked_at IS NULL",
+                params![id, hostname, version, facts.to_string(), self.now()],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Sets what an agent is called in lists (its hostname is a fact and stays).
+    pub async fn rename_agent(&self, id: i64, name: &str) -> Result<(), StoreError> {
+        match self
+            .db
+            .execute(
+                "UPDATE agents SET name = $2 WHERE id = $1",
+                params![id, name],
+            )
+            .await?
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    /// Revokes an agent and every credential it holds, in one transaction; revoking
+    /// twice keeps the first time.
+    pub async fn revoke_agent(&self, id: i64) -> Result<(), StoreError> {
+        let now = self.now();
+        self.db
+            .execute_all(vec![
+                (
+                    "UPDATE agents SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
+                        .to_owned(),
+                    params![id, now],
+                ),
+                (
+                    "UPDATE api_tokens SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL"
+                        .to_owned(),
+                    params![id, now],
+                ),
+            ])
+            .await
+    }
+
+    /// Deletes an agent; its credentials, memberships and direct assignments go with it.
+    pub async fn delete_agent(&self, id: i64) -> Result<(), StoreError> {
+        match self
+            .db
+            .execute("DELETE FROM agents WHERE id = $1", params![id])
+            .await?
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
     }
 
     pub async fn agent(&self, id: i64) -> Result<Option<Agent>, StoreError> {

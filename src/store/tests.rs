@@ -195,6 +195,32 @@ impl Store {
         test_from_row(&row, assignments).map(Some)
     }
 
+    /// The tests assigned to an agent directly or through one of its groups, disabled
+    /// ones included, by id.
+    pub async fn tests_for_agent(&self, agent_id: i64) -> Result<Vec<TestRecord>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {TEST_COLUMNS} FROM tests WHERE id IN (
+                         SELECT test_id FROM test_assignments WHERE agent_id = $1
+                         UNION
+                         SELECT a.test_id FROM test_assignments a
+                           JOIN agent_group_members m ON m.group_id = a.group_id
+                          WHERE m.agent_id = $1)
+                     ORDER BY id"
+                ),
+                params![agent_id],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let assignments = self.assignments(r.i64("id")?).await?;
+            out.push(test_from_row(r, assignments)?);
+        }
+        Ok(out)
+    }
+
     async fn assignments(&self, test_id: i64) -> Result<Assignments, StoreError> {
         let rows = self
             .db
@@ -303,4 +329,18 @@ fn dedup(ids: &[i64]) -> Vec<i64> {
     v.sort_unstable();
     v.dedup();
     v
+}
+
+impl Store {
+    /// How many tests exist, and how many of them are enabled.
+    pub async fn count_tests(&self) -> Result<(i64, i64), StoreError> {
+        let row = self
+            .db
+            .query_one(
+                "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN enabled THEN 1 ELSE 0 END), 0) AS enabled FROM tests",
+                vec![],
+            )
+            .await?;
+        Ok((row.i64("total")?, row.i64("enabled")?))
+    }
 }

@@ -200,6 +200,19 @@ impl Store {
         Ok(true)
     }
 
+    /// Returns one use to a token whose use was consumed by an enrolment that then
+    /// failed.
+    pub async fn give_back_use(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE api_tokens SET uses_remaining = uses_remaining + 1
+                 WHERE id = $1 AND uses_remaining IS NOT NULL",
+                params![id],
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn list_tokens(&self, kind: Option<TokenKind>) -> Result<Vec<TokenInfo>, StoreError> {
         let rows = match kind {
             Some(k) => {

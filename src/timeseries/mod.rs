@@ -1,13 +1,13 @@
 //! The server's handle to its time-series store.
 //!
-//! Today that is always the [`embedded`] store (the zero-setup default of
-//! `streamswarm up`); with InfluxDB configured it will be the InfluxDB client from
-//! `streamswarm-tsdb`. Either way the UI and analytics only see a
+//! The [`embedded`] store (the zero-setup default of `streamswarm up`), or with
+//! `[influx]` configured the InfluxDB reader from `streamswarm-tsdb` (agents then write
+//! to that InfluxDB, and the embedded store is not opened). Either way the UI and analytics only see a
 //! [`Reader`](streamswarm_tsdb::query::Reader), so they never care which it is.
 
 pub mod embedded;
 
-use crate::config::TimeSeriesConfig;
+use crate::config::{Config, TimeSeriesConfig};
 use crate::settings::SettingsCache;
 use crate::store::{Store, StoreError};
 use anyhow::Context;
@@ -15,6 +15,7 @@ use embedded::{EmbeddedStore, RetentionDays};
 use std::sync::Arc;
 use std::time::Duration;
 use streamswarm_tsdb::query::Reader;
+use streamswarm_tsdb::read::InfluxReader;
 
 /// How often dirty rollup buckets are recomputed: a chart of the last hour reads at
 /// most this much data raw.
@@ -25,10 +26,22 @@ pub const RETENTION_EVERY_ROUNDS: u32 = 120;
 #[derive(Clone)]
 pub enum TimeSeries {
     Embedded(EmbeddedStore),
+    /// `[influx]`: reads go to InfluxDB; agents write there directly.
+    Influx(InfluxReader),
 }
 
 impl TimeSeries {
-    pub async fn open(config: &TimeSeriesConfig) -> anyhow::Result<Self> {
+    /// The configured store: InfluxDB when `influx.url` is set, else the embedded one.
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        match &config.influx.0 {
+            Some(target) => Ok(TimeSeries::Influx(
+                InfluxReader::new(target.server.clone()).context("the [influx] configuration")?,
+            )),
+            None => Self::open_embedded(&config.timeseries).await,
+        }
+    }
+
+    pub async fn open_embedded(config: &TimeSeriesConfig) -> anyhow::Result<Self> {
         let store = EmbeddedStore::open(&config.embedded_path)
             .await
             .with_context(|| {
@@ -44,6 +57,7 @@ impl TimeSeries {
     pub fn reader(&self) -> Arc<dyn Reader> {
         match self {
             TimeSeries::Embedded(s) => Arc::new(s.clone()),
+            TimeSeries::Influx(r) => Arc::new(r.clone()),
         }
     }
 
@@ -51,6 +65,7 @@ impl TimeSeries {
     pub fn embedded(&self) -> Option<&EmbeddedStore> {
         match self {
             TimeSeries::Embedded(s) => Some(s),
+            TimeSeries::Influx(_) => None,
         }
     }
 
@@ -61,7 +76,10 @@ impl TimeSeries {
         settings: &SettingsCache,
         with_retention: bool,
     ) -> Result<(), StoreError> {
-        let TimeSeries::Embedded(ts) = self;
+        // InfluxDB keeps its own retention; only the embedded store needs upkeep.
+        let TimeSeries::Embedded(ts) = self else {
+            return Ok(());
+        };
         let days = RetentionDays::from_settings(&settings.get(store).await?);
         let now = store.clock().now_ns();
         if with_retention {
@@ -83,6 +101,7 @@ impl TimeSeries {
     pub fn close(&self) {
         match self {
             TimeSeries::Embedded(s) => s.close(),
+            TimeSeries::Influx(_) => {}
         }
     }
 }

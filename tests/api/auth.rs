@@ -45,10 +45,15 @@ both_backends!(login_succeeds_with_the_right_password, |app| async {
     let c2 = client();
     let resp = app.post_login(&c2, "  ADA ", password(Role::Admin)).await;
     assert_eq!(resp.status(), 303);
-    // The home page greets the signed-in user.
+    // The navbar names the signed-in user.
     let home = c.get(app.url("/")).send().await.unwrap();
     assert_eq!(home.status(), 200);
-    assert!(home.text().await.unwrap().contains("<strong>ada</strong>"));
+    assert!(
+        home.text()
+            .await
+            .unwrap()
+            .contains(r#"<span id="nav-username">ada</span>"#)
+    );
 });
 
 both_backends!(

@@ -52,6 +52,7 @@ pub struct Row {
     pub admin: u16,
     pub viewer_token: u16,
     pub agent_token: u16,
+    pub enrol_token: u16,
 }
 
 impl Row {
@@ -63,6 +64,7 @@ impl Row {
             Caller::Admin => self.admin,
             Caller::ViewerToken => self.viewer_token,
             Caller::AgentToken => self.agent_token,
+            Caller::EnrolToken => self.enrol_token,
         }
     }
 
@@ -80,16 +82,19 @@ pub enum Caller {
     ViewerToken,
     /// An enrolled agent's own credential (`Authorization: Token ssw_agt_…`).
     AgentToken,
+    /// An enrolment token (`Authorization: Bearer ssw_enr_…`), good for enrolling only.
+    EnrolToken,
 }
 
 impl Caller {
-    pub const ALL: [Caller; 6] = [
+    pub const ALL: [Caller; 7] = [
         Caller::Anonymous,
         Caller::Viewer,
         Caller::Operator,
         Caller::Admin,
         Caller::ViewerToken,
         Caller::AgentToken,
+        Caller::EnrolToken,
     ];
 
     fn session_role(self) -> Option<Role> {
@@ -97,7 +102,9 @@ impl Caller {
             Caller::Viewer => Some(Role::Viewer),
             Caller::Operator => Some(Role::Operator),
             Caller::Admin => Some(Role::Admin),
-            Caller::Anonymous | Caller::ViewerToken | Caller::AgentToken => None,
+            Caller::Anonymous | Caller::ViewerToken | Caller::AgentToken | Caller::EnrolToken => {
+                None
+            }
         }
     }
 }
@@ -111,6 +118,7 @@ impl fmt::Display for Caller {
             Caller::Admin => "admin",
             Caller::ViewerToken => "viewer_token",
             Caller::AgentToken => "agent_token",
+            Caller::EnrolToken => "enrol_token",
         })
     }
 }
@@ -194,7 +202,7 @@ fn matrix_covers_every_route() {
             1 => {}
             0 => problems.push(format!(
                 "route {} {} has no row in {MATRIX_FILE}; add one:\n\n[[route]]\nmethod = \"{}\"\npath = \"{}\"\n\
-                 anonymous = …\nviewer = …\noperator = …\nadmin = …\nviewer_token = …\nagent_token = …\n",
+                 anonymous = …\nviewer = …\noperator = …\nadmin = …\nviewer_token = …\nagent_token = …\nenrol_token = …\n",
                 route.method, route.path, route.method, route.path
             )),
             n => problems.push(format!(
@@ -507,6 +515,24 @@ pub async fn exchange_with(
             secrets.push(token.clone());
             authorization = Some(format!("Token {token}"));
         }
+        Caller::EnrolToken => {
+            let created = admin::tokens::create(
+                app.store(),
+                &Actor::cli(),
+                admin::tokens::TokenRequest {
+                    kind: TokenKind::Enrol,
+                    name: format!("matrix enrolment {n}"),
+                    role: None,
+                    expires_in: None,
+                    uses: Some(1),
+                },
+            )
+            .await
+            .unwrap();
+            let token = secrecy::ExposeSecret::expose_secret(&created.secret).to_owned();
+            secrets.push(token.clone());
+            bearer = Some(token);
+        }
         _ => {
             secrets.push(caller_password.to_owned());
             let (session, token) = sign_in(app, caller.session_role().unwrap()).await;
@@ -687,7 +713,7 @@ fn check(x: &Exchange) -> Vec<String> {
         // InfluxDB's shapes on its endpoints: v1 `{"error": "…"}`, v2 `{"code", "message"}`.
         let shaped = match (format, parsed.as_ref()) {
             (ErrorFormat::Json, Some(v)) => v["error"]["code"] == code,
-            (ErrorFormat::InfluxV1, Some(v)) => v["error"].is_string(),
+            (ErrorFormat::InfluxV1 | ErrorFormat::Agent, Some(v)) => v["error"].is_string(),
             (ErrorFormat::InfluxV2, Some(v)) => v["code"] == code && v["message"].is_string(),
             _ => false,
         };
@@ -849,10 +875,16 @@ both_backends!(mutations_need_csrf_and_same_origin, |app| async {
         if matches!(row.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
             continue;
         }
-        let public = ROUTES
+        let access = ROUTES
             .iter()
             .find(|r| r.method.as_str() == row.method && r.path == row.path)
-            .is_some_and(|r| r.access == streamswarm::auth::Access::Public);
+            .map(|r| r.access);
+        // Enrolment takes only an enrolment token: a session has no authority there to
+        // abuse, and is refused (401) whatever its headers say.
+        if access == Some(streamswarm::auth::Access::Enrol) {
+            continue;
+        }
+        let public = access == Some(streamswarm::auth::Access::Public);
         let mut tweaks = vec![Tweak::ForeignOrigin];
         if !public {
             // Public routes carry no session authority (the login form has its own token).

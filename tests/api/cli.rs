@@ -250,7 +250,14 @@ fn invalid_configuration_names_the_key() {
 /// Starts `up`, returns its child and the printed lines up to "Press Ctrl-C".
 fn start_up(data_dir: &std::path::Path) -> (std::process::Child, Vec<String>) {
     let mut child = bin()
-        .args(["up", "--bind", "127.0.0.1:0", "--data-dir"])
+        // No traffic to a real gateway from tests: host metrics and localhost only.
+        .args([
+            "up",
+            "--no-gateway-ping",
+            "--bind",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -327,6 +334,94 @@ async fn up_creates_a_random_admin_once_and_reuses_the_data_dir() {
     let home = c.get(format!("{url}/")).send().await.unwrap();
     assert_eq!(home.status(), 200);
 
+    // The local agent: enrolled, heartbeating, running the default tests, its points
+    // in the embedded store.
+    let agent_line = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Local agent: id "))
+        .expect("prints the local agent")
+        .to_owned();
+    let get = |path: &str| {
+        let c = c.clone();
+        let url = format!("{url}{path}");
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let tests = get("/api/v1/tests").await;
+    let mut kinds: Vec<(String, String)> = tests["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["kind"].as_str().unwrap().into(),
+                t["target"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("host".into(), "".into()),
+            ("ping".into(), "127.0.0.1".into())
+        ],
+        "{tests}"
+    );
+    let agents = get("/api/v1/agents").await;
+    let agent_id = agents[0]["id"].as_i64().expect("one agent");
+    assert!(
+        agent_line.starts_with(&format!("{agent_id} ")),
+        "{agent_line}"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let a = get(&format!("/api/v1/agents/{agent_id}")).await;
+        if a["status"] == "online" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent never online: {a}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ts_path = dir.path().join("timeseries.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let store = streamswarm::timeseries::embedded::EmbeddedStore::open(&ts_path)
+            .await
+            .unwrap();
+        let q = streamswarm_tsdb::query::Query::Raw(streamswarm_tsdb::query::RawQuery {
+            selector: streamswarm_tsdb::query::Selector {
+                measurement: "ping".into(),
+                filters: vec![streamswarm_tsdb::query::TagFilter::eq(
+                    "agent",
+                    agent_id.to_string(),
+                )],
+                range: streamswarm_tsdb::query::TimeRange {
+                    start_ns: 0,
+                    end_ns: i64::MAX,
+                },
+            },
+            fields: vec!["received".into()],
+            group_by_tags: Vec::new(),
+            limit: 10,
+        });
+        let series = store.run(&q).await.unwrap();
+        if series.iter().any(|s| !s.rows.is_empty()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ping point from the local agent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+
     let (clean, stderr) = stop(child);
     assert!(clean, "SIGTERM stops it cleanly: {stderr}");
     for store in ["streamswarm.db", "timeseries.db"] {
@@ -344,6 +439,10 @@ async fn up_creates_a_random_admin_once_and_reuses_the_data_dir() {
     assert!(
         !lines.iter().any(|l| l.contains("password")),
         "second run reuses the data dir: {lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("Local agent: id {agent_line}")),
+        "the same local agent, not a new enrolment: {lines:?}"
     );
     let (clean, stderr) = stop(child);
     assert!(

@@ -2,6 +2,8 @@
 
 mod helpers;
 
+mod agent_api;
+mod agent_delivery;
 mod audit;
 mod auth;
 mod authz;
@@ -20,3 +22,4 @@ mod timeseries_differential;
 mod timeseries_query;
 mod timeseries_write;
 mod tokens;
+mod ui;

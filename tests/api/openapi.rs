@@ -155,6 +155,12 @@ fn every_api_route_is_documented_and_nothing_else() {
                 assert_eq!(op["x-required-role"], "operator", "{}", r.path);
                 assert_eq!(op["x-accepts-agent-credentials"], true, "{}", r.path);
             }
+            streamswarm::auth::Access::Enrol => {
+                assert_eq!(op["x-required-token"], "enrol", "{}", r.path)
+            }
+            streamswarm::auth::Access::Agent => {
+                assert_eq!(op["x-required-token"], "agent", "{}", r.path)
+            }
         }
     }
 }

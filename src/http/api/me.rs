@@ -42,7 +42,7 @@ pub async fn get(ctx: Ctx) -> Result<Response> {
             csrf_token: None,
         },
         // The access rule refuses agents before this handler runs.
-        Principal::Agent { .. } => {
+        Principal::Agent { .. } | Principal::Enrolment { .. } => {
             return Err(Error::Forbidden(
                 "agent credentials only write time series".into(),
             ));

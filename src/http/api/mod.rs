@@ -1,9 +1,12 @@
 //! JSON API v1 handlers, one file per resource.
 
+pub mod agent;
 pub mod agents;
 pub mod audit;
+pub mod dashboard;
 pub mod groups;
 pub mod me;
+pub mod series;
 pub mod settings;
 pub mod tests;
 pub mod tokens;

@@ -1,24 +1,21 @@
-use super::html;
-use crate::auth::session;
+//! `/`: the dashboard. Polls `GET /api/v1/dashboard`.
+
+use super::page;
 use crate::error::Result;
 use crate::http::Ctx;
+use crate::http::api::dashboard as api;
 use serde_json::json;
-use warp::http::StatusCode;
 use warp::reply::Response;
 
-pub async fn page(ctx: Ctx) -> Result<Response> {
-    let p = ctx.principal()?;
-    let csrf = p
-        .session()
-        .map(|s| session::csrf_token(&s.id))
-        .unwrap_or_default();
-    let user = match p {
-        crate::auth::Principal::User { user, .. } => user.username.clone(),
-        crate::auth::Principal::Token { .. } | crate::auth::Principal::Agent { .. } => p.actor(),
-    };
-    let body = ctx.state.templates.render(
+pub async fn dashboard(ctx: Ctx) -> Result<Response> {
+    let d = api::dashboard(&ctx).await?;
+    let more = d.problems_total.saturating_sub(d.problems.len());
+    page(
+        &ctx,
         "home",
-        &json!({"username": user, "role": p.role(), "csrf_token": csrf}),
-    )?;
-    Ok(html(StatusCode::OK, body))
+        "Dashboard",
+        "dashboard",
+        Some("/api/v1/dashboard"),
+        json!({"d": d, "more_problems": more, "no_agents": d.agents.total == 0, "operator": super::can_operate(&ctx)}),
+    )
 }

@@ -1,10 +1,32 @@
-//! Server-rendered pages (handlebars, strict mode, HTML-escaped by default).
+//! Server-rendered pages (handlebars, strict mode, HTML-escaped by default; no
+//! triple-stash anywhere). One file per page, one template per page under `templates/`,
+//! all wrapped in `templates/layout.hbs` (navbar by role, flash area, footer).
+//!
+//! Every page's data is also served as JSON by the `/api/v1` endpoint named in its
+//! `poll` (same access rule); `assets/app.js` polls it every 10 s while the tab is
+//! visible and updates the marked elements in place. Mutations are made by `app.js`
+//! calling the JSON API with the session's CSRF token (`<meta name="csrf-token">`) in
+//! `X-CSRF-Token`; plain forms (logout) carry it as a hidden `csrf_token` field.
 
+pub mod agents;
+pub mod assets;
+pub mod enrol;
 pub mod home;
 pub mod login;
+pub mod profile;
+pub mod settings;
+pub mod tests;
+pub mod tokens;
+pub mod users;
 
-use handlebars::Handlebars;
-use serde_json::json;
+use crate::auth::{Principal, session};
+use crate::error::Result;
+use crate::http::Ctx;
+use handlebars::{
+    Context, Handlebars, Helper, HelperResult, Output, RenderContext, RenderErrorReason,
+};
+use serde_json::{Value, json};
+use streamswarm_schema::Role;
 use warp::http::{HeaderValue, StatusCode, header};
 use warp::reply::Response;
 
@@ -18,12 +40,42 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("home", include_str!("templates/home.hbs")),
     ("logout", include_str!("templates/logout.hbs")),
     ("error", include_str!("templates/error.hbs")),
+    ("agents", include_str!("templates/agents.hbs")),
+    ("agent", include_str!("templates/agent.hbs")),
+    ("enrol", include_str!("templates/enrol.hbs")),
+    ("tests", include_str!("templates/tests.hbs")),
+    ("test", include_str!("templates/test.hbs")),
+    ("test_form", include_str!("templates/test_form.hbs")),
+    ("users", include_str!("templates/users.hbs")),
+    ("tokens", include_str!("templates/tokens.hbs")),
+    ("settings", include_str!("templates/settings.hbs")),
+    ("profile", include_str!("templates/profile.hbs")),
 ];
+
+/// `{{asset "app.css"}}` → `/assets/<hash>/app.css` (hex and a literal name: nothing
+/// to escape).
+fn asset_helper(
+    h: &Helper,
+    _: &Handlebars,
+    _: &Context,
+    _: &mut RenderContext,
+    out: &mut dyn Output,
+) -> HelperResult {
+    let name = h
+        .param(0)
+        .and_then(|p| p.value().as_str())
+        .ok_or(RenderErrorReason::ParamNotFoundForIndex("asset", 0))?;
+    let a = assets::find(name)
+        .ok_or_else(|| RenderErrorReason::Other(format!("unknown asset {name:?}")))?;
+    out.write(&format!("/assets/{}/{}", a.hash, a.name))?;
+    Ok(())
+}
 
 impl Templates {
     pub fn new() -> Self {
         let mut hb = Handlebars::new();
         hb.set_strict_mode(true);
+        hb.register_helper("asset", Box::new(asset_helper));
         for (name, src) in TEMPLATES {
             hb.register_template_string(name, *src)
                 .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -31,19 +83,35 @@ impl Templates {
         Templates { hb }
     }
 
-    pub fn render(
-        &self,
-        name: &str,
-        data: &serde_json::Value,
-    ) -> Result<String, crate::error::Error> {
+    /// Renders `name`; the layout's fields a caller did not set (`nav`, `csrf_token`,
+    /// `poll`, `version`) default to "signed out".
+    pub fn render(&self, name: &str, data: &Value) -> Result<String> {
+        let mut data = data.clone();
+        if let Some(obj) = data.as_object_mut() {
+            for (k, v) in [
+                ("nav", Value::Null),
+                ("csrf_token", json!("")),
+                ("poll", Value::Null),
+                ("version", json!(env!("CARGO_PKG_VERSION"))),
+            ] {
+                obj.entry(k).or_insert(v);
+            }
+        }
         self.hb
-            .render(name, data)
+            .render(name, &data)
             .map_err(|e| crate::error::Error::Internal(anyhow::anyhow!("rendering {name}: {e}")))
     }
 
     pub fn error_page(&self, status: StatusCode, message: &str) -> String {
-        self.render("error", &json!({"title": status.canonical_reason().unwrap_or("Error"), "status": status.as_u16(), "message": message}))
-            .unwrap_or_else(|_| format!("{status}"))
+        self.render(
+            "error",
+            &json!({
+                "title": status.canonical_reason().unwrap_or("Error"),
+                "status": status.as_u16(),
+                "message": message,
+            }),
+        )
+        .unwrap_or_else(|_| format!("{status}"))
     }
 }
 
@@ -51,6 +119,64 @@ impl Default for Templates {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What the layout needs about the caller: the navbar shows only what their role may use.
+pub fn nav(p: &Principal, active: &str) -> Value {
+    let role = p.role().unwrap_or(Role::Viewer);
+    let name = match p {
+        Principal::User { user, .. } => user.username.clone(),
+        Principal::Token { .. } | Principal::Agent { .. } | Principal::Enrolment { .. } => {
+            p.actor()
+        }
+    };
+    json!({
+        "username": name,
+        "role": role,
+        "operator": role >= Role::Operator,
+        "admin": role >= Role::Admin,
+        "active": active,
+        "is_dashboard": active == "dashboard",
+        "is_agents": active == "agents",
+        "is_tests": active == "tests",
+        "is_users": active == "users",
+        "is_tokens": active == "tokens",
+        "is_settings": active == "settings",
+        "is_profile": active == "profile",
+    })
+}
+
+/// Renders a page inside the layout. `data` is the page's own object; the layout's
+/// fields (`title`, `nav`, `csrf_token`, `version`, `poll`) are added to it.
+pub fn page(
+    ctx: &Ctx,
+    template: &str,
+    title: &str,
+    active: &str,
+    poll: Option<&str>,
+    mut data: Value,
+) -> Result<Response> {
+    let p = ctx.principal()?;
+    let csrf = p
+        .session()
+        .map(|s| session::csrf_token(&s.id))
+        .unwrap_or_default();
+    let obj = data.as_object_mut().expect("page data is a JSON object");
+    obj.insert("title".into(), json!(title));
+    obj.insert("nav".into(), nav(p, active));
+    obj.insert("csrf_token".into(), json!(csrf));
+    obj.insert("version".into(), json!(env!("CARGO_PKG_VERSION")));
+    obj.insert("poll".into(), json!(poll));
+    let body = ctx.state.templates.render(template, &data)?;
+    Ok(html(StatusCode::OK, body))
+}
+
+/// `role >= Operator` for the caller (templates hide mutating controls below it).
+pub fn can_operate(ctx: &Ctx) -> bool {
+    ctx.principal
+        .as_ref()
+        .and_then(Principal::role)
+        .is_some_and(|r| r >= Role::Operator)
 }
 
 pub fn html(status: StatusCode, body: String) -> Response {

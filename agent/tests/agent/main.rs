@@ -1,0 +1,13 @@
+//! The agent's lifecycle and delivery against fakes and real files: configuration,
+//! the state directory, the server client, delivery through the spool, self-metrics
+//! and the run loop. Fault-injection tests are named `fake_server_*`.
+
+mod cli;
+mod config;
+mod delivery;
+mod facts;
+mod fake_server;
+mod runtime;
+mod self_metrics;
+mod server_client;
+mod state;

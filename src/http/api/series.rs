@@ -1,0 +1,464 @@
+//! `GET /api/v1/tests/{id}/series?range=1h|6h|24h|7d|30d[&format=csv]`: a test's results
+//! aggregated for its charts, one series per agent, read through the time-series
+//! `Reader` (never raw points over long ranges): per bucket the RTT minimum and maximum
+//! (the band), the mean of the runs' medians (`rtt_p50_ms`) and the mean loss. Buckets
+//! are chosen from the range so a series has at most [`MAX_POINTS`] points.
+//!
+//! `GET /api/v1/agents/{id}/series?range=…` does the same for an agent's host metrics
+//! (CPU, memory, disk space per mount, network per interface).
+//!
+//! Only ping tests write results so far (`schema/measurements.toml`); for other kinds
+//! the answer has no series and says why.
+
+use crate::error::{Error, Result};
+use crate::http::Ctx;
+use crate::http::routes::ok;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::time::Duration;
+use streamswarm_schema::TestKind;
+use streamswarm_tsdb::query::{
+    Aggregate, AggregateQuery, Fill, Query, ReadError, Selector, TagFilter, TimeRange, Value,
+};
+use warp::http::{HeaderValue, header};
+use warp::reply::Response;
+
+pub const MAX_POINTS: u64 = 1000;
+
+/// The selectable ranges and their bucket widths (at most [`MAX_POINTS`] buckets each).
+pub const RANGES: &[(&str, u64, u64)] = &[
+    ("1h", 3600, 10),
+    ("6h", 6 * 3600, 30),
+    ("24h", 86_400, 120),
+    ("7d", 7 * 86_400, 900),
+    ("30d", 30 * 86_400, 3600),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesQuery {
+    range: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Point {
+    /// Bucket start, Unix milliseconds.
+    pub t: i64,
+    /// Lowest RTT of any run in the bucket (ms).
+    pub min: Option<f64>,
+    /// Highest RTT of any run in the bucket (ms).
+    pub max: Option<f64>,
+    /// Mean of the runs' median RTTs (ms).
+    pub p50: Option<f64>,
+    /// Mean packet loss of the runs (%).
+    pub loss: Option<f64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AgentSeries {
+    /// Agent id (the `agent` tag).
+    pub agent: String,
+    /// The agent's current name, when it still exists.
+    pub agent_name: Option<String>,
+    pub points: Vec<Point>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TestSeries {
+    pub test_id: i64,
+    pub range: String,
+    pub interval_seconds: u64,
+    /// Range start and end, Unix milliseconds.
+    pub start: i64,
+    pub end: i64,
+    pub series: Vec<AgentSeries>,
+    /// Why there is no chart, when the test's kind writes no results yet.
+    pub note: Option<String>,
+}
+
+fn number(v: &Option<Value>) -> Option<f64> {
+    match v {
+        Some(Value::Float(f)) => Some(*f),
+        Some(Value::Integer(i)) => Some(*i as f64),
+        Some(Value::Unsigned(u)) => Some(*u as f64),
+        _ => None,
+    }
+}
+
+fn read_error(e: ReadError) -> Error {
+    match e {
+        ReadError::Unreachable(_) | ReadError::Server { .. } => {
+            Error::Unavailable(format!("time-series store: {e}"))
+        }
+        other => Error::Internal(anyhow::anyhow!("{other}")),
+    }
+}
+
+/// A selected range as whole buckets: the last one ends after now, so the newest
+/// results are included.
+pub struct Window {
+    pub label: &'static str,
+    pub step: u64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+pub fn window(ctx: &Ctx, range: &str) -> Result<Window> {
+    let &(label, span, step) = RANGES.iter().find(|r| r.0 == range).ok_or_else(|| {
+        let names: Vec<&str> = RANGES.iter().map(|r| r.0).collect();
+        Error::invalid(
+            "range",
+            format!(
+                "unknown range {range:?}: expected one of {}",
+                names.join(", ")
+            ),
+        )
+    })?;
+    let now_ms = ctx.state.store.clock().now_ms();
+    let step_ms = (step * 1000) as i64;
+    let end_ms = (now_ms / step_ms + 1) * step_ms;
+    Ok(Window {
+        label,
+        step,
+        start_ms: end_ms - (span * 1000) as i64,
+        end_ms,
+    })
+}
+
+pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> {
+    let test = ctx
+        .state
+        .store
+        .test(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let w = window(ctx, range)?;
+    let (label, step, start_ms, end_ms) = (w.label, w.step, w.start_ms, w.end_ms);
+    let mut out = TestSeries {
+        test_id: id,
+        range: label.to_owned(),
+        interval_seconds: step,
+        start: start_ms,
+        end: end_ms,
+        series: Vec::new(),
+        note: None,
+    };
+    if test.spec.kind != TestKind::Ping {
+        out.note = Some(format!(
+            "{} tests have no result charts yet: only ping results are recorded so far",
+            test.spec.kind
+        ));
+        return Ok(out);
+    }
+    let q = Query::Aggregate(AggregateQuery {
+        selector: Selector {
+            measurement: "ping".into(),
+            filters: vec![TagFilter::eq("test", id.to_string())],
+            range: TimeRange {
+                start_ns: start_ms * 1_000_000,
+                end_ns: end_ms * 1_000_000,
+            },
+        },
+        fields: vec![
+            ("rtt_min_ms".into(), Aggregate::Min),
+            ("rtt_max_ms".into(), Aggregate::Max),
+            ("rtt_p50_ms".into(), Aggregate::Mean),
+            ("loss_percent".into(), Aggregate::Mean),
+        ],
+        interval: Some(Duration::from_secs(step)),
+        group_by_tags: vec!["agent".into()],
+        fill: Fill::None,
+    });
+    let series = ctx
+        .state
+        .timeseries
+        .reader()
+        .query(&q)
+        .await
+        .map_err(read_error)?;
+    let names: HashMap<String, String> = ctx
+        .state
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id.to_string(), a.name))
+        .collect();
+    for s in series {
+        let agent = s.tags.get("agent").cloned().unwrap_or_default();
+        let col = |name: &str| s.columns.iter().position(|c| c == name);
+        let (min, max, p50, loss) = (
+            col("min_rtt_min_ms"),
+            col("max_rtt_max_ms"),
+            col("mean_rtt_p50_ms"),
+            col("mean_loss_percent"),
+        );
+        let at = |row: &streamswarm_tsdb::query::Row, i: Option<usize>| {
+            i.and_then(|i| number(row.values.get(i).unwrap_or(&None)))
+        };
+        let points = s
+            .rows
+            .iter()
+            .map(|r| Point {
+                t: r.time_ns / 1_000_000,
+                min: at(r, min),
+                max: at(r, max),
+                p50: at(r, p50),
+                loss: at(r, loss),
+            })
+            .collect();
+        out.series.push(AgentSeries {
+            agent_name: names.get(&agent).cloned(),
+            agent,
+            points,
+        });
+    }
+    Ok(out)
+}
+
+/// A CSV field: quoted when needed, and text a spreadsheet would run as a formula
+/// (`=`, `+`, `-`, `@` first) prefixed with `'` (agent names are user input).
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn csv_number(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+pub async fn get(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let q: SeriesQuery = ctx.query()?;
+    let data = test_series(&ctx, id, q.range.as_deref().unwrap_or("24h")).await?;
+    match q.format.as_deref() {
+        None | Some("json") => ok(&data),
+        Some("csv") => {
+            let mut body = String::from(
+                "time,agent,agent_name,rtt_min_ms,rtt_max_ms,rtt_p50_mean_ms,loss_percent_mean\n",
+            );
+            for s in &data.series {
+                for p in &s.points {
+                    let t = crate::clock::Timestamp(p.t).rfc3339();
+                    body.push_str(&format!(
+                        "{t},{},{},{},{},{},{}\n",
+                        csv_field(&s.agent),
+                        csv_field(s.agent_name.as_deref().unwrap_or("")),
+                        csv_number(p.min),
+                        csv_number(p.max),
+                        csv_number(p.p50),
+                        csv_number(p.loss)
+                    ));
+                }
+            }
+            let mut r = Response::new(body.into());
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            let name = format!("attachment; filename=\"test-{id}-{}.csv\"", data.range);
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&name).expect("ASCII"),
+            );
+            Ok(r)
+        }
+        Some(other) => Err(Error::invalid(
+            "format",
+            format!("unknown format {other:?}: expected json or csv"),
+        )),
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct ValuePoint {
+    /// Bucket start, Unix milliseconds.
+    pub t: i64,
+    pub v: Option<f64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Line {
+    pub label: String,
+    pub points: Vec<ValuePoint>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Panel {
+    pub key: &'static str,
+    pub title: &'static str,
+    /// Unit of the values as stored (`%`, `bytes/s`).
+    pub unit: &'static str,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct HostSeries {
+    pub agent_id: i64,
+    pub range: String,
+    pub interval_seconds: u64,
+    pub start: i64,
+    pub end: i64,
+    pub panels: Vec<Panel>,
+}
+
+struct PanelSpec {
+    key: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    measurement: &'static str,
+    extra_filter: Option<(&'static str, &'static str)>,
+    fields: &'static [(&'static str, &'static str)],
+    aggregate: Aggregate,
+    group_by: Option<&'static str>,
+}
+
+const HOST_PANELS: &[PanelSpec] = &[
+    PanelSpec {
+        key: "cpu",
+        title: "CPU busy",
+        unit: "%",
+        measurement: "host_cpu",
+        extra_filter: Some(("cpu", "total")),
+        fields: &[("usage_percent", "CPU")],
+        aggregate: Aggregate::Mean,
+        group_by: None,
+    },
+    PanelSpec {
+        key: "memory",
+        title: "Memory used",
+        unit: "%",
+        measurement: "host_memory",
+        extra_filter: None,
+        fields: &[("used_percent", "memory")],
+        aggregate: Aggregate::Mean,
+        group_by: None,
+    },
+    PanelSpec {
+        key: "disk",
+        title: "Disk space used",
+        unit: "%",
+        measurement: "host_disk",
+        extra_filter: None,
+        fields: &[("used_percent", "")],
+        aggregate: Aggregate::Max,
+        group_by: Some("mount"),
+    },
+    PanelSpec {
+        key: "network",
+        title: "Network traffic",
+        unit: "bytes/s",
+        measurement: "host_net",
+        extra_filter: None,
+        fields: &[("rx_bytes_per_s", "in"), ("tx_bytes_per_s", "out")],
+        aggregate: Aggregate::Mean,
+        group_by: Some("interface"),
+    },
+];
+
+/// `GET /api/v1/agents/{id}/series?range=…`: the agent's host metrics (CPU, memory,
+/// disk space per mount, network per interface), aggregated per bucket.
+pub async fn agent_host(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let q: SeriesQuery = ctx.query()?;
+    if q.format.is_some() {
+        return Err(Error::invalid("format", "only JSON is offered here"));
+    }
+    ctx.state
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
+    let w = window(&ctx, q.range.as_deref().unwrap_or("24h"))?;
+    let reader = ctx.state.timeseries.reader();
+    let mut panels = Vec::new();
+    for p in HOST_PANELS {
+        let mut filters = vec![TagFilter::eq("agent", id.to_string())];
+        if let Some((tag, value)) = p.extra_filter {
+            filters.push(TagFilter::eq(tag, value));
+        }
+        let query = Query::Aggregate(AggregateQuery {
+            selector: Selector {
+                measurement: p.measurement.into(),
+                filters,
+                range: TimeRange {
+                    start_ns: w.start_ms * 1_000_000,
+                    end_ns: w.end_ms * 1_000_000,
+                },
+            },
+            fields: p
+                .fields
+                .iter()
+                .map(|(f, _)| ((*f).to_owned(), p.aggregate))
+                .collect(),
+            interval: Some(Duration::from_secs(w.step)),
+            group_by_tags: p.group_by.map(|t| vec![t.to_owned()]).unwrap_or_default(),
+            fill: Fill::None,
+        });
+        let mut lines = Vec::new();
+        for s in reader.query(&query).await.map_err(read_error)? {
+            let group = p
+                .group_by
+                .and_then(|t| s.tags.get(t))
+                .cloned()
+                .unwrap_or_default();
+            for (i, (_, name)) in p.fields.iter().enumerate() {
+                let label = match (group.is_empty(), name.is_empty()) {
+                    (true, _) => (*name).to_owned(),
+                    (false, true) => group.clone(),
+                    (false, false) => format!("{group} {name}"),
+                };
+                lines.push(Line {
+                    label,
+                    points: s
+                        .rows
+                        .iter()
+                        .map(|r| ValuePoint {
+                            t: r.time_ns / 1_000_000,
+                            v: number(r.values.get(i).unwrap_or(&None)),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        panels.push(Panel {
+            key: p.key,
+            title: p.title,
+            unit: p.unit,
+            lines,
+        });
+    }
+    ok(&HostSeries {
+        agent_id: id,
+        range: w.label.to_owned(),
+        interval_seconds: w.step,
+        start: w.start_ms,
+        end: w.end_ms,
+        panels,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("edge-1"), "edge-1");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-1"), "'-1");
+    }
+}

@@ -1,0 +1,173 @@
+// Result charts of a test (test detail page): per agent a min–max RTT band with the
+// median line (SmokePing style) and loss bars, over a selectable range, from
+// GET /api/v1/tests/{id}/series. Refreshed in place every 10 s while the tab is visible.
+"use strict";
+(function () {
+  const PALETTE = ["#4dabf7", "#ffa94d", "#69db7c", "#f783ac", "#b197fc", "#ffd43b", "#63e6be", "#ff8787"];
+  const alpha = (hex, a) => hex + Math.round(a * 255).toString(16).padStart(2, "0");
+  const name = (s) => s.agent_name ? s.agent_name : "agent " + s.agent;
+
+  function rttDatasets(series) {
+    const out = [];
+    series.forEach((s, i) => {
+      const c = PALETTE[i % PALETTE.length];
+      out.push({ label: name(s) + " min", data: s.points.map((p) => ({ x: p.t, y: p.min })), borderWidth: 0, pointRadius: 0, fill: false, borderColor: alpha(c, 0.3) });
+      out.push({ label: name(s) + " max", data: s.points.map((p) => ({ x: p.t, y: p.max })), borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: alpha(c, 0.25), borderColor: alpha(c, 0.3) });
+      out.push({ label: name(s) + " median", data: s.points.map((p) => ({ x: p.t, y: p.p50 })), borderWidth: 2, pointRadius: 0, borderColor: c, backgroundColor: c, fill: false });
+    });
+    return out;
+  }
+  function lossDatasets(series) {
+    return series.map((s, i) => ({
+      label: name(s), data: s.points.map((p) => ({ x: p.t, y: p.loss })),
+      backgroundColor: PALETTE[i % PALETTE.length], borderWidth: 0,
+    }));
+  }
+  function options(unit, min, max, yMax) {
+    return {
+      animation: false, responsive: true, maintainAspectRatio: false, parsing: true, normalized: true,
+      interaction: { mode: "nearest", axis: "x", intersect: false },
+      scales: {
+        x: { type: "time", min, max, grid: { color: "#ffffff14" } },
+        y: { beginAtZero: true, max: yMax, title: { display: true, text: unit }, grid: { color: "#ffffff14" } },
+      },
+      plugins: {
+        legend: { labels: { filter: (item) => !/ (min|max)$/.test(item.text) } },
+        tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + (c.parsed.y == null ? "–" : c.parsed.y.toFixed(2) + " " + unit) } },
+      },
+    };
+  }
+
+  // Host metrics of an agent (agent page): one line chart per panel of
+  // GET /api/v1/agents/{id}/series; byte rates shown in Mbit/s.
+  function hostCharts(box) {
+    if (!box) return;
+    const url = box.dataset.seriesUrl;
+    const holder = box.querySelector("[data-panels]");
+    const note = box.querySelector("[data-note]");
+    let range = box.dataset.range || "24h";
+    const charts = new Map();
+    const scale = (unit) => unit === "bytes/s" ? [8 / 1e6, "Mbit/s"] : [1, unit];
+    async function load() {
+      const resp = await fetch(url + "?range=" + encodeURIComponent(range), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) { note.textContent = "Cannot load host metrics (" + resp.status + ")."; note.classList.remove("d-none"); return; }
+      const data = await resp.json();
+      let points = 0;
+      for (const panel of data.panels) {
+        const [factor, unit] = scale(panel.unit);
+        const sets = panel.lines.map((l, i) => ({
+          label: l.label, data: l.points.map((p) => ({ x: p.t, y: p.v == null ? null : p.v * factor })),
+          borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], borderWidth: 2, pointRadius: 0,
+        }));
+        points += panel.lines.reduce((n, l) => n + l.points.length, 0);
+        let chart = charts.get(panel.key);
+        if (!chart) {
+          const col = document.createElement("div");
+          col.className = "col-12 col-lg-6";
+          const title = document.createElement("h3");
+          title.className = "h6";
+          title.textContent = panel.title;
+          const wrap = document.createElement("div");
+          wrap.className = "chart-box chart-box-small";
+          const canvas = document.createElement("canvas");
+          canvas.id = "host-" + panel.key;
+          canvas.setAttribute("role", "img");
+          canvas.setAttribute("aria-label", panel.title);
+          wrap.appendChild(canvas);
+          col.append(title, wrap);
+          holder.appendChild(col);
+          chart = new Chart(canvas, { type: "line", data: { datasets: sets }, options: options(unit, data.start, data.end, unit === "%" ? 100 : undefined) });
+          charts.set(panel.key, chart);
+        } else {
+          chart.data.datasets = sets;
+          chart.options.scales.x.min = data.start;
+          chart.options.scales.x.max = data.end;
+          chart.update("none");
+        }
+      }
+      note.classList.toggle("d-none", points > 0);
+      box.dataset.points = String(points);
+      box.dataset.loaded = range;
+    }
+    box.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
+      range = b.dataset.range;
+      box.querySelectorAll("[data-range]").forEach((o) => o.classList.toggle("active", o === b));
+      load();
+    }));
+    load();
+    setInterval(() => { if (!document.hidden) load(); }, 10000);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    if (typeof Chart === "undefined") return;
+    Chart.defaults.color = "#adb5bd"; // readable on the dark theme
+    hostCharts(document.getElementById("host-charts"));
+    const box = document.getElementById("charts");
+    if (!box) return;
+    const url = box.dataset.seriesUrl;
+    const note = document.getElementById("chart-note");
+    const csv = document.getElementById("csv-link");
+    let range = box.dataset.range || "24h";
+    let rtt = null, loss = null;
+
+    async function load() {
+      const resp = await fetch(url + "?range=" + encodeURIComponent(range), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) { note.textContent = "Cannot load results (" + resp.status + ")."; note.classList.remove("d-none"); return; }
+      const data = await resp.json();
+      box.dataset.loaded = range;
+      csv.href = url + "?range=" + encodeURIComponent(range) + "&format=csv";
+      const points = data.series.reduce((n, s) => n + s.points.length, 0);
+      if (data.note || points === 0) {
+        note.textContent = data.note || "No results in this range yet. Results appear once an agent assigned to this test runs it.";
+        note.classList.remove("d-none");
+      } else {
+        note.classList.add("d-none");
+      }
+      const rttSets = rttDatasets(data.series), lossSets = lossDatasets(data.series);
+      if (!rtt) {
+        rtt = new Chart(document.getElementById("chart-rtt"), { type: "line", data: { datasets: rttSets }, options: options("ms", data.start, data.end) });
+        loss = new Chart(document.getElementById("chart-loss"), { type: "bar", data: { datasets: lossSets }, options: options("%", data.start, data.end, 100) });
+      } else {
+        for (const [chart, sets] of [[rtt, rttSets], [loss, lossSets]]) {
+          chart.data.datasets = sets;
+          chart.options.scales.x.min = data.start;
+          chart.options.scales.x.max = data.end;
+          chart.update("none");
+        }
+      }
+      box.dataset.points = String(points);
+      recentTable(data);
+    }
+
+    // The newest buckets of every agent, newest first (text only: names are user input).
+    function recentTable(data) {
+      const tbody = document.querySelector("#recent-results tbody");
+      if (!tbody) return;
+      const rows = [];
+      for (const s of data.series) for (const p of s.points) rows.push([p.t, name(s), p]);
+      rows.sort((a, b) => b[0] - a[0]);
+      const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+      const num = (v, unit) => v == null ? "–" : v.toFixed(2) + " " + unit;
+      tbody.replaceChildren(...rows.slice(0, 20).map(([t, agent, p]) => {
+        const tr = document.createElement("tr");
+        const cells = [fmt.format(new Date(t)), agent, num(p.min, "ms"), num(p.p50, "ms"), num(p.max, "ms"), num(p.loss, "%")];
+        cells.forEach((text, i) => {
+          const td = document.createElement("td");
+          td.textContent = text;
+          if (i === 0) td.title = new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+          tr.appendChild(td);
+        });
+        return tr;
+      }));
+      document.getElementById("recent-results").classList.toggle("d-none", rows.length === 0);
+    }
+
+    box.querySelectorAll("[data-range]").forEach((b) => b.addEventListener("click", () => {
+      range = b.dataset.range;
+      box.querySelectorAll("[data-range]").forEach((o) => o.classList.toggle("active", o === b));
+      load();
+    }));
+    load();
+    setInterval(() => { if (!document.hidden) load(); }, 10000);
+  });
+})();

@@ -1,0 +1,190 @@
+//! `/tests` (list with search and kind filter; polls `GET /api/v1/tests`),
+//! `/tests/new` and `/tests/{id}/edit` (one form, a fieldset per test kind; `app.js`
+//! sends it to `POST`/`PUT /api/v1/tests` and puts the API's per-field errors next to
+//! the fields), `/tests/{id}` (the definition; polls `GET /api/v1/tests/{id}`).
+
+use super::{can_operate, page};
+use crate::error::{Error, Result};
+use crate::http::Ctx;
+use crate::store::tests::TestFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use streamswarm_schema::{TestKind, TestParams};
+use warp::reply::Response;
+
+pub const PAGE_SIZE: i64 = 50;
+
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    #[serde(default)]
+    search: String,
+    #[serde(default)]
+    kind: String,
+    page: Option<i64>,
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn kinds(selected: &str) -> Vec<Value> {
+    TestKind::ALL
+        .iter()
+        .map(|k| json!({"value": k.as_str(), "selected": k.as_str() == selected}))
+        .collect()
+}
+
+pub async fn list(ctx: Ctx) -> Result<Response> {
+    let q: PageQuery = ctx.query()?;
+    let kind = match q.kind.as_str() {
+        "" => None,
+        k => Some(
+            TestKind::parse(k)
+                .ok_or_else(|| Error::invalid("kind", format!("unknown test kind {k:?}")))?,
+        ),
+    };
+    let page_no = q.page.unwrap_or(1).max(1);
+    let filter = TestFilter {
+        search: Some(q.search.clone()),
+        kind,
+        limit: PAGE_SIZE,
+        offset: (page_no - 1) * PAGE_SIZE,
+    };
+    let (tests, total) = ctx.state.store.list_tests(&filter).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let base = format!("/tests?search={}&kind={}", enc(&q.search), enc(&q.kind));
+    let poll = format!(
+        "/api/v1/tests?search={}&kind={}&limit={PAGE_SIZE}&offset={}",
+        enc(&q.search),
+        enc(&q.kind),
+        filter.offset
+    );
+    page(
+        &ctx,
+        "tests",
+        "Tests",
+        "tests",
+        Some(&poll),
+        json!({
+            "tests": tests,
+            "total": total,
+            "search": q.search,
+            "kinds": kinds(&q.kind),
+            "filtered": !q.search.is_empty() || kind.is_some(),
+            "page": page_no,
+            "pages": pages,
+            "prev": (page_no > 1).then(|| format!("{base}&page={}", page_no - 1)),
+            "next": (page_no < pages).then(|| format!("{base}&page={}", page_no + 1)),
+            "operator": can_operate(&ctx),
+        }),
+    )
+}
+
+/// Default parameters of every kind, for the form to fill in when the kind changes.
+fn defaults() -> Value {
+    Value::Object(
+        TestKind::ALL
+            .iter()
+            .map(|k| {
+                let p = TestParams::from_json(*k, json!({}))
+                    .expect("defaults are valid")
+                    .to_json();
+                (k.as_str().to_owned(), p)
+            })
+            .collect(),
+    )
+}
+
+async fn form_page(ctx: &Ctx, test: Option<Value>, id: Option<i64>) -> Result<Response> {
+    let agents = ctx.state.store.list_agents().await?;
+    let groups = ctx.state.store.list_groups().await?;
+    let initial = test.unwrap_or_else(|| {
+        json!({
+            "name": "", "description": "", "kind": "ping", "target": "",
+            "params": defaults()["ping"],
+            "schedule": {"interval_seconds": 60, "jitter_seconds": 0, "one_shot": false},
+            "enabled": true,
+            "assignments": {"agents": [], "groups": []},
+        })
+    });
+    let title = match id {
+        Some(id) => format!("Edit test {id}"),
+        None => "New test".to_owned(),
+    };
+    page(
+        ctx,
+        "test_form",
+        &title,
+        "tests",
+        None,
+        json!({
+            "id": id,
+            "method": if id.is_some() { "PUT" } else { "POST" },
+            "action": id.map_or("/api/v1/tests".to_owned(), |i| format!("/api/v1/tests/{i}")),
+            "initial_json": initial.to_string(),
+            "defaults_json": defaults().to_string(),
+            "kinds": kinds(""),
+            "agents": agents.iter().map(|a| json!({"id": a.id, "name": a.name, "hostname": a.hostname})).collect::<Vec<_>>(),
+            "groups": groups,
+        }),
+    )
+}
+
+pub async fn new(ctx: Ctx) -> Result<Response> {
+    form_page(&ctx, None, None).await
+}
+
+async fn load(ctx: &Ctx) -> Result<crate::store::tests::TestRecord> {
+    let id = ctx.id("id")?;
+    ctx.state
+        .store
+        .test(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("test {id}")))
+}
+
+pub async fn edit(ctx: Ctx) -> Result<Response> {
+    let t = load(&ctx).await?;
+    let v = serde_json::to_value(&t).map_err(|e| Error::Internal(e.into()))?;
+    form_page(&ctx, Some(v), Some(t.id)).await
+}
+
+pub async fn detail(ctx: Ctx) -> Result<Response> {
+    let t = load(&ctx).await?;
+    let agents = ctx.state.store.list_agents().await?;
+    let groups = ctx.state.store.list_groups().await?;
+    let assigned_agents: Vec<Value> = agents
+        .iter()
+        .filter(|a| t.assignments.agents.contains(&a.id))
+        .map(|a| json!({"id": a.id, "name": a.name}))
+        .collect();
+    let assigned_groups: Vec<Value> = groups
+        .iter()
+        .filter(|g| t.assignments.groups.contains(&g.id))
+        .map(|g| json!({"id": g.id, "name": g.name}))
+        .collect();
+    let params: Vec<Value> = match t.spec.params.to_json() {
+        Value::Object(m) => m
+            .into_iter()
+            .map(|(k, v)| json!({"key": k, "value": super::agents::fact_text(&v)}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let title = format!("Test {}", t.name);
+    let id = t.id;
+    page(
+        &ctx,
+        "test",
+        &title,
+        "tests",
+        Some(&format!("/api/v1/tests/{id}")),
+        json!({
+            "t": t,
+            "params": params,
+            "agents": assigned_agents,
+            "groups": assigned_groups,
+            "unassigned": assigned_agents.is_empty() && assigned_groups.is_empty(),
+            "operator": can_operate(&ctx),
+        }),
+    )
+}

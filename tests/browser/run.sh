@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Browser tests of the web UI: starts a real streamswarm server (target/debug, a
+# temporary data directory, users made with the CLI) and runs specs/ with node's test
+# runner; playwright-core drives Debian's chromium. Screenshots go to
+# target/screenshots/. Exit status: the tests'.
+#
+#   bash tests/browser/run.sh            # needs chromium and `npm ci` done here
+#   SSW_CHROMIUM=/path/to/chrome ...     # another browser binary
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+
+CHROMIUM="${SSW_CHROMIUM:-$(command -v chromium || true)}"
+if [[ -z "$CHROMIUM" ]]; then
+  echo "browser tests: chromium not found (apt-get install -y chromium, or set SSW_CHROMIUM)" >&2
+  exit 1
+fi
+if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
+  echo "browser tests: run 'npm ci' in tests/browser first" >&2
+  exit 1
+fi
+
+cargo build --quiet --bin streamswarm
+BIN="$ROOT/target/debug/streamswarm"
+
+WORK="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Passwords are generated per run; the specs get them through the environment.
+pw() { head -c 18 /dev/urandom | base64 | tr -d '/+=' ; }
+export SSW_ADMIN_PASSWORD="A-$(pw)" SSW_OPERATOR_PASSWORD="O-$(pw)" SSW_VIEWER_PASSWORD="V-$(pw)"
+for u in admin operator viewer; do
+  var="SSW_${u^^}_PASSWORD"
+  printf '%s\n' "${!var}" | "$BIN" --data-dir "$WORK/data" user add "$u" --role "$u" --password-stdin >/dev/null
+done
+
+"$BIN" --data-dir "$WORK/data" up --bind 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 1 100); do
+  URL="$(grep -o 'running at http://[0-9.:]*' "$WORK/server.log" | head -1 | sed 's/running at //')" || true
+  [[ -n "$URL" ]] && curl -fsS "$URL/healthz" >/dev/null 2>&1 && break
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$WORK/server.log" >&2; echo "browser tests: server exited" >&2; exit 1; fi
+  sleep 0.1
+done
+[[ -n "$URL" ]] || { cat "$WORK/server.log" >&2; echo "browser tests: server did not start" >&2; exit 1; }
+
+export SSW_URL="$URL" SSW_CHROMIUM="$CHROMIUM" SSW_SCREENSHOTS="$ROOT/target/screenshots"
+mkdir -p "$SSW_SCREENSHOTS"
+echo "browser tests: server $URL, chromium $CHROMIUM, screenshots in target/screenshots/"
+status=0
+node --test --test-concurrency=1 "$HERE"/specs/*.test.mjs || status=$?
+if [[ "$status" != 0 ]]; then
+  echo "--- server log (last 50 lines) ---" >&2
+  tail -50 "$WORK/server.log" >&2
+fi
+exit "$status"
