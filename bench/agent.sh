@@ -12,7 +12,12 @@
 # (b) capacity: the largest number of ping targets at a 1-second interval (count 1)
 #     with no self-inflicted loss, no skipped slot and no error: steps, then bisection
 #     between the last clean and the first unclean step.
-# Each is run per socket kind: "dgram" (unprivileged ICMP datagram sockets, allowed in
+# (c) binary: the real `streamswarm-agent run` (release) enrolled with a local
+#     `streamswarm serve` (debug build, embedded stores), both inside the namespace, given
+#     the same 100 ping tests + host test through the API (bench/agent_tests.py); the
+#     agent process's peak RSS (/proc/PID/status VmHWM) and CPU (/proc/PID/stat
+#     utime+stime) over (a)'s duration, after 30 s for the assignment and a warm-up.
+# (a) and (b) are run per socket kind: "dgram" (unprivileged ICMP datagram sockets, allowed in
 # the namespace with net.ipv4.ping_group_range) and "raw" (the namespace's default
 # range "1 0" forbids datagram sockets, so the probe falls back to raw sockets, as an
 # agent running as root without that sysctl does).
@@ -23,7 +28,8 @@
 #   BENCH_AGENT_STEP_DURATION=60            (b) seconds per step (--quick: 15)
 #   BENCH_AGENT_STEPS="100 1000 2000 5000 10000 20000 40000"
 #   BENCH_AGENT_BISECT=3                    (b) bisection rounds after the steps
-#   BENCH_AGENT_PARTS="footprint capacity"  which parts to run
+#   BENCH_AGENT_PARTS="footprint capacity binary"  which parts to run
+#   BENCH_AGENT_BINARY_SOCKETS=raw          socket kind for (c)
 #   BENCH_AGENT_COUNTS="1 5"                (a) ping counts (5 is the schema's default)
 #   BENCH_AGENT_WORKERS=0                   Tokio workers of the example (0: current thread)
 #   BENCH_AGENT_OUT=bench/results/agent-latest.txt
@@ -53,7 +59,10 @@ fi
 STEPS=${BENCH_AGENT_STEPS:-100 1000 2000 5000 10000 20000 40000}
 BISECT=${BENCH_AGENT_BISECT:-3}
 WORKERS=${BENCH_AGENT_WORKERS:-0}
-PARTS=${BENCH_AGENT_PARTS:-footprint capacity}
+PARTS=${BENCH_AGENT_PARTS:-footprint capacity binary}
+BINARY_SOCKETS=${BENCH_AGENT_BINARY_SOCKETS:-raw}
+SERVER_PID=
+AGENT_PID=
 COUNTS=${BENCH_AGENT_COUNTS:-1 5}
 OUT=${BENCH_AGENT_OUT:-$ROOT/bench/results/agent-latest.txt}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -70,6 +79,9 @@ ROWS=$WORK/rows.txt
 : >"$RAW"
 : >"$ROWS"
 cleanup() {
+    [[ -z $AGENT_PID ]] || kill "$AGENT_PID" 2>/dev/null || true
+    [[ -z $SERVER_PID ]] || kill "$SERVER_PID" 2>/dev/null || true
+    wait 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     rm -rf "$WORK"
 }
@@ -78,6 +90,12 @@ trap cleanup EXIT
 section "Building the example (release)"
 cargo build --release -p streamswarm-agent --example ping_fleet
 ok "$BIN"
+if [[ " $PARTS " == *" binary "* ]]; then
+    section "Building the agent (release) and the server (debug: only the agent is measured)"
+    cargo build --release -p streamswarm-agent --bin streamswarm-agent
+    cargo build -p streamswarm --bin streamswarm
+    command -v curl >/dev/null || die "curl is needed for (c)"
+fi
 
 section "Namespace"
 ip netns add "$NS"
@@ -120,6 +138,73 @@ EOF
     return "$rc"
 }
 
+# (c): the real agent binary against a local server, both in the namespace.
+run_binary() {
+    local sockets=$1 dir=$WORK/binary port=18777 api enrol agent_id load
+    local server_bin=$TARGET_DIR/debug/streamswarm agent_bin=$TARGET_DIR/release/streamswarm-agent
+    set_sockets "$sockets"
+    mkdir -p "$dir/server" "$dir/agent"
+    srv() {
+        ip netns exec "$NS" env -u STREAMSWARM_CONFIG STREAMSWARM__SERVER__BIND="127.0.0.1:$port" \
+            STREAMSWARM__LOG__LEVEL=warn "$server_bin" --data-dir "$dir/server" "$@"
+    }
+    srv migrate >/dev/null
+    srv serve >"$dir/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 300); do
+        ip netns exec "$NS" curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    ip netns exec "$NS" curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null ||
+        die "the server did not become ready; see $dir/server.log"
+    api=$(srv token create --kind api --role admin --name bench | tr -d '[:space:]')
+    enrol=$(srv token create --kind enrol --name bench | tr -d '[:space:]')
+    ip netns exec "$NS" env -u STREAMSWARM_AGENT_CONFIG \
+        STREAMSWARM_AGENT__SERVER__URL="http://127.0.0.1:$port" \
+        STREAMSWARM_AGENT__STATE__DIR="$dir/agent" \
+        STREAMSWARM_AGENT__LOG__LEVEL=warn \
+        STREAMSWARM_AGENT__PROBES__MAX_CONCURRENT=200 \
+        "$agent_bin" run --token "$enrol" >"$dir/agent.log" 2>&1 &
+    AGENT_PID=$!
+    for _ in $(seq 1 300); do
+        [[ -s $dir/agent/identity.json ]] && break
+        sleep 0.2
+    done
+    [[ -s $dir/agent/identity.json ]] || die "the agent did not enrol; see $dir/agent.log"
+    agent_id=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["agent_id"])' "$dir/agent/identity.json")
+    python3 "$ROOT/bench/agent_tests.py" "$NS" "$port" "$api" "$agent_id" ||
+        die "creating the tests failed"
+    # Assignments reach the agent within one heartbeat (10 s by default); then a warm-up.
+    sleep 30
+    kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited; see $dir/agent.log"
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    local t0 w0 t1 w1 hwm rss
+    t0=$(awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat")
+    w0=$(date +%s.%N)
+    sleep "$DURATION"
+    t1=$(awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat")
+    w1=$(date +%s.%N)
+    hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$AGENT_PID/status")
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
+    kill "$AGENT_PID"
+    wait "$AGENT_PID" 2>/dev/null || true
+    AGENT_PID=
+    kill "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+    {
+        echo "=== binary, $sockets sockets: streamswarm-agent run, 100 ping tests at 1 s (count 1) + host every 10 s"
+        echo "load before: $load"
+        echo "agent log (last 20 lines; level warn):"
+        tail -n 20 "$dir/agent.log"
+    } >>"$RAW"
+    awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v hwm="$hwm" -v rss="$rss" \
+        -v clk="$(getconf CLK_TCK)" -v sockets="$sockets" -v load="$load" 'BEGIN {
+        cpu = (t1 - t0) / clk; wall = w1 - w0
+        printf "binary (streamswarm-agent run), %s sockets, 100 ping tests at 1 s + host every 10 s: peak RSS %.1f MiB (VmHWM), %.1f MiB at end; CPU %.2f s over %.0f s = %.2f %% of one core; load %s\n", sockets, hwm / 1024, rss / 1024, cpu, wall, 100 * cpu / wall, load
+    }' | tee -a "$WORK/binary.txt"
+}
+
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RUSTC_START=$(pgrep -x rustc | wc -l || true)
 ((RUSTC_START == 0)) || warn "$RUSTC_START rustc process(es) running: numbers will be disturbed"
@@ -158,6 +243,11 @@ for sockets in $SOCKETS; do
     ok "$sockets sockets: largest clean N = $clean (first unclean: ${unclean:-none within the steps})"
 done
 
+if [[ " $PARTS " == *" binary "* ]]; then
+    section "(c) the agent binary, $BINARY_SOCKETS sockets: 100 targets at 1 s + host every 10 s, ${DURATION} s"
+    run_binary "$BINARY_SOCKETS"
+fi
+
 MACHINE=$(
     echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- agent 2>/dev/null || echo ' (agent modified)')"
@@ -188,6 +278,7 @@ echo "$TABLE"
 while read -r sockets clean unclean; do
     info "largest clean N with $sockets sockets: $clean (first unclean: $unclean)"
 done < <(cat "$WORK/capacity.txt" 2>/dev/null)
+cat "$WORK/binary.txt" 2>/dev/null || true
 mkdir -p "$(dirname "$OUT")"
 {
     echo "$MACHINE"
@@ -195,6 +286,8 @@ mkdir -p "$(dirname "$OUT")"
     echo "$TABLE"
     echo
     cat "$WORK/capacity.txt" 2>/dev/null || true
+    echo
+    cat "$WORK/binary.txt" 2>/dev/null || true
     echo
     echo "--- raw output ---"
     cat "$RAW"
