@@ -164,6 +164,7 @@ run_binary() {
         STREAMSWARM_AGENT__STATE__DIR="$dir/agent" \
         STREAMSWARM_AGENT__LOG__LEVEL=warn \
         STREAMSWARM_AGENT__PROBES__MAX_CONCURRENT=200 \
+        STREAMSWARM_AGENT__SELF_METRICS__PROMETHEUS_LISTEN="127.0.0.1:$((port + 1))" \
         "$agent_bin" run --token "$enrol" >"$dir/agent.log" 2>&1 &
     AGENT_PID=$!
     for _ in $(seq 1 300); do
@@ -178,12 +179,19 @@ run_binary() {
     sleep 30
     kill -0 "$AGENT_PID" 2>/dev/null || die "the agent exited; see $dir/agent.log"
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    local t0 w0 t1 w1 hwm rss
+    local t0 w0 t1 w1 hwm rss m0 m1
+    # The agent's own counters (refreshed every self-metrics interval, 10 s).
+    metrics() {
+        ip netns exec "$NS" curl -fsS "http://127.0.0.1:$((port + 1))/metrics" |
+            awk '/^streamswarm_agent_(points_produced|points_sent|probe_errors)_total / { printf "%s ", $2 }'
+    }
+    m0=$(metrics)
     t0=$(awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat")
     w0=$(date +%s.%N)
     sleep "$DURATION"
     t1=$(awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat")
     w1=$(date +%s.%N)
+    m1=$(metrics)
     hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$AGENT_PID/status")
     rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$AGENT_PID/status")
     kill "$AGENT_PID"
@@ -199,9 +207,10 @@ run_binary() {
         tail -n 20 "$dir/agent.log"
     } >>"$RAW"
     awk -v t0="$t0" -v t1="$t1" -v w0="$w0" -v w1="$w1" -v hwm="$hwm" -v rss="$rss" \
-        -v clk="$(getconf CLK_TCK)" -v sockets="$sockets" -v load="$load" 'BEGIN {
+        -v clk="$(getconf CLK_TCK)" -v sockets="$sockets" -v load="$load" -v m0="$m0" -v m1="$m1" 'BEGIN {
         cpu = (t1 - t0) / clk; wall = w1 - w0
-        printf "binary (streamswarm-agent run), %s sockets, 100 ping tests at 1 s + host every 10 s: peak RSS %.1f MiB (VmHWM), %.1f MiB at end; CPU %.2f s over %.0f s = %.2f %% of one core; load %s\n", sockets, hwm / 1024, rss / 1024, cpu, wall, 100 * cpu / wall, load
+        split(m0, a, " "); split(m1, b, " ")
+        printf "binary (streamswarm-agent run), %s sockets, 100 ping tests at 1 s + host every 10 s: peak RSS %.1f MiB (VmHWM), %.1f MiB at end; CPU %.2f s over %.0f s = %.2f %% of one core; load %s; agent counters over the window (10 s resolution): points produced %d, sent %d, probe errors %d\n", sockets, hwm / 1024, rss / 1024, cpu, wall, 100 * cpu / wall, load, b[1] - a[1], b[2] - a[2], b[3] - a[3]
     }' | tee -a "$WORK/binary.txt"
 }
 
