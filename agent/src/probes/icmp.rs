@@ -11,7 +11,7 @@ const HEADER_LEN: usize = 8;
 
 /// Which address family an echo belongs to; decides the ICMP type numbers and whether
 /// the checksum is ours to compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     Ipv4,

@@ -29,6 +29,14 @@
 //! to groups in `net.ipv4.ping_group_range`, which also governs IPv6), raw sockets second
 //! (need `CAP_NET_RAW`). When neither opens, the error names both fixes.
 //!
+//! A datagram socket is the run's own: the kernel gives it an identifier and delivers it
+//! only replies carrying it. A raw socket receives every ICMP datagram the host gets, so
+//! runs do not open one each (N concurrent runs would cost N copies of every reply and
+//! overflow each other's receive queues): runs with the same family, TTL and DSCP on
+//! one Tokio runtime share one raw socket, whose reader task routes each echo reply (or
+//! ICMP error) by identifier to the run that sent the request; the socket closes once
+//! no run uses it. Both paths reach thousands of targets a second (`bench/README.md`).
+//!
 //! On raw sockets a router's ICMP error about one of our requests (destination
 //! unreachable, TTL exceeded) becomes the run's `error`, naming the router. Datagram
 //! sockets deliver those only through the socket error queue, which is not read, so
