@@ -109,7 +109,7 @@ pub struct ProbesSection {
 impl Default for ProbesSection {
     fn default() -> Self {
         ProbesSection {
-            max_concurrent: 64,
+            max_concurrent: 1024,
             timeout_margin: Duration::from_secs(2),
         }
     }

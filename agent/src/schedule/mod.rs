@@ -74,7 +74,7 @@ impl SchedulerConfig {
     pub fn new(agent_id: i64) -> Self {
         SchedulerConfig {
             agent_id,
-            max_concurrent: 64,
+            max_concurrent: 1024,
             probe_timeout_margin: Duration::from_secs(2),
         }
     }

@@ -297,12 +297,31 @@ struct Segment {
     known_corrupt: Vec<u64>,
 }
 
-/// The bytes of the segment being read, so consecutive batches cost no re-reads; for
-/// the newest segment only the appended tail is read.
+/// The unacknowledged bytes of the segment being read, so consecutive batches cost no
+/// re-reads; for the newest segment only the appended tail is read. `bytes` are the
+/// segment's bytes from offset `base` on; acknowledging trims the front, so a spool that
+/// keeps up holds only what is in flight, not the whole segment.
 #[derive(Debug, Default)]
 struct Cache {
     seq: Option<u64>,
+    base: u64,
     bytes: Vec<u8>,
+}
+
+impl Cache {
+    /// Forgets the bytes before segment offset `to` (when this is segment `seq`).
+    fn trim(&mut self, seq: u64, to: u64) {
+        if self.seq != Some(seq) || to <= self.base {
+            return;
+        }
+        let cut = ((to - self.base) as usize).min(self.bytes.len());
+        self.bytes.drain(..cut);
+        self.base += cut as u64;
+        // Give memory back once most of it is unused.
+        if self.bytes.capacity() > 2 * self.bytes.len() + 64 * 1024 {
+            self.bytes.shrink_to_fit();
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -703,11 +722,14 @@ impl Spool {
         let mut i = 0;
         loop {
             let (seq, len) = (self.segments[i].seq, self.segments[i].len);
-            self.load_cache(seq, len)?;
+            self.load_cache(seq, pos.offset, len)?;
+            let base = self.cache.base as usize;
             let mut full = false;
-            for item in Scanner::new(&self.cache.bytes, pos.offset as usize, MAX_PAYLOAD) {
+            let from = pos.offset as usize - base;
+            for item in Scanner::new(&self.cache.bytes, from, MAX_PAYLOAD) {
                 match item {
                     Item::Record { offset, record } => {
+                        let offset = offset + base;
                         if !batch.is_empty()
                             && (batch.len() >= max_lines
                                 || batch.data.len() + record.payload.len() + 1 > max_bytes)
@@ -723,6 +745,7 @@ impl Spool {
                         batch.ends.push((batch.data.len(), pos));
                     }
                     Item::Corrupt { start, end } => {
+                        let (start, end) = (start + base, end + base);
                         let seg = &mut self.segments[i];
                         if !seg.known_corrupt.contains(&(start as u64)) {
                             // Damage that appeared after open (the disk changed under
@@ -752,15 +775,16 @@ impl Spool {
         }
     }
 
-    /// Makes the cache hold the first `len` bytes of segment `seq`.
-    fn load_cache(&mut self, seq: u64, len: u64) -> Result<(), SpoolError> {
-        if self.cache.seq != Some(seq) {
+    /// Makes the cache hold bytes `from..len` of segment `seq` (or more before `from`).
+    fn load_cache(&mut self, seq: u64, from: u64, len: u64) -> Result<(), SpoolError> {
+        if self.cache.seq != Some(seq) || from < self.cache.base {
             self.cache = Cache {
                 seq: Some(seq),
+                base: from,
                 bytes: Vec::new(),
             };
         }
-        let have = self.cache.bytes.len() as u64;
+        let have = self.cache.base + self.cache.bytes.len() as u64;
         if have == len {
             return Ok(());
         }
@@ -796,6 +820,7 @@ impl Spool {
     /// or one whose records were dropped meanwhile because the spool was full).
     pub fn ack(&mut self, cursor: Cursor) -> Result<u64, SpoolError> {
         let newly = self.advance_ack(cursor)?;
+        self.cache.trim(self.ack.seq, self.ack.offset);
         self.in_flight = false;
         self.enforce_cap(0)?;
         Ok(newly)
