@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI: starts a real streamswarm server (target/debug, a
-# temporary data directory, users made with the CLI) and runs specs/ with node's test
+# temporary data directory, users made with the CLI; the agent binary for the specs
+# that enrol and run a real agent) and runs specs/ with node's test
 # runner; playwright-core drives Debian's chromium. Screenshots go to
 # target/screenshots/. Exit status: the tests'.
 #
@@ -22,8 +23,9 @@ if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
   exit 1
 fi
 
-cargo build --quiet --bin streamswarm
+cargo build --quiet -p streamswarm -p streamswarm-agent --bin streamswarm --bin streamswarm-agent
 BIN="$ROOT/target/debug/streamswarm"
+export SSW_AGENT_BIN="$ROOT/target/debug/streamswarm-agent"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""

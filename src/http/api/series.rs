@@ -54,6 +54,8 @@ pub struct Point {
     pub p50: Option<f64>,
     /// Mean packet loss of the runs (%).
     pub loss: Option<f64>,
+    /// Most echo requests one run sent in the bucket (the test's `count` in effect).
+    pub sent: Option<f64>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -166,6 +168,7 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
             ("rtt_max_ms".into(), Aggregate::Max),
             ("rtt_p50_ms".into(), Aggregate::Mean),
             ("loss_percent".into(), Aggregate::Mean),
+            ("sent".into(), Aggregate::Max),
         ],
         interval: Some(Duration::from_secs(step)),
         group_by_tags: vec!["agent".into()],
@@ -189,11 +192,12 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
     for s in series {
         let agent = s.tags.get("agent").cloned().unwrap_or_default();
         let col = |name: &str| s.columns.iter().position(|c| c == name);
-        let (min, max, p50, loss) = (
+        let (min, max, p50, loss, sent) = (
             col("min_rtt_min_ms"),
             col("max_rtt_max_ms"),
             col("mean_rtt_p50_ms"),
             col("mean_loss_percent"),
+            col("max_sent"),
         );
         let at = |row: &streamswarm_tsdb::query::Row, i: Option<usize>| {
             i.and_then(|i| number(row.values.get(i).unwrap_or(&None)))
@@ -207,6 +211,7 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
                 max: at(r, max),
                 p50: at(r, p50),
                 loss: at(r, loss),
+                sent: at(r, sent),
             })
             .collect();
         out.series.push(AgentSeries {

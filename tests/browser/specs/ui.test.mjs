@@ -308,8 +308,8 @@ test("a ping test's page charts its results per agent, updates by range, exports
   const rows = page.locator("#recent-results tbody tr");
   assert.equal(await rows.count(), 10);
   const cells = async (n) => (await rows.nth(n).locator("td").allTextContents()).slice(1);
-  assert.deepEqual(await cells(0), ["agent 101", "1.00 ms", "3.00 ms", "5.00 ms", "0.00 %"]);
-  assert.deepEqual(await cells(1), ["agent 102", "11.00 ms", "16.00 ms", "21.00 ms", "20.00 %"]);
+  assert.deepEqual(await cells(0), ["agent 101", "1.00 ms", "3.00 ms", "5.00 ms", "0.00 %", "5"]);
+  assert.deepEqual(await cells(1), ["agent 102", "11.00 ms", "16.00 ms", "21.00 ms", "20.00 %", "5"]);
   await shot(page, "test-detail-chart-desktop");
   // Another range: re-read in place, CSV link follows.
   await page.click('[data-range="1h"]');

@@ -150,7 +150,7 @@
       const num = (v, unit) => v == null ? "–" : v.toFixed(2) + " " + unit;
       tbody.replaceChildren(...rows.slice(0, 20).map(([t, agent, p]) => {
         const tr = document.createElement("tr");
-        const cells = [fmt.format(new Date(t)), agent, num(p.min, "ms"), num(p.p50, "ms"), num(p.max, "ms"), num(p.loss, "%")];
+        const cells = [fmt.format(new Date(t)), agent, num(p.min, "ms"), num(p.p50, "ms"), num(p.max, "ms"), num(p.loss, "%"), p.sent == null ? "–" : String(p.sent)];
         cells.forEach((text, i) => {
           const td = document.createElement("td");
           td.textContent = text;
