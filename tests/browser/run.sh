@@ -6,6 +6,7 @@
 # target/screenshots/. Exit status: the tests'.
 #
 #   bash tests/browser/run.sh            # needs chromium and `npm ci` done here
+#   bash tests/browser/run.sh tests/browser/specs/agents.test.mjs   # some specs only
 #   SSW_CHROMIUM=/path/to/chrome ...     # another browser binary
 set -euo pipefail
 
@@ -58,7 +59,8 @@ export SSW_URL="$URL" SSW_CHROMIUM="$CHROMIUM" SSW_SCREENSHOTS="$ROOT/target/scr
 mkdir -p "$SSW_SCREENSHOTS"
 echo "browser tests: server $URL, chromium $CHROMIUM, screenshots in target/screenshots/"
 status=0
-node --test --test-concurrency=1 "$HERE"/specs/*.test.mjs || status=$?
+if [[ $# -gt 0 ]]; then specs=("$@"); else specs=("$HERE"/specs/*.test.mjs); fi
+node --test --test-concurrency=1 "${specs[@]}" || status=$?
 if [[ "$status" != 0 ]]; then
   echo "--- server log (last 50 lines) ---" >&2
   tail -50 "$WORK/server.log" >&2
