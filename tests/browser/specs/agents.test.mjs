@@ -18,6 +18,7 @@ const run = promisify(execFile);
 
 let browser, stateDir, agentProc, agentLog = "";
 let agentId; // the real agent's id
+let testId; // its ping test
 before(async () => {
   browser = await launch();
   stateDir = await mkdtemp(path.join(os.tmpdir(), "ssw-agent-"));
@@ -75,7 +76,7 @@ test("an agent enrolled with the enrol page's command comes online and runs a pi
   await page.selectOption("#f-agents", String(agentId));
   assert.ok(await page.isChecked("#f-enabled"), "new tests are enabled");
   await Promise.all([page.waitForURL(/\/tests\/\d+$/), page.click('#test-form button[type="submit"]')]);
-  const testId = Number(new globalThis.URL(page.url()).pathname.split("/").pop());
+  testId = Number(new globalThis.URL(page.url()).pathname.split("/").pop());
   await page.click('[data-range="1h"]');
   // Its chart receives the agent's results (the page re-reads every 10 s).
   await page.waitForFunction(() => Number(document.getElementById("charts").dataset.points) > 0, null, { timeout: 60_000 })
@@ -126,6 +127,60 @@ test("an agent enrolled with the enrol page's command comes online and runs a pi
     await c2.close();
   }
   assert.deepEqual(seen.dialogs, []);
+  assertClean(seen);
+  await context.close();
+});
+
+test("the dashboard counts ingested points, charts the fleet and flags a spool backlog; a test chart takes a custom range", async () => {
+  assert.ok(testId, "the previous test made a ping test");
+  const { context, page, seen } = await newPage(browser);
+  await login(page, "admin");
+  const csrf = await csrfOf(page);
+  // An agent whose own metrics report a backlog (written with its credential, as the agent would).
+  const tok = await page.request.post(URL + "/api/v1/tokens", {
+    headers: { "X-CSRF-Token": csrf }, data: { kind: "enrol", name: "backlog", uses: 1 },
+  });
+  const enrol = await page.request.post(URL + "/api/v1/agent/enrol", {
+    headers: { Authorization: "Bearer " + (await tok.json()).token }, data: { hostname: "backlogged-host" },
+  });
+  assert.equal(enrol.status(), 201);
+  const stuck = await enrol.json();
+  const now = Date.now();
+  const w = await page.request.post(URL + "/write?db=d&precision=ms", {
+    headers: { Authorization: "Token " + stuck.credential },
+    data: `agent_self,agent=${stuck.agent_id} points_sent_total=1i,spool_bytes=4096i,oldest_unsent_age_s=900,probe_errors_total=0i ${now - 5000}`,
+  });
+  assert.equal(w.status(), 204, await w.text());
+
+  await page.goto(URL + "/");
+  const tile = page.locator(`[data-health-id="${stuck.agent_id}"]`);
+  assert.match(await tile.textContent(), /spool backlog: oldest unsent point 900 s old, 4096 bytes waiting/);
+  // Points: the real agents have delivered some; the number is the API's.
+  const shown = Number(await page.locator("#points-last-hour").textContent());
+  assert.ok(shown > 0, "points were ingested in the last hour: " + shown);
+  const api = await (await page.request.get(URL + "/api/v1/dashboard")).json();
+  assert.ok(api.points_last_hour >= shown, `${api.points_last_hour} >= ${shown}`);
+  assert.match(await page.locator("#points-last-hour").locator("..").getAttribute("title"), /agent_self\.points_sent_total/);
+  // The fleet chart has the real ping results.
+  await page.waitForFunction(() => Number(document.getElementById("charts").dataset.points) > 0, null, { timeout: 30_000 });
+  const fleet = await page.evaluate(() => Chart.getChart("chart-rtt").data.datasets.map((d) => d.label));
+  assert.deepEqual(fleet, ["all agents min", "all agents max", "all agents median"]);
+  await shot(page, "dashboard-real-desktop");
+
+  // A custom range on the test page: the last 10 minutes, then a backwards one.
+  await page.goto(URL + "/tests/" + testId);
+  const local = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000); return d.toISOString().slice(0, 16); };
+  await page.evaluate(() => { window.__notReloaded = true; });
+  await page.fill("#range-from", local(Date.now() - 10 * 60_000));
+  await page.fill("#range-to", local(Date.now() + 60_000));
+  await page.click('#custom-range button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById("charts").dataset.loaded === "custom" && Number(document.getElementById("charts").dataset.points) > 0);
+  assert.match(await page.locator("#csv-link").getAttribute("href"), /\?from=\d+&to=\d+&format=csv$/);
+  await page.fill("#range-from", local(Date.now()));
+  await page.fill("#range-to", local(Date.now() - 3_600_000));
+  await page.click('#custom-range button[type="submit"]');
+  await page.locator("#chart-note").filter({ hasText: "from: must be before to" }).waitFor();
+  assert.equal(await page.evaluate(() => window.__notReloaded), true);
   assertClean(seen);
   await context.close();
 });
