@@ -93,6 +93,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/", VIEWER, "Dashboard", ui::home::dashboard),
         route!(GET "/assets/{*path}", PUBLIC, "Embedded static assets (CSS, JavaScript)", ui::assets::serve),
         route!(GET "/agents", VIEWER, "Agents page", ui::agents::list),
+        route!(GET "/groups", VIEWER, "Agent groups page", ui::groups::list),
         route!(GET "/agents/enrol", ADMIN, "Enrol-an-agent page", ui::enrol::form),
         route!(GET "/agents/{id}", VIEWER, "Agent page", ui::agents::detail),
         route!(GET "/tests", VIEWER, "Tests page", ui::tests::list),
