@@ -16,13 +16,15 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import statistics
 import sys
 import time
 import urllib.request
 
 URL = os.environ["SSW_URL"]
-DB = os.environ["SSW_DB"]
+DB = os.environ.get("SSW_DB")
+PG_URL = os.environ.get("SSW_PG_URL")
 PASSWORD = os.environ["SSW_ADMIN_PASSWORD"]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100"))
 AGENTS = int(os.environ.get("BENCH_AGENTS", "1000"))
@@ -53,19 +55,30 @@ def req(method, path, body=None, headers=None, form=False):
 def main():
     # Agents, straight into the metadata store (see the module doc).
     now = int(time.time() * 1000)
-    db = sqlite3.connect(DB)
     facts = json.dumps({"os": "Debian GNU/Linux 12", "kernel": "6.1.0", "cpus": 8})
-    db.executemany(
-        "INSERT INTO agents (name, hostname, version, facts, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (f"agent-{i:04}", f"host-{i:04}.example.net", "0.1.0", facts, now,
-             now - (10_000 if i % 10 else 3_600_000))
-            for i in range(AGENTS)
-        ],
-    )
-    db.commit()
-    agent_ids = [r[0] for r in db.execute("SELECT id FROM agents ORDER BY id")]
-    db.close()
+    if PG_URL:
+        psql = lambda sql: subprocess.run(["psql", PG_URL, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+                                          check=True, capture_output=True, text=True).stdout
+        psql(
+            "INSERT INTO agents (name, hostname, version, facts, created_at, last_seen_at) "
+            f"SELECT 'agent-' || lpad(i::text, 4, '0'), 'host-' || lpad(i::text, 4, '0') || '.example.net', "
+            f"'0.1.0', '{facts}', {now}, CASE WHEN i % 10 <> 0 THEN {now - 10_000} ELSE {now - 3_600_000} END "
+            f"FROM generate_series(0, {AGENTS - 1}) AS i"
+        )
+        agent_ids = [int(x) for x in psql("SELECT id FROM agents WHERE name LIKE 'agent-%' ORDER BY id").split()]
+    else:
+        db = sqlite3.connect(DB)
+        db.executemany(
+            "INSERT INTO agents (name, hostname, version, facts, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (f"agent-{i:04}", f"host-{i:04}.example.net", "0.1.0", facts, now,
+                 now - (10_000 if i % 10 else 3_600_000))
+                for i in range(AGENTS)
+            ],
+        )
+        db.commit()
+        agent_ids = [r[0] for r in db.execute("SELECT id FROM agents ORDER BY id")]
+        db.close()
 
     status, page = req("GET", "/login")
     token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
@@ -84,7 +97,8 @@ def main():
 
     pages = ["/", "/agents", "/agents?page=10", "/agents?search=host-05", f"/agents/{agent_ids[0]}",
              "/agents/enrol", "/tests", "/tests/new", f"/tests/{test_id}", f"/tests/{test_id}/edit",
-             "/users", "/tokens", "/settings", "/profile", "/api/v1/dashboard"]
+             "/groups", "/users", "/tokens", "/settings", "/profile", "/api/v1/dashboard",
+             "/api/v1/dashboard/series", f"/api/v1/tests/{test_id}/series?range=24h"]
     print(f"{AGENTS} agents, {TESTS} tests; {ROUNDS} sequential requests per page (debug build unless stated)")
     print(f"{'page':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'bytes':>8}")
     worst = 0.0
