@@ -7,7 +7,8 @@ and times sequential GETs of every page over loopback (one client, keep-alive of
 each figure is the full request time seen by the client, so it bounds the server's
 render time from above.
 
-Seeding: 200 tests through POST /api/v1/tests (each assigned to 5 agents); 1,000
+Seeding: 200 tests through POST /api/v1/tests (each assigned to 5 agents), then
+BENCH_POINTS_MINUTES (60) minutes of agent_self and ping points over /write; 1,000
 agents are inserted into the metadata database directly (SQLite file), because agents
 come into being only through enrolment, which has no API in this build yet.
 """
@@ -29,6 +30,10 @@ PASSWORD = os.environ["SSW_ADMIN_PASSWORD"]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100"))
 AGENTS = int(os.environ.get("BENCH_AGENTS", "1000"))
 TESTS = int(os.environ.get("BENCH_TESTS", "200"))
+# Minutes of time series to seed before timing (0: none): every agent's agent_self
+# and every assigned test's ping result once a minute, so the dashboard and the
+# charts read real data.
+POINTS = int(os.environ.get("BENCH_POINTS_MINUTES", "60"))
 
 jar = http.cookiejar.CookieJar()
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -50,6 +55,29 @@ def req(method, path, body=None, headers=None, form=False):
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+def seed_points(csrf, agent_ids, test_ids, now):
+    status, body = req("POST", "/api/v1/tokens", {"kind": "api", "name": "bench writer", "role": "operator"},
+                       headers={"X-CSRF-Token": csrf})
+    assert status == 201, body
+    token = json.loads(body)["token"]
+    lines = []
+    for m in range(POINTS):
+        t = now - m * 60_000
+        for n, a in enumerate(agent_ids):
+            lines.append(f"agent_self,agent={a} points_sent_total={(POINTS - m) * 10}i,spool_bytes=0i,"
+                         f"oldest_unsent_age_s=0,probe_errors_total={n % 7 == 0 and POINTS - m or 0}i {t}")
+        for tid, agents in test_ids:
+            for a in agents:
+                lines.append(f"ping,agent={a},test={tid},target=192.0.2.1 sent=5i,received=5i,rtt_min_ms=1.5,"
+                             f"rtt_max_ms=4.5,rtt_p50_ms=2.5,loss_percent=0 {t}")
+    for i in range(0, len(lines), 5000):
+        r = urllib.request.Request(URL + "/write?db=bench&precision=ms", data="\n".join(lines[i:i + 5000]).encode(),
+                                   method="POST", headers={"Authorization": "Token " + token})
+        with urllib.request.urlopen(r) as resp:
+            assert resp.status == 204, resp.status
+    print(f"seeded {len(lines)} time-series points ({POINTS} min)")
 
 
 def main():
@@ -86,6 +114,7 @@ def main():
     status, home = req("GET", "/")
     assert status == 200, status
     csrf = re.search(rb'name="csrf-token" content="([^"]+)"', home).group(1).decode()
+    test_ids = []
     for i in range(TESTS):
         status, body = req("POST", "/api/v1/tests", {
             "name": f"test-{i:03}", "kind": "ping", "target": f"192.0.2.{i % 250 + 1}",
@@ -93,7 +122,10 @@ def main():
             "assignments": {"agents": agent_ids[(i * 5) % AGENTS:(i * 5) % AGENTS + 5]},
         }, headers={"X-CSRF-Token": csrf})
         assert status == 201, body
-    test_id = json.loads(req("GET", "/api/v1/tests?limit=1")[1])["tests"][0]["id"]
+        test_ids.append((json.loads(body)["id"], agent_ids[(i * 5) % AGENTS:(i * 5) % AGENTS + 5]))
+    test_id = test_ids[0][0]  # one of ours (`up` adds its local agent's tests)
+    if POINTS:
+        seed_points(csrf, agent_ids, test_ids, now)
 
     pages = ["/", "/agents", "/agents?page=10", "/agents?search=host-05", f"/agents/{agent_ids[0]}",
              "/agents/enrol", "/tests", "/tests/new", f"/tests/{test_id}", f"/tests/{test_id}/edit",
