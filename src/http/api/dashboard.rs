@@ -129,15 +129,27 @@ pub const MAX_PROBLEMS: usize = 24;
 pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
     let agents = views(ctx, ctx.state.store.list_agents().await?).await?;
     let mut timeseries_error = None;
-    let sent = agent_self(
-        ctx,
-        3_600_000,
-        &[
-            ("points_sent_total", Aggregate::Max),
-            ("points_sent_total", Aggregate::Min),
-        ],
-    )
-    .await;
+    // The two reads of the agents' own series run side by side.
+    let (sent, health_rows) = tokio::join!(
+        agent_self(
+            ctx,
+            3_600_000,
+            &[
+                ("points_sent_total", Aggregate::Max),
+                ("points_sent_total", Aggregate::Min),
+            ],
+        ),
+        agent_self(
+            ctx,
+            HEALTH_WINDOW_MS,
+            &[
+                ("spool_bytes", Aggregate::Last),
+                ("oldest_unsent_age_s", Aggregate::Last),
+                ("probe_errors_total", Aggregate::Max),
+                ("probe_errors_total", Aggregate::Min),
+            ],
+        ),
+    );
     let points_last_hour = match sent {
         Ok(rows) => Some(
             rows.values()
@@ -153,18 +165,7 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
             None
         }
     };
-    let self_rows = match agent_self(
-        ctx,
-        HEALTH_WINDOW_MS,
-        &[
-            ("spool_bytes", Aggregate::Last),
-            ("oldest_unsent_age_s", Aggregate::Last),
-            ("probe_errors_total", Aggregate::Max),
-            ("probe_errors_total", Aggregate::Min),
-        ],
-    )
-    .await
-    {
+    let self_rows = match health_rows {
         Ok(rows) => rows,
         Err(e) => {
             timeseries_error.get_or_insert(e);
