@@ -7,7 +7,8 @@ and times sequential GETs of every page over loopback (one client, keep-alive of
 each figure is the full request time seen by the client, so it bounds the server's
 render time from above.
 
-Seeding: 200 tests through POST /api/v1/tests (each assigned to 5 agents); 1,000
+Seeding: 200 tests through POST /api/v1/tests (each assigned to 5 agents), then
+BENCH_POINTS_MINUTES (60) minutes of agent_self and ping points over /write; 1,000
 agents are inserted into the metadata database directly (SQLite file), because agents
 come into being only through enrolment, which has no API in this build yet.
 """
@@ -16,17 +17,23 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import statistics
 import sys
 import time
 import urllib.request
 
 URL = os.environ["SSW_URL"]
-DB = os.environ["SSW_DB"]
+DB = os.environ.get("SSW_DB")
+PG_URL = os.environ.get("SSW_PG_URL")
 PASSWORD = os.environ["SSW_ADMIN_PASSWORD"]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100"))
 AGENTS = int(os.environ.get("BENCH_AGENTS", "1000"))
 TESTS = int(os.environ.get("BENCH_TESTS", "200"))
+# Minutes of time series to seed before timing (0: none): every agent's agent_self
+# and every assigned test's ping result once a minute, so the dashboard and the
+# charts read real data.
+POINTS = int(os.environ.get("BENCH_POINTS_MINUTES", "60"))
 
 jar = http.cookiejar.CookieJar()
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -50,22 +57,56 @@ def req(method, path, body=None, headers=None, form=False):
         return e.code, e.read()
 
 
+def seed_points(csrf, agent_ids, test_ids, now):
+    status, body = req("POST", "/api/v1/tokens", {"kind": "api", "name": "bench writer", "role": "operator"},
+                       headers={"X-CSRF-Token": csrf})
+    assert status == 201, body
+    token = json.loads(body)["token"]
+    lines = []
+    for m in range(POINTS):
+        t = now - m * 60_000
+        for n, a in enumerate(agent_ids):
+            lines.append(f"agent_self,agent={a} points_sent_total={(POINTS - m) * 10}i,spool_bytes=0i,"
+                         f"oldest_unsent_age_s=0,probe_errors_total={n % 7 == 0 and POINTS - m or 0}i {t}")
+        for tid, agents in test_ids:
+            for a in agents:
+                lines.append(f"ping,agent={a},test={tid},target=192.0.2.1 sent=5i,received=5i,rtt_min_ms=1.5,"
+                             f"rtt_max_ms=4.5,rtt_p50_ms=2.5,loss_percent=0 {t}")
+    for i in range(0, len(lines), 5000):
+        r = urllib.request.Request(URL + "/write?db=bench&precision=ms", data="\n".join(lines[i:i + 5000]).encode(),
+                                   method="POST", headers={"Authorization": "Token " + token})
+        with urllib.request.urlopen(r) as resp:
+            assert resp.status == 204, resp.status
+    print(f"seeded {len(lines)} time-series points ({POINTS} min)")
+
+
 def main():
     # Agents, straight into the metadata store (see the module doc).
     now = int(time.time() * 1000)
-    db = sqlite3.connect(DB)
     facts = json.dumps({"os": "Debian GNU/Linux 12", "kernel": "6.1.0", "cpus": 8})
-    db.executemany(
-        "INSERT INTO agents (name, hostname, version, facts, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-        [
-            (f"agent-{i:04}", f"host-{i:04}.example.net", "0.1.0", facts, now,
-             now - (10_000 if i % 10 else 3_600_000))
-            for i in range(AGENTS)
-        ],
-    )
-    db.commit()
-    agent_ids = [r[0] for r in db.execute("SELECT id FROM agents ORDER BY id")]
-    db.close()
+    if PG_URL:
+        psql = lambda sql: subprocess.run(["psql", PG_URL, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+                                          check=True, capture_output=True, text=True).stdout
+        psql(
+            "INSERT INTO agents (name, hostname, version, facts, created_at, last_seen_at) "
+            f"SELECT 'agent-' || lpad(i::text, 4, '0'), 'host-' || lpad(i::text, 4, '0') || '.example.net', "
+            f"'0.1.0', '{facts}', {now}, CASE WHEN i % 10 <> 0 THEN {now - 10_000} ELSE {now - 3_600_000} END "
+            f"FROM generate_series(0, {AGENTS - 1}) AS i"
+        )
+        agent_ids = [int(x) for x in psql("SELECT id FROM agents WHERE name LIKE 'agent-%' ORDER BY id").split()]
+    else:
+        db = sqlite3.connect(DB)
+        db.executemany(
+            "INSERT INTO agents (name, hostname, version, facts, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (f"agent-{i:04}", f"host-{i:04}.example.net", "0.1.0", facts, now,
+                 now - (10_000 if i % 10 else 3_600_000))
+                for i in range(AGENTS)
+            ],
+        )
+        db.commit()
+        agent_ids = [r[0] for r in db.execute("SELECT id FROM agents ORDER BY id")]
+        db.close()
 
     status, page = req("GET", "/login")
     token = re.search(rb'name="csrf_token" value="([^"]+)"', page).group(1).decode()
@@ -73,6 +114,7 @@ def main():
     status, home = req("GET", "/")
     assert status == 200, status
     csrf = re.search(rb'name="csrf-token" content="([^"]+)"', home).group(1).decode()
+    test_ids = []
     for i in range(TESTS):
         status, body = req("POST", "/api/v1/tests", {
             "name": f"test-{i:03}", "kind": "ping", "target": f"192.0.2.{i % 250 + 1}",
@@ -80,11 +122,15 @@ def main():
             "assignments": {"agents": agent_ids[(i * 5) % AGENTS:(i * 5) % AGENTS + 5]},
         }, headers={"X-CSRF-Token": csrf})
         assert status == 201, body
-    test_id = json.loads(req("GET", "/api/v1/tests?limit=1")[1])["tests"][0]["id"]
+        test_ids.append((json.loads(body)["id"], agent_ids[(i * 5) % AGENTS:(i * 5) % AGENTS + 5]))
+    test_id = test_ids[0][0]  # one of ours (`up` adds its local agent's tests)
+    if POINTS:
+        seed_points(csrf, agent_ids, test_ids, now)
 
     pages = ["/", "/agents", "/agents?page=10", "/agents?search=host-05", f"/agents/{agent_ids[0]}",
              "/agents/enrol", "/tests", "/tests/new", f"/tests/{test_id}", f"/tests/{test_id}/edit",
-             "/users", "/tokens", "/settings", "/profile", "/api/v1/dashboard"]
+             "/groups", "/users", "/tokens", "/settings", "/profile", "/api/v1/dashboard",
+             "/api/v1/dashboard/series", f"/api/v1/tests/{test_id}/series?range=24h"]
     print(f"{AGENTS} agents, {TESTS} tests; {ROUNDS} sequential requests per page (debug build unless stated)")
     print(f"{'page':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'bytes':>8}")
     worst = 0.0

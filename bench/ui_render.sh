@@ -4,6 +4,8 @@
 #
 #   bash bench/ui_render.sh                 # debug build (target/debug)
 #   BENCH_PROFILE=release bash bench/ui_render.sh
+#   BENCH_DB=postgres bash bench/ui_render.sh   # metadata in a fresh PostgreSQL database
+#     (created from STREAMSWARM_TEST_DATABASE_URL, dropped afterwards; `streamswarm serve`)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -12,17 +14,37 @@ if [[ $PROFILE == release ]]; then cargo build --quiet --release --bin streamswa
 BIN=$ROOT/target/$PROFILE/streamswarm
 WORK=$(mktemp -d)
 PID=
-cleanup() { [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"; }
+DB_KIND=${BENCH_DB:-sqlite}
+PG_BASE=${STREAMSWARM_TEST_DATABASE_URL:-postgres://streamswarm:streamswarm@127.0.0.1:5432/postgres}
+PG_DB=ssw_bench_$$
+cleanup() {
+  [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"
+  if [[ $DB_KIND == postgres ]]; then psql "$PG_BASE" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
+}
 trap cleanup EXIT
 export SSW_ADMIN_PASSWORD="bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
-printf '%s\n' "$SSW_ADMIN_PASSWORD" | "$BIN" --data-dir "$WORK" user add admin --role admin --password-stdin >/dev/null
-STREAMSWARM__LOG__LEVEL=warn "$BIN" --data-dir "$WORK" up --bind 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
-PID=$!
-for _ in $(seq 100); do
-  URL=$(grep -o 'running at http://[0-9.:]*' "$WORK/server.log" | sed 's/running at //' || true)
-  [[ -n $URL ]] && break
-  sleep 0.1
-done
+if [[ $DB_KIND == postgres ]]; then
+  psql "$PG_BASE" -qc "CREATE DATABASE $PG_DB" >/dev/null
+  export SSW_PG_URL="${PG_BASE%/*}/$PG_DB"
+  export STREAMSWARM__DATABASE__URL=$SSW_PG_URL STREAMSWARM__TIMESERIES__EMBEDDED_PATH=$WORK/timeseries.db
+  printf '%s\n' "$SSW_ADMIN_PASSWORD" | "$BIN" user add admin --role admin --password-stdin >/dev/null
+  STREAMSWARM__LOG__LEVEL=info STREAMSWARM__SERVER__BIND=127.0.0.1:0 "$BIN" serve >"$WORK/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do
+    PORT=$(grep -o 'serving addr=127.0.0.1:[0-9]*' "$WORK/server.log" | head -1 | sed 's/.*://' || true)
+    [[ -n $PORT ]] && URL=http://127.0.0.1:$PORT && break
+    sleep 0.1
+  done
+else
+  printf '%s\n' "$SSW_ADMIN_PASSWORD" | "$BIN" --data-dir "$WORK" user add admin --role admin --password-stdin >/dev/null
+  STREAMSWARM__LOG__LEVEL=warn "$BIN" --data-dir "$WORK" up --bind 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do
+    URL=$(grep -o 'running at http://[0-9.:]*' "$WORK/server.log" | sed 's/running at //' || true)
+    [[ -n $URL ]] && break
+    sleep 0.1
+  done
+fi
 [[ -n ${URL:-} ]] || { cat "$WORK/server.log"; exit 1; }
-echo "profile: $PROFILE, $(nproc) cores, server $URL"
+echo "profile: $PROFILE, metadata: $DB_KIND, $(nproc) cores, server $URL"
 SSW_URL=$URL SSW_DB=$WORK/streamswarm.db python3 bench/ui_render.py

@@ -93,6 +93,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/", VIEWER, "Dashboard", ui::home::dashboard),
         route!(GET "/assets/{*path}", PUBLIC, "Embedded static assets (CSS, JavaScript)", ui::assets::serve),
         route!(GET "/agents", VIEWER, "Agents page", ui::agents::list),
+        route!(GET "/groups", VIEWER, "Agent groups page", ui::groups::list),
         route!(GET "/agents/enrol", ADMIN, "Enrol-an-agent page", ui::enrol::form),
         route!(GET "/agents/{id}", VIEWER, "Agent page", ui::agents::detail),
         route!(GET "/tests", VIEWER, "Tests page", ui::tests::list),
@@ -105,6 +106,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/profile", VIEWER, "Your profile and password", ui::profile::form),
         // JSON API.
         route!(GET "/api/v1/dashboard", VIEWER, "The dashboard's numbers", dashboard::get, res = 200 dashboard::Dashboard),
+        route!(GET "/api/v1/dashboard/series", VIEWER, "Every agent's ping results aggregated as one series (fleet latency and loss)", series::fleet, res = 200 series::TestSeries),
         route!(GET "/api/v1/me", VIEWER, "The calling user or token", me::get, res = 200 me::Me),
         route!(POST "/api/v1/me/password", VIEWER, "Change your own password", me::change_password, req = me::PasswordChange),
         route!(GET "/api/v1/users", ADMIN, "List users", users::list, res = 200 Vec<crate::store::users::User>),

@@ -433,13 +433,13 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
     assert_eq!(
         s1["points"],
         serde_json::json!([
-            {"t": base, "min": 0.5, "max": 9.0, "p50": 3.0, "loss": 10.0},
-            {"t": base + 60_000, "min": 2.0, "max": 3.0, "p50": 2.5, "loss": 0.0},
+            {"t": base, "min": 0.5, "max": 9.0, "p50": 3.0, "loss": 10.0, "sent": 5.0},
+            {"t": base + 60_000, "min": 2.0, "max": 3.0, "p50": 2.5, "loss": 0.0, "sent": 5.0},
         ])
     );
     assert_eq!(
         by_agent(a2)["points"],
-        serde_json::json!([{"t": base, "min": 10.0, "max": 12.0, "p50": 11.0, "loss": 100.0}])
+        serde_json::json!([{"t": base, "min": 10.0, "max": 12.0, "p50": 11.0, "loss": 100.0, "sent": 5.0}])
     );
     // 6 h: 30 s buckets, and the older run is in.
     let (_, d6) = status_json(get("?range=6h".into()).await).await;
@@ -479,6 +479,74 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
             .as_str()
         ),
         "{csv}"
+    );
+    // A custom range: whole buckets of the smallest width within 1,000 points.
+    let (status, c) =
+        status_json(get(format!("?from={}&to={}", base - 5 * 60_000, base + 30_000)).await).await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(c["range"], "custom");
+    assert_eq!(c["interval_seconds"], 10);
+    assert_eq!(c["start"], base - 5 * 60_000);
+    assert_eq!(c["end"], base + 30_000);
+    let pts: Vec<i64> = c["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["points"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["t"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        pts,
+        vec![base, base],
+        "one bucket per agent, the later run is outside: {c}"
+    );
+    // A year: wide buckets, still at most 1,000.
+    let (status, y) =
+        status_json(get(format!("?from={}&to={}", now - 365 * 86_400_000, now)).await).await;
+    assert_eq!(status, 200, "{y}");
+    let buckets = (y["end"].as_i64().unwrap() - y["start"].as_i64().unwrap())
+        / (y["interval_seconds"].as_i64().unwrap() * 1000);
+    assert!(buckets <= 1000, "{buckets} buckets");
+    assert_eq!(y["interval_seconds"], 43_200);
+    // The custom CSV has the same rows.
+    let resp = get(format!("?from={}&to={}&format=csv", base, base + 1000)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap().lines().count(), 3);
+    for (q, field, says) in [
+        (format!("?from={now}&to={}", now - 1), "from", "before to"),
+        (format!("?from={now}&to={now}"), "from", "before to"),
+        (format!("?from={now}"), "to", "both from and to"),
+        (format!("?to={now}"), "from", "both from and to"),
+        (format!("?range=1h&from=1&to={now}"), "range", "not both"),
+        (format!("?from=-5&to={now}"), "from", "1970"),
+        (
+            format!("?from=0&to={}", 1001 * 86_400_000i64),
+            "to",
+            "at most 1000 days",
+        ),
+    ] {
+        let (status, e) = status_json(get(q.clone()).await).await;
+        assert_eq!(status, 400, "{q}: {e}");
+        assert_eq!(e["error"]["details"][0]["field"], field, "{q}: {e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(says),
+            "{q}: {e}"
+        );
+    }
+    let (status, e) = status_json(get("?from=yesterday&to=1".into()).await).await;
+    assert_eq!(status, 400, "{e}");
+    assert_eq!(e["error"]["details"][0]["field"], "from", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unix milliseconds"),
+        "{e}"
     );
     // Bad input names what was wrong.
     let (status, e) = status_json(get("?range=2h".into()).await).await;
@@ -607,4 +675,103 @@ both_backends!(agent_host_series_per_panel, |app| async {
         .await
         .unwrap();
     assert_eq!(resp.status(), 404);
+});
+
+both_backends!(dashboard_reads_the_agents_own_metrics, |app| async {
+    let (a1, tok1) = app.agent_token("busy").await;
+    let (a2, tok2) = app.agent_token("calm").await;
+    let (a3, tok3) = app.agent_token("failing").await;
+    let now = app.store().clock().now_ms();
+    let line = |agent: i64, sent: i64, spool: i64, age: f64, errors: i64, t: i64| {
+        format!(
+            "agent_self,agent={agent} points_sent_total={sent}i,spool_bytes={spool}i,oldest_unsent_age_s={age},probe_errors_total={errors}i {t}\n"
+        )
+    };
+    // busy: 100 → 250 in the hour (and 40 before it, outside), a 600 s old backlog now.
+    let mut b = line(a1, 40, 0, 0.0, 0, now - 2 * 3_600_000);
+    b += &line(a1, 100, 0, 0.0, 2, now - 50 * 60_000);
+    b += &line(a1, 250, 12_345, 600.0, 2, now - 60_000);
+    write_lines(&app, &tok1, b).await;
+    // calm: 10 → 30, no backlog, no errors.
+    let mut b = line(a2, 10, 0, 0.0, 5, now - 20 * 60_000);
+    b += &line(a2, 30, 512, 3.0, 5, now - 30_000);
+    write_lines(&app, &tok2, b).await;
+    // failing: 3 → 7 probe errors inside the last 15 minutes.
+    let mut b = line(a3, 0, 0, 0.0, 3, now - 10 * 60_000);
+    b += &line(a3, 5, 0, 0.0, 7, now - 60_000);
+    write_lines(&app, &tok3, b).await;
+    // Ping results of two agents for the fleet chart.
+    let base = (now - 10 * 60_000) / 10_000 * 10_000;
+    write_lines(
+        &app,
+        &tok1,
+        ping_line(a1, 1, base + 1_000, 1.0, 4.0, 2.0, 0.0),
+    )
+    .await;
+    write_lines(
+        &app,
+        &tok2,
+        ping_line(a2, 2, base + 2_000, 3.0, 9.0, 6.0, 50.0),
+    )
+    .await;
+
+    let viewer = app.login(Role::Viewer).await;
+    let (status, d) =
+        status_json(viewer.get(&app, "/api/v1/dashboard").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["points_last_hour"], 150 + 20 + 5, "{d}");
+    assert_eq!(d["timeseries_error"], serde_json::Value::Null);
+    let health = d["health"].as_array().unwrap();
+    assert_eq!(health.len(), 2, "{d}");
+    assert_eq!(health[0]["id"], a1);
+    assert_eq!(health[0]["spool_bytes"], 12_345);
+    assert_eq!(health[0]["oldest_unsent_age_s"], 600.0);
+    assert_eq!(health[0]["probe_errors"], 0);
+    assert_eq!(
+        health[0]["problem"],
+        "spool backlog: oldest unsent point 600 s old, 12345 bytes waiting"
+    );
+    assert_eq!(health[1]["id"], a3);
+    assert_eq!(health[1]["problem"], "4 probe errors in the last 15 min");
+    let html = viewer
+        .get(&app, "/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"data-bind="points_last_hour">175<"#),
+        "{html}"
+    );
+    assert!(html.contains("4 probe errors in the last 15 min"), "{html}");
+    assert!(html.contains(r#"data-series-url="/api/v1/dashboard/series""#));
+
+    // The fleet chart: one series over every agent and test.
+    let (status, f) = status_json(
+        viewer
+            .get(&app, "/api/v1/dashboard/series?range=1h")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{f}");
+    assert_eq!(
+        f["series"],
+        serde_json::json!([{"agent": "all", "agent_name": "all agents", "points": [
+            {"t": base, "min": 1.0, "max": 9.0, "p50": 4.0, "loss": 25.0, "sent": 5.0}
+        ]}])
+    );
+    let (status, e) = status_json(
+        viewer
+            .get(&app, "/api/v1/dashboard/series?range=5m")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(e["error"]["details"][0]["field"], "range");
 });

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI: starts a real streamswarm server (target/debug, a
-# temporary data directory, users made with the CLI) and runs specs/ with node's test
+# temporary data directory, users made with the CLI; the agent binary for the specs
+# that enrol and run a real agent) and runs specs/ with node's test
 # runner; playwright-core drives Debian's chromium. Screenshots go to
 # target/screenshots/. Exit status: the tests'.
 #
 #   bash tests/browser/run.sh            # needs chromium and `npm ci` done here
+#   bash tests/browser/run.sh tests/browser/specs/agents.test.mjs   # some specs only
 #   SSW_CHROMIUM=/path/to/chrome ...     # another browser binary
 set -euo pipefail
 
@@ -22,8 +24,9 @@ if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
   exit 1
 fi
 
-cargo build --quiet --bin streamswarm
+cargo build --quiet -p streamswarm -p streamswarm-agent --bin streamswarm --bin streamswarm-agent
 BIN="$ROOT/target/debug/streamswarm"
+export SSW_AGENT_BIN="$ROOT/target/debug/streamswarm-agent"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -56,7 +59,8 @@ export SSW_URL="$URL" SSW_CHROMIUM="$CHROMIUM" SSW_SCREENSHOTS="$ROOT/target/scr
 mkdir -p "$SSW_SCREENSHOTS"
 echo "browser tests: server $URL, chromium $CHROMIUM, screenshots in target/screenshots/"
 status=0
-node --test --test-concurrency=1 "$HERE"/specs/*.test.mjs || status=$?
+if [[ $# -gt 0 ]]; then specs=("$@"); else specs=("$HERE"/specs/*.test.mjs); fi
+node --test --test-concurrency=1 "${specs[@]}" || status=$?
 if [[ "$status" != 0 ]]; then
   echo "--- server log (last 50 lines) ---" >&2
   tail -50 "$WORK/server.log" >&2

@@ -6,6 +6,10 @@ use crate::http::Ctx;
 use crate::http::routes::ok;
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::collections::HashMap;
+use streamswarm_tsdb::query::{
+    Aggregate, AggregateQuery, Fill, Query, Selector, Series, TimeRange, Value,
+};
 use warp::reply::Response;
 
 #[derive(Serialize, JsonSchema, Default)]
@@ -33,12 +37,187 @@ pub struct Dashboard {
     pub problems: Vec<AgentView>,
     /// How many agents need attention in all.
     pub problems_total: usize,
+    /// Points the agents delivered to the time-series store in the last hour: per agent
+    /// the increase of `agent_self.points_sent_total` over the hour (its maximum minus
+    /// its minimum), summed. Counts from before an agent restart in the hour are left
+    /// out. `null` with `timeseries_error` when the store could not be read.
+    pub points_last_hour: Option<i64>,
+    /// Agents whose own metrics show trouble: a spool backlog (latest
+    /// `oldest_unsent_age_s` over [`BACKLOG_AGE_S`]) or failing probes
+    /// (`probe_errors_total` increased in the last 15 minutes); at most [`MAX_PROBLEMS`].
+    pub health: Vec<AgentHealth>,
+    /// Why the time-series numbers above are missing, when they are.
+    pub timeseries_error: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AgentHealth {
+    pub id: i64,
+    pub name: String,
+    pub hostname: String,
+    /// Latest `agent_self.spool_bytes`.
+    pub spool_bytes: Option<i64>,
+    /// Latest `agent_self.oldest_unsent_age_s`.
+    pub oldest_unsent_age_s: Option<f64>,
+    /// Increase of `agent_self.probe_errors_total` in the last 15 minutes.
+    pub probe_errors: Option<i64>,
+    /// What is wrong, as text.
+    pub problem: String,
+}
+
+/// A spool whose oldest unsent point is older than this (seconds) is a backlog.
+pub const BACKLOG_AGE_S: f64 = 120.0;
+const HEALTH_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+fn num(v: Option<&Option<Value>>) -> Option<f64> {
+    match v? {
+        Some(Value::Float(f)) => Some(*f),
+        Some(Value::Integer(i)) => Some(*i as f64),
+        Some(Value::Unsigned(u)) => Some(*u as f64),
+        _ => None,
+    }
+}
+
+/// One row per agent of an aggregate over `agent_self` in the last `span_ms`:
+/// agent id → column → value.
+async fn agent_self(
+    ctx: &Ctx,
+    span_ms: i64,
+    fields: &[(&str, Aggregate)],
+) -> std::result::Result<HashMap<i64, HashMap<String, f64>>, String> {
+    let now_ms = ctx.state.store.clock().now_ms();
+    let q = Query::Aggregate(AggregateQuery {
+        selector: Selector {
+            measurement: "agent_self".into(),
+            filters: Vec::new(),
+            range: TimeRange {
+                start_ns: (now_ms - span_ms) * 1_000_000,
+                end_ns: (now_ms + 1) * 1_000_000,
+            },
+        },
+        fields: fields.iter().map(|(f, a)| ((*f).into(), *a)).collect(),
+        interval: None,
+        group_by_tags: vec!["agent".into()],
+        fill: Fill::None,
+    });
+    let series: Vec<Series> = ctx
+        .state
+        .timeseries
+        .reader()
+        .query(&q)
+        .await
+        .map_err(|e| format!("time-series store: {e}"))?;
+    let mut out = HashMap::new();
+    for s in series {
+        let Some(agent) = s.tags.get("agent").and_then(|a| a.parse::<i64>().ok()) else {
+            continue;
+        };
+        let Some(row) = s.rows.first() else { continue };
+        let cols = s
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| num(row.values.get(i)).map(|v| (c.clone(), v)))
+            .collect();
+        out.insert(agent, cols);
+    }
+    Ok(out)
 }
 
 pub const MAX_PROBLEMS: usize = 24;
 
 pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
     let agents = views(ctx, ctx.state.store.list_agents().await?).await?;
+    let mut timeseries_error = None;
+    // The two reads of the agents' own series run side by side.
+    let (sent, health_rows) = tokio::join!(
+        agent_self(
+            ctx,
+            3_600_000,
+            &[
+                ("points_sent_total", Aggregate::Max),
+                ("points_sent_total", Aggregate::Min),
+            ],
+        ),
+        agent_self(
+            ctx,
+            HEALTH_WINDOW_MS,
+            &[
+                ("spool_bytes", Aggregate::Last),
+                ("oldest_unsent_age_s", Aggregate::Last),
+                ("probe_errors_total", Aggregate::Max),
+                ("probe_errors_total", Aggregate::Min),
+            ],
+        ),
+    );
+    let points_last_hour = match sent {
+        Ok(rows) => Some(
+            rows.values()
+                .map(|c| {
+                    let max = c.get("max_points_sent_total").copied().unwrap_or(0.0);
+                    let min = c.get("min_points_sent_total").copied().unwrap_or(max);
+                    (max - min).max(0.0) as i64
+                })
+                .sum(),
+        ),
+        Err(e) => {
+            timeseries_error = Some(e);
+            None
+        }
+    };
+    let self_rows = match health_rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            timeseries_error.get_or_insert(e);
+            HashMap::new()
+        }
+    };
+    let mut health = Vec::new();
+    for a in &agents {
+        if a.status == AgentStatus::Revoked {
+            continue;
+        }
+        let Some(c) = self_rows.get(&a.agent.id) else {
+            continue;
+        };
+        let age = c.get("last_oldest_unsent_age_s").copied();
+        let spool = c.get("last_spool_bytes").map(|v| *v as i64);
+        let errors = match (
+            c.get("max_probe_errors_total"),
+            c.get("min_probe_errors_total"),
+        ) {
+            (Some(max), Some(min)) => Some((max - min).max(0.0) as i64),
+            _ => None,
+        };
+        let mut why = Vec::new();
+        if let Some(age) = age.filter(|a| *a > BACKLOG_AGE_S) {
+            why.push(format!(
+                "spool backlog: oldest unsent point {age:.0} s old, {} bytes waiting",
+                spool.unwrap_or(0)
+            ));
+        }
+        if let Some(n) = errors.filter(|n| *n > 0) {
+            why.push(format!("{n} probe errors in the last 15 min"));
+        }
+        if !why.is_empty() {
+            health.push(AgentHealth {
+                id: a.agent.id,
+                name: a.agent.name.clone(),
+                hostname: a.agent.hostname.clone(),
+                spool_bytes: spool,
+                oldest_unsent_age_s: age,
+                probe_errors: errors,
+                problem: why.join("; "),
+            });
+        }
+    }
+    health.sort_by(|a, b| {
+        b.oldest_unsent_age_s
+            .partial_cmp(&a.oldest_unsent_age_s)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.id.cmp(&b.id))
+    });
+    health.truncate(MAX_PROBLEMS);
     let mut counts = AgentCounts {
         total: agents.len(),
         ..AgentCounts::default()
@@ -64,6 +243,9 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
         tests: TestCounts { total, active },
         problems,
         problems_total,
+        points_last_hour,
+        health,
+        timeseries_error,
     })
 }
 

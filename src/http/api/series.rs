@@ -1,4 +1,5 @@
-//! `GET /api/v1/tests/{id}/series?range=1h|6h|24h|7d|30d[&format=csv]`: a test's results
+//! `GET /api/v1/tests/{id}/series?range=1h|6h|24h|7d|30d[&format=csv]` (or
+//! `?from=<ms>&to=<ms>`, a custom range, see [`window_of`]): a test's results
 //! aggregated for its charts, one series per agent, read through the time-series
 //! `Reader` (never raw points over long ranges): per bucket the RTT minimum and maximum
 //! (the band), the mean of the runs' medians (`rtt_p50_ms`) and the mean loss. Buckets
@@ -40,6 +41,97 @@ pub const RANGES: &[(&str, u64, u64)] = &[
 struct SeriesQuery {
     range: Option<String>,
     format: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// Bucket widths (seconds) a custom range picks from: the smallest that keeps it within
+/// [`MAX_POINTS`] buckets.
+const CUSTOM_STEPS: &[u64] = &[
+    10,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    86_400,
+];
+/// The longest custom range: 1,000 buckets of the widest step.
+pub const MAX_CUSTOM_SPAN_MS: i64 = 1000 * 86_400 * 1000;
+
+/// The window of a request: a named `range`, or a custom `from`/`to` (Unix
+/// milliseconds, both given, `from` < `to`, at most [`MAX_CUSTOM_SPAN_MS`] apart),
+/// never both. A custom window is cut into whole buckets of the smallest
+/// [`CUSTOM_STEPS`] width that keeps it within [`MAX_POINTS`] buckets.
+pub fn window_of(
+    ctx: &Ctx,
+    range: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Window> {
+    let ms = |field: &str, v: Option<&str>| -> Result<Option<i64>> {
+        v.map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                Error::invalid(
+                    field,
+                    format!("{v:?} is not a time: expected Unix milliseconds"),
+                )
+            })
+        })
+        .transpose()
+    };
+    let (from, to) = (ms("from", from)?, ms("to", to)?);
+    match (range, from, to) {
+        (_, None, None) => window(ctx, range.unwrap_or("24h")),
+        (Some(_), _, _) => Err(Error::invalid(
+            "range",
+            "give either range or from and to, not both",
+        )),
+        (None, Some(_), None) => Err(Error::invalid(
+            "to",
+            "missing: a custom range needs both from and to (Unix milliseconds)",
+        )),
+        (None, None, Some(_)) => Err(Error::invalid(
+            "from",
+            "missing: a custom range needs both from and to (Unix milliseconds)",
+        )),
+        (None, Some(from), Some(to)) => {
+            if from < 0 {
+                return Err(Error::invalid("from", "must not be before 1970"));
+            }
+            if from >= to {
+                return Err(Error::invalid("from", "must be before to"));
+            }
+            if to - from > MAX_CUSTOM_SPAN_MS {
+                return Err(Error::invalid(
+                    "to",
+                    format!(
+                        "a custom range spans at most {} days",
+                        MAX_CUSTOM_SPAN_MS / 86_400_000
+                    ),
+                ));
+            }
+            let span_ms = to - from;
+            let step = *CUSTOM_STEPS
+                .iter()
+                .find(|s| (span_ms as u64).div_ceil(**s * 1000) < MAX_POINTS)
+                .expect("the widest step covers MAX_CUSTOM_SPAN_MS");
+            let step_ms = step as i64 * 1000;
+            Ok(Window {
+                label: "custom",
+                step,
+                start_ms: from / step_ms * step_ms,
+                end_ms: ((to as u64).div_ceil(step_ms as u64) as i64) * step_ms,
+            })
+        }
+    }
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -54,6 +146,8 @@ pub struct Point {
     pub p50: Option<f64>,
     /// Mean packet loss of the runs (%).
     pub loss: Option<f64>,
+    /// Most echo requests one run sent in the bucket (the test's `count` in effect).
+    pub sent: Option<f64>,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -127,14 +221,13 @@ pub fn window(ctx: &Ctx, range: &str) -> Result<Window> {
     })
 }
 
-pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> {
+pub async fn test_series(ctx: &Ctx, id: i64, w: Window) -> Result<TestSeries> {
     let test = ctx
         .state
         .store
         .test(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
-    let w = window(ctx, range)?;
     let (label, step, start_ms, end_ms) = (w.label, w.step, w.start_ms, w.end_ms);
     let mut out = TestSeries {
         test_id: id,
@@ -152,10 +245,30 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
         ));
         return Ok(out);
     }
+    out.series = ping_series(
+        ctx,
+        vec![TagFilter::eq("test", id.to_string())],
+        &w,
+        vec!["agent".into()],
+    )
+    .await?;
+    Ok(out)
+}
+
+/// The ping results matching `filters` in the window, aggregated per bucket and per
+/// `group_by` tag (no tag: one series over everything, labelled `all`).
+async fn ping_series(
+    ctx: &Ctx,
+    filters: Vec<TagFilter>,
+    w: &Window,
+    group_by: Vec<String>,
+) -> Result<Vec<AgentSeries>> {
+    let (step, start_ms, end_ms) = (w.step, w.start_ms, w.end_ms);
+    let mut out = Vec::new();
     let q = Query::Aggregate(AggregateQuery {
         selector: Selector {
             measurement: "ping".into(),
-            filters: vec![TagFilter::eq("test", id.to_string())],
+            filters,
             range: TimeRange {
                 start_ns: start_ms * 1_000_000,
                 end_ns: end_ms * 1_000_000,
@@ -166,9 +279,10 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
             ("rtt_max_ms".into(), Aggregate::Max),
             ("rtt_p50_ms".into(), Aggregate::Mean),
             ("loss_percent".into(), Aggregate::Mean),
+            ("sent".into(), Aggregate::Max),
         ],
         interval: Some(Duration::from_secs(step)),
-        group_by_tags: vec!["agent".into()],
+        group_by_tags: group_by,
         fill: Fill::None,
     });
     let series = ctx
@@ -187,13 +301,14 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
         .map(|a| (a.id.to_string(), a.name))
         .collect();
     for s in series {
-        let agent = s.tags.get("agent").cloned().unwrap_or_default();
+        let agent = s.tags.get("agent").cloned().unwrap_or_else(|| "all".into());
         let col = |name: &str| s.columns.iter().position(|c| c == name);
-        let (min, max, p50, loss) = (
+        let (min, max, p50, loss, sent) = (
             col("min_rtt_min_ms"),
             col("max_rtt_max_ms"),
             col("mean_rtt_p50_ms"),
             col("mean_loss_percent"),
+            col("max_sent"),
         );
         let at = |row: &streamswarm_tsdb::query::Row, i: Option<usize>| {
             i.and_then(|i| number(row.values.get(i).unwrap_or(&None)))
@@ -207,15 +322,45 @@ pub async fn test_series(ctx: &Ctx, id: i64, range: &str) -> Result<TestSeries> 
                 max: at(r, max),
                 p50: at(r, p50),
                 loss: at(r, loss),
+                sent: at(r, sent),
             })
             .collect();
-        out.series.push(AgentSeries {
+        out.push(AgentSeries {
             agent_name: names.get(&agent).cloned(),
             agent,
             points,
         });
     }
     Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FleetQuery {
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/v1/dashboard/series?range=…`: every ping result of every agent and test as
+/// one series (band = lowest minimum and highest maximum, mean of the medians, mean
+/// loss per bucket), in the shape of a test's series (`test_id` 0).
+pub async fn fleet(ctx: Ctx) -> Result<Response> {
+    let q: FleetQuery = ctx.query()?;
+    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
+    let mut series = ping_series(&ctx, Vec::new(), &w, Vec::new()).await?;
+    for s in &mut series {
+        s.agent_name = Some("all agents".into());
+    }
+    ok(&TestSeries {
+        test_id: 0,
+        range: w.label.to_owned(),
+        interval_seconds: w.step,
+        start: w.start_ms,
+        end: w.end_ms,
+        series,
+        note: None,
+    })
 }
 
 /// A CSV field: quoted when needed, and text a spreadsheet would run as a formula
@@ -240,7 +385,8 @@ fn csv_number(v: Option<f64>) -> String {
 pub async fn get(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
     let q: SeriesQuery = ctx.query()?;
-    let data = test_series(&ctx, id, q.range.as_deref().unwrap_or("24h")).await?;
+    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
+    let data = test_series(&ctx, id, w).await?;
     match q.format.as_deref() {
         None | Some("json") => ok(&data),
         Some("csv") => {

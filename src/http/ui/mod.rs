@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod assets;
 pub mod enrol;
+pub mod groups;
 pub mod home;
 pub mod login;
 pub mod profile;
@@ -42,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("error", include_str!("templates/error.hbs")),
     ("agents", include_str!("templates/agents.hbs")),
     ("agent", include_str!("templates/agent.hbs")),
+    ("groups", include_str!("templates/groups.hbs")),
     ("enrol", include_str!("templates/enrol.hbs")),
     ("tests", include_str!("templates/tests.hbs")),
     ("test", include_str!("templates/test.hbs")),
@@ -138,6 +140,7 @@ pub fn nav(p: &Principal, active: &str) -> Value {
         "active": active,
         "is_dashboard": active == "dashboard",
         "is_agents": active == "agents",
+        "is_groups": active == "groups",
         "is_tests": active == "tests",
         "is_users": active == "users",
         "is_tokens": active == "tokens",

@@ -308,8 +308,8 @@ test("a ping test's page charts its results per agent, updates by range, exports
   const rows = page.locator("#recent-results tbody tr");
   assert.equal(await rows.count(), 10);
   const cells = async (n) => (await rows.nth(n).locator("td").allTextContents()).slice(1);
-  assert.deepEqual(await cells(0), ["agent 101", "1.00 ms", "3.00 ms", "5.00 ms", "0.00 %"]);
-  assert.deepEqual(await cells(1), ["agent 102", "11.00 ms", "16.00 ms", "21.00 ms", "20.00 %"]);
+  assert.deepEqual(await cells(0), ["agent 101", "1.00 ms", "3.00 ms", "5.00 ms", "0.00 %", "5"]);
+  assert.deepEqual(await cells(1), ["agent 102", "11.00 ms", "16.00 ms", "21.00 ms", "20.00 %", "5"]);
   await shot(page, "test-detail-chart-desktop");
   // Another range: re-read in place, CSV link follows.
   await page.click('[data-range="1h"]');
@@ -343,6 +343,53 @@ test("the dashboard updates in place from its JSON endpoint, without a reload", 
   await context.close();
 });
 
+test("an operator creates a group, assigns a test to it in the form, and deletes it; a viewer only reads", async () => {
+  const { context, page, seen } = await newPage(browser);
+  await login(page, "operator");
+  await page.goto(URL + "/groups");
+  const name = "site " + XSS + " " + Date.now();
+  await page.fill("#g-name", "");
+  await page.click('#group-form button[type="submit"]');
+  await page.locator('#group-form [data-error-for="name"]').filter({ hasText: "1–100 characters" }).waitFor();
+  await page.fill("#g-name", name);
+  await page.fill("#g-description", "the lab");
+  await Promise.all([page.waitForEvent("load"), page.click('#group-form button[type="submit"]')]);
+  const groups = await (await page.request.get(URL + "/api/v1/groups")).json();
+  const g = groups.find((x) => x.name === name);
+  assert.ok(g, "created");
+  const row = page.locator(`#groups-table tr[data-row-id="${g.id}"]`);
+  assert.equal(await row.locator("td").first().textContent(), name, "the name as text");
+  // The test form offers it; the test runs on the group.
+  await page.goto(URL + "/tests/new");
+  await page.fill("#f-name", "grouped " + Date.now());
+  await page.selectOption("#f-kind", "dns");
+  await page.fill("#f-target", "example.com");
+  await page.fill("#f-interval", "60");
+  await page.selectOption("#f-groups", String(g.id));
+  await Promise.all([page.waitForURL(/\/tests\/\d+$/), page.click('#test-form button[type="submit"]')]);
+  await page.getByText("group " + name).waitFor();
+  const t = await (await page.request.get(URL + "/api/v1/tests/" + page.url().split("/").pop())).json();
+  assert.deepEqual(t.assignments.groups, [g.id]);
+  // A viewer sees the group but no form and no Delete.
+  const { context: vc, page: vp, seen: vs } = await newPage(browser);
+  await login(vp, "viewer");
+  await vp.goto(URL + "/groups");
+  await vp.locator(`#groups-table tr[data-row-id="${g.id}"]`).waitFor();
+  assert.equal(await vp.locator("#group-form").count(), 0);
+  assert.equal(await vp.locator("[data-api-action]").count(), 0);
+  assertClean(vs);
+  await vc.close();
+  // Delete, confirmed.
+  await page.goto(URL + "/groups");
+  await shot(page, "groups-desktop");
+  await Promise.all([page.waitForEvent("load"), row.getByRole("button", { name: "Delete" }).click()]);
+  assert.ok(seen.dialogs.some((m) => m.startsWith("Delete this group?")), "asked first");
+  assert.equal(await page.locator(`#groups-table tr[data-row-id="${g.id}"]`).count(), 0);
+  assert.ok(!(await (await page.request.get(URL + "/api/v1/groups")).json()).some((x) => x.id === g.id));
+  assertClean(seen);
+  await context.close();
+});
+
 test("screenshots of every page at desktop and phone width, with no CSP violation", async () => {
   for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
     const { context, page, seen } = await newPage(browser, viewport);
@@ -352,7 +399,7 @@ test("screenshots of every page at desktop and phone width, with no CSP violatio
     const tests = await (await page.request.get(URL + "/api/v1/tests")).json();
     const testId = tests.tests[0].id;
     const pages = [
-      ["dashboard", "/"], ["agents", "/agents"], ["enrol", "/agents/enrol"], ["tests", "/tests"],
+      ["dashboard", "/"], ["agents", "/agents"], ["enrol", "/agents/enrol"], ["groups", "/groups"], ["tests", "/tests"],
       ["test-new", "/tests/new"], ["test-detail", `/tests/${testId}`], ["test-edit", `/tests/${testId}/edit`],
       ["users", "/users"], ["tokens", "/tokens"], ["settings", "/settings"], ["profile", "/profile"],
       ["logout", "/logout"], ["not-found", "/no-such-page"],

@@ -110,15 +110,25 @@
     let range = box.dataset.range || "24h";
     let rtt = null, loss = null;
 
+    let custom = null; // { from, to } in Unix ms when a custom range is applied
+    const query = () => range === "custom" ? "from=" + custom.from + "&to=" + custom.to : "range=" + encodeURIComponent(range);
+
     async function load() {
-      const resp = await fetch(url + "?range=" + encodeURIComponent(range), { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (!resp.ok) { note.textContent = "Cannot load results (" + resp.status + ")."; note.classList.remove("d-none"); return; }
+      const resp = await fetch(url + "?" + query(), { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (!resp.ok) {
+        let why = "";
+        try { why = (await resp.json()).error.message; } catch (_) { /* not JSON */ }
+        note.textContent = "Cannot load results (" + resp.status + ")" + (why ? ": " + why : ".");
+        note.classList.remove("d-none");
+        box.dataset.loaded = "error";
+        return;
+      }
       const data = await resp.json();
       box.dataset.loaded = range;
-      csv.href = url + "?range=" + encodeURIComponent(range) + "&format=csv";
+      if (csv) csv.href = url + "?" + query() + "&format=csv";
       const points = data.series.reduce((n, s) => n + s.points.length, 0);
       if (data.note || points === 0) {
-        note.textContent = data.note || "No results in this range yet. Results appear once an agent assigned to this test runs it.";
+        note.textContent = data.note || box.dataset.emptyNote || "No results in this range yet. Results appear once an agent assigned to this test runs it.";
         note.classList.remove("d-none");
       } else {
         note.classList.add("d-none");
@@ -150,7 +160,7 @@
       const num = (v, unit) => v == null ? "–" : v.toFixed(2) + " " + unit;
       tbody.replaceChildren(...rows.slice(0, 20).map(([t, agent, p]) => {
         const tr = document.createElement("tr");
-        const cells = [fmt.format(new Date(t)), agent, num(p.min, "ms"), num(p.p50, "ms"), num(p.max, "ms"), num(p.loss, "%")];
+        const cells = [fmt.format(new Date(t)), agent, num(p.min, "ms"), num(p.p50, "ms"), num(p.max, "ms"), num(p.loss, "%"), p.sent == null ? "–" : String(p.sent)];
         cells.forEach((text, i) => {
           const td = document.createElement("td");
           td.textContent = text;
@@ -167,6 +177,16 @@
       box.querySelectorAll("[data-range]").forEach((o) => o.classList.toggle("active", o === b));
       load();
     }));
+    // A custom range: the server validates it (and says what is wrong).
+    const customForm = document.getElementById("custom-range");
+    if (customForm) customForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const ms = (id) => { const v = document.getElementById(id).value; return v ? new Date(v).getTime() : ""; };
+      custom = { from: ms("range-from"), to: ms("range-to") };
+      range = "custom";
+      box.querySelectorAll("[data-range]").forEach((o) => o.classList.remove("active"));
+      load();
+    });
     load();
     setInterval(() => { if (!document.hidden) load(); }, 10000);
   });
