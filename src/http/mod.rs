@@ -49,6 +49,8 @@ pub struct AppState {
     /// `scheme://host[:port]` of the server as users reach it; checked against `Origin`.
     pub public_origin: String,
     pub secure_cookies: bool,
+    /// The dashboard's summary of the agents' own series, shared by every viewer.
+    pub fleet_summary: api::dashboard::FleetSummaryCache,
     router: routes::Router,
 }
 
@@ -69,6 +71,7 @@ impl AppState {
             templates: ui::Templates::new(),
             public_origin,
             secure_cookies,
+            fleet_summary: Default::default(),
             router: routes::Router::new(),
         }
     }

@@ -7,6 +7,7 @@ use crate::http::routes::ok;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::sync::Arc;
 use streamswarm_tsdb::query::{
     Aggregate, AggregateQuery, Fill, Query, Selector, Series, TimeRange, Value,
 };
@@ -126,11 +127,31 @@ async fn agent_self(
 
 pub const MAX_PROBLEMS: usize = 24;
 
-pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
-    let agents = views(ctx, ctx.state.store.list_agents().await?).await?;
-    let mut timeseries_error = None;
+/// Per agent: columns of the two reads of its own series (last hour; health window).
+type SelfRows = std::result::Result<HashMap<i64, HashMap<String, f64>>, String>;
+
+/// The agents' own series as the dashboard summarises them: computed at most once per
+/// [`FLEET_SUMMARY_MAX_AGE`] and shared by every viewer (the page polls every 10 s; with
+/// 1,000 agents one computation reads an hour of `agent_self` for each). The lock makes
+/// concurrent requests wait for one computation instead of each starting its own.
+#[derive(Default)]
+pub struct FleetSummaryCache(tokio::sync::Mutex<Option<FleetSummary>>);
+
+/// When it was computed, and the two reads.
+type FleetSummary = (std::time::Instant, Arc<(SelfRows, SelfRows)>);
+
+/// How old a shared summary may be: the dashboard's poll interval.
+pub const FLEET_SUMMARY_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn fleet_summary(ctx: &Ctx) -> Arc<(SelfRows, SelfRows)> {
+    let mut cached = ctx.state.fleet_summary.0.lock().await;
+    if let Some((at, summary)) = cached.as_ref()
+        && at.elapsed() < FLEET_SUMMARY_MAX_AGE
+    {
+        return summary.clone();
+    }
     // The two reads of the agents' own series run side by side.
-    let (sent, health_rows) = tokio::join!(
+    let summary = Arc::new(tokio::join!(
         agent_self(
             ctx,
             3_600_000,
@@ -149,7 +170,16 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
                 ("probe_errors_total", Aggregate::Min),
             ],
         ),
-    );
+    ));
+    *cached = Some((std::time::Instant::now(), summary.clone()));
+    summary
+}
+
+pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
+    let agents = views(ctx, ctx.state.store.list_agents().await?).await?;
+    let mut timeseries_error = None;
+    let summary = fleet_summary(ctx).await;
+    let (sent, health_rows) = (summary.0.clone(), summary.1.clone());
     let points_last_hour = match sent {
         Ok(rows) => Some(
             rows.values()

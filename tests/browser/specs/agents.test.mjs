@@ -152,8 +152,16 @@ test("the dashboard counts ingested points, charts the fleet and flags a spool b
   });
   assert.equal(w.status(), 204, await w.text());
 
-  await page.goto(URL + "/");
+  // The fleet summary behind the tiles is shared by all viewers and at most 10 s old
+  // (FLEET_SUMMARY_MAX_AGE): reload until it includes the new agent.
   const tile = page.locator(`[data-health-id="${stuck.agent_id}"]`);
+  const until = Date.now() + 30_000;
+  for (;;) {
+    await page.goto(URL + "/");
+    if ((await tile.count()) > 0) break;
+    assert.ok(Date.now() < until, "the backlog tile appears within the summary's 10 s");
+    await page.waitForTimeout(1000);
+  }
   assert.match(await tile.textContent(), /spool backlog: oldest unsent point 900 s old, 4096 bytes waiting/);
   // Points: the real agents have delivered some; the number is the API's.
   const shown = Number(await page.locator("#points-last-hour").textContent());
