@@ -147,9 +147,14 @@ pub fn respond(err: Error, format: ErrorFormat, state: &AppState) -> Response {
 }
 
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
-    let bytes = serde_json::to_vec(body).expect("response types serialize");
-    let mut r = Response::new(bytes.into());
+    let mut r = json_bytes(serde_json::to_vec(body).expect("response types serialize"));
     *r.status_mut() = status;
+    r
+}
+
+/// 200 with a body that is already JSON.
+pub fn json_bytes(bytes: Vec<u8>) -> Response {
+    let mut r = Response::new(bytes.into());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

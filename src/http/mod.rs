@@ -51,6 +51,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The dashboard's summary of the agents' own series, shared by every viewer.
     pub fleet_summary: api::dashboard::FleetSummaryCache,
+    /// The dashboard's fleet chart per preset range, shared the same way.
+    pub fleet_series: api::series::FleetSeriesCache,
     router: routes::Router,
 }
 
@@ -72,6 +74,7 @@ impl AppState {
             public_origin,
             secure_cookies,
             fleet_summary: Default::default(),
+            fleet_series: Default::default(),
             router: routes::Router::new(),
         }
     }

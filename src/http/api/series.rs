@@ -345,14 +345,27 @@ struct FleetQuery {
 /// `GET /api/v1/dashboard/series?range=…`: every ping result of every agent and test as
 /// one series (band = lowest minimum and highest maximum, mean of the medians, mean
 /// loss per bucket), in the shape of a test's series (`test_id` 0).
+///
+/// A preset range's answer is computed at most once per
+/// [`super::dashboard::FLEET_SUMMARY_MAX_AGE`] and shared by every viewer, like the
+/// dashboard's numbers (it reads every ping result of the fleet); custom ranges are not
+/// shared.
 pub async fn fleet(ctx: Ctx) -> Result<Response> {
     let q: FleetQuery = ctx.query()?;
     let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
+    let preset = q.from.is_none() && q.to.is_none();
+    let mut cache = ctx.state.fleet_series.0.lock().await;
+    if preset
+        && let Some((at, body)) = cache.get(w.label)
+        && at.elapsed() < super::dashboard::FLEET_SUMMARY_MAX_AGE
+    {
+        return Ok(crate::http::error::json_bytes(body.clone()));
+    }
     let mut series = ping_series(&ctx, Vec::new(), &w, Vec::new()).await?;
     for s in &mut series {
         s.agent_name = Some("all agents".into());
     }
-    ok(&TestSeries {
+    let body = serde_json::to_vec(&TestSeries {
         test_id: 0,
         range: w.label.to_owned(),
         interval_seconds: w.step,
@@ -361,7 +374,18 @@ pub async fn fleet(ctx: Ctx) -> Result<Response> {
         series,
         note: None,
     })
+    .map_err(anyhow::Error::from)?;
+    if preset {
+        cache.insert(w.label, (std::time::Instant::now(), body.clone()));
+    }
+    Ok(crate::http::error::json_bytes(body))
 }
+
+/// The fleet chart's answers (JSON) by preset range label, with when they were computed.
+#[derive(Default)]
+pub struct FleetSeriesCache(tokio::sync::Mutex<HashMap<&'static str, ComputedAt>>);
+
+type ComputedAt = (std::time::Instant, Vec<u8>);
 
 /// A CSV field: quoted when needed, and text a spreadsheet would run as a formula
 /// (`=`, `+`, `-`, `@` first) prefixed with `'` (agent names are user input).
