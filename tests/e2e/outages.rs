@@ -41,27 +41,37 @@ fn dropped(f: &Fleet, reason: &str) -> f64 {
     ))
 }
 
+/// A ping test of 127.0.0.1 every second with `n` runs stored: its id and the time of
+/// its first run.
+fn start_pinging(f: &Fleet, name: &str, n: usize) -> (i64, i64) {
+    let test = f.ping_test(name, 1);
+    wait_for_runs(f, test, n);
+    (test, f.store().ping_times(f.agent.id(), test)[0])
+}
+
+/// `pause` a component for [`OUTAGE`], `resume` it, and check that every run of a
+/// 1-second ping test is stored — outage included — and nothing was dropped.
+fn outage_leaves_no_gap(f: &mut Fleet, pause: fn(&mut Fleet), resume: fn(&mut Fleet)) {
+    let (test, first) = start_pinging(f, "outage", 3);
+    pause(f);
+    std::thread::sleep(OUTAGE);
+    resume(f);
+    let back = now_ns();
+    wait_for_run_after(f, test, back);
+    f.wait_until_delivered(Duration::from_secs(120));
+    let times = f.store().ping_times(f.agent.id(), test);
+    let n = assert_every_run_stored(&times, SECOND, first, back);
+    assert!(n >= OUTAGE.as_secs() as usize, "{n} runs");
+    assert_eq!(dropped(f, "spool_full"), 0.0);
+    assert_eq!(dropped(f, "rejected"), 0.0);
+}
+
 #[test]
 fn server_down_for_60_s_leaves_no_gap() {
     let Some(mut f) = Fleet::start(Target::Embedded, &[]) else {
         return;
     };
-    let test = f.ping_test("outage", 1);
-    let first = {
-        wait_for_runs(&f, test, 3);
-        f.store().ping_times(f.agent.id(), test)[0]
-    };
-    f.server.pause();
-    std::thread::sleep(OUTAGE);
-    f.server.resume();
-    let back = now_ns();
-    wait_for_run_after(&f, test, back);
-    f.wait_until_delivered(Duration::from_secs(120));
-    let times = f.store().ping_times(f.agent.id(), test);
-    let n = assert_every_run_stored(&times, SECOND, first, back);
-    assert!(n >= OUTAGE.as_secs() as usize, "{n} runs");
-    assert_eq!(dropped(&f, "spool_full"), 0.0);
-    assert_eq!(dropped(&f, "rejected"), 0.0);
+    outage_leaves_no_gap(&mut f, |f| f.server.pause(), |f| f.server.resume());
 }
 
 #[test]
@@ -69,20 +79,11 @@ fn influxdb_down_for_60_s_loses_nothing() {
     let Some(mut f) = Fleet::start(Target::Influx, &[]) else {
         return;
     };
-    let test = f.ping_test("outage", 1);
-    wait_for_runs(&f, test, 3);
-    let first = f.store().ping_times(f.agent.id(), test)[0];
-    f.influx.as_mut().unwrap().pause();
-    std::thread::sleep(OUTAGE);
-    f.influx.as_mut().unwrap().resume();
-    let back = now_ns();
-    wait_for_run_after(&f, test, back);
-    f.wait_until_delivered(Duration::from_secs(120));
-    let times = f.store().ping_times(f.agent.id(), test);
-    let n = assert_every_run_stored(&times, SECOND, first, back);
-    assert!(n >= OUTAGE.as_secs() as usize, "{n} runs");
-    assert_eq!(dropped(&f, "spool_full"), 0.0);
-    assert_eq!(dropped(&f, "rejected"), 0.0);
+    outage_leaves_no_gap(
+        &mut f,
+        |f| f.influx.as_mut().unwrap().pause(),
+        |f| f.influx.as_mut().unwrap().resume(),
+    );
     // The agent produced exactly what the store holds (nothing else was dropped).
     assert_eq!(
         f.agent_metric("streamswarm_agent_points_produced_total"),
@@ -97,9 +98,7 @@ fn kill_9_then_restart_replays_the_spool() {
     let Some(mut f) = Fleet::start(Target::Embedded, &[]) else {
         return;
     };
-    let test = f.ping_test("kill", 1);
-    wait_for_runs(&f, test, 3);
-    let first = f.store().ping_times(f.agent.id(), test)[0];
+    let (test, first) = start_pinging(&f, "kill", 3);
     // With the server away the runs stay in the spool; then the agent dies.
     f.server.pause();
     std::thread::sleep(Duration::from_secs(10));
@@ -120,9 +119,7 @@ fn a_corrupted_spool_record_is_skipped_and_counted_and_the_rest_delivered() {
     let Some(mut f) = Fleet::start(Target::Embedded, &[]) else {
         return;
     };
-    let test = f.ping_test("corrupt", 1);
-    wait_for_runs(&f, test, 2);
-    let first = f.store().ping_times(f.agent.id(), test)[0];
+    let (test, first) = start_pinging(&f, "corrupt", 2);
     f.server.pause();
     std::thread::sleep(Duration::from_secs(15));
     let stopped = now_ns();
@@ -263,8 +260,7 @@ fn a_revoked_agent_stops_writing_and_says_so_once() {
     let Some(mut f) = Fleet::start(Target::Embedded, &[]) else {
         return;
     };
-    let test = f.ping_test("revoke", 1);
-    wait_for_runs(&f, test, 2);
+    let (test, _) = start_pinging(&f, "revoke", 2);
     let id = f.agent.id();
     f.api.post(
         &format!("/api/v1/agents/{id}/revoke"),
