@@ -8,7 +8,8 @@ each figure is the full request time seen by the client, so it bounds the server
 render time from above.
 
 Seeding: 200 tests through POST /api/v1/tests (each assigned to 5 agents), then
-BENCH_POINTS_MINUTES (60) minutes of agent_self and ping points over /write; 1,000
+BENCH_POINTS_MINUTES (60) minutes of agent_self (every 10 s, as agents write it) and
+ping (every 60 s, the tests' interval) points over /write; 1,000
 agents are inserted into the metadata database directly (SQLite file), because agents
 come into being only through enrolment, which has no API in this build yet.
 """
@@ -30,10 +31,13 @@ PASSWORD = os.environ["SSW_ADMIN_PASSWORD"]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "100"))
 AGENTS = int(os.environ.get("BENCH_AGENTS", "1000"))
 TESTS = int(os.environ.get("BENCH_TESTS", "200"))
-# Minutes of time series to seed before timing (0: none): every agent's agent_self
-# and every assigned test's ping result once a minute, so the dashboard and the
+# Minutes of time series to seed before timing (0: none), so the dashboard and the
 # charts read real data.
 POINTS = int(os.environ.get("BENCH_POINTS_MINUTES", "60"))
+# How often each agent writes agent_self: the agent's default self_metrics.interval.
+SELF_INTERVAL_S = int(os.environ.get("BENCH_SELF_INTERVAL_S", "10"))
+# The embedded time-series file, to wait for its rollups before timing.
+TSDB = os.environ.get("SSW_TSDB")
 
 jar = http.cookiejar.CookieJar()
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -62,22 +66,33 @@ def seed_points(csrf, agent_ids, test_ids, now):
                        headers={"X-CSRF-Token": csrf})
     assert status == 201, body
     token = json.loads(body)["token"]
+    # One series after the other (the order a store ingests fastest); what is stored is
+    # the same as if the fleet had written it live.
     lines = []
-    for m in range(POINTS):
-        t = now - m * 60_000
-        for n, a in enumerate(agent_ids):
-            lines.append(f"agent_self,agent={a} points_sent_total={(POINTS - m) * 10}i,spool_bytes=0i,"
-                         f"oldest_unsent_age_s=0,probe_errors_total={n % 7 == 0 and POINTS - m or 0}i {t}")
-        for tid, agents in test_ids:
-            for a in agents:
+    steps = POINTS * 60 // SELF_INTERVAL_S
+    for n, a in enumerate(agent_ids):
+        for k in range(steps):
+            t = now - k * SELF_INTERVAL_S * 1000
+            lines.append(f"agent_self,agent={a} points_sent_total={(steps - k) * 10}i,spool_bytes=0i,"
+                         f"oldest_unsent_age_s=0,probe_errors_total={n % 7 == 0 and steps - k or 0}i {t}")
+    for tid, agents in test_ids:
+        for a in agents:
+            for m in range(POINTS):
                 lines.append(f"ping,agent={a},test={tid},target=192.0.2.1 sent=5i,received=5i,rtt_min_ms=1.5,"
-                             f"rtt_max_ms=4.5,rtt_p50_ms=2.5,loss_percent=0 {t}")
+                             f"rtt_max_ms=4.5,rtt_p50_ms=2.5,loss_percent=0 {now - m * 60_000}")
     for i in range(0, len(lines), 5000):
         r = urllib.request.Request(URL + "/write?db=bench&precision=ms", data="\n".join(lines[i:i + 5000]).encode(),
                                    method="POST", headers={"Authorization": "Token " + token})
         with urllib.request.urlopen(r) as resp:
             assert resp.status == 204, resp.status
-    print(f"seeded {len(lines)} time-series points ({POINTS} min)")
+    print(f"seeded {len(lines)} time-series lines ({POINTS} min; agent_self every {SELF_INTERVAL_S} s, ping every 60 s)")
+    # Timing starts once the store's upkeep has rolled everything up, as it has in a
+    # server that has been running: queries then read rollups, not fresh raw points.
+    if TSDB:
+        ts = sqlite3.connect(f"file:{TSDB}?mode=ro", uri=True, timeout=30)
+        while ts.execute("SELECT count(*) FROM rollup_dirty").fetchone()[0]:
+            time.sleep(1)
+        ts.close()
 
 
 def main():
@@ -130,7 +145,8 @@ def main():
     pages = ["/", "/agents", "/agents?page=10", "/agents?search=host-05", f"/agents/{agent_ids[0]}",
              "/agents/enrol", "/tests", "/tests/new", f"/tests/{test_id}", f"/tests/{test_id}/edit",
              "/groups", "/users", "/tokens", "/settings", "/profile", "/api/v1/dashboard",
-             "/api/v1/dashboard/series", f"/api/v1/tests/{test_id}/series?range=24h"]
+             "/api/v1/dashboard/series", "/api/v1/dashboard/series?range=24h",
+             "/api/v1/dashboard/series?range=7d", f"/api/v1/tests/{test_id}/series?range=24h"]
     print(f"{AGENTS} agents, {TESTS} tests; {ROUNDS} sequential requests per page (debug build unless stated)")
     print(f"{'page':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'bytes':>8}")
     worst = 0.0

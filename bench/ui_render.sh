@@ -47,4 +47,4 @@ else
 fi
 [[ -n ${URL:-} ]] || { cat "$WORK/server.log"; exit 1; }
 echo "profile: $PROFILE, metadata: $DB_KIND, $(nproc) cores, server $URL"
-SSW_URL=$URL SSW_DB=$WORK/streamswarm.db python3 bench/ui_render.py
+SSW_URL=$URL SSW_DB=$WORK/streamswarm.db SSW_TSDB=$WORK/timeseries.db python3 bench/ui_render.py

@@ -49,10 +49,6 @@ pub struct AppState {
     /// `scheme://host[:port]` of the server as users reach it; checked against `Origin`.
     pub public_origin: String,
     pub secure_cookies: bool,
-    /// The dashboard's summary of the agents' own series, shared by every viewer.
-    pub fleet_summary: api::dashboard::FleetSummaryCache,
-    /// The dashboard's fleet chart per preset range, shared the same way.
-    pub fleet_series: api::series::FleetSeriesCache,
     router: routes::Router,
 }
 
@@ -73,8 +69,6 @@ impl AppState {
             templates: ui::Templates::new(),
             public_origin,
             secure_cookies,
-            fleet_summary: Default::default(),
-            fleet_series: Default::default(),
             router: routes::Router::new(),
         }
     }

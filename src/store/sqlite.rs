@@ -130,7 +130,30 @@ impl SqlitePool {
     }
 }
 
+/// SQLite's library-wide settings, applied once before its first connection opens.
+///
+/// Memory statistics off: with them on (SQLite's default) every allocation takes one
+/// process-wide mutex, and readers on different threads queue on it; measured on the
+/// dashboard's fleet read (1,000 agents), a quarter of its time was that contention.
+fn configure_library() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `sqlite3_config` is called before any connection exists (this runs
+        // first in `open_connection`, the only way this crate opens a file); once SQLite
+        // is initialised it refuses with SQLITE_MISUSE and changes nothing.
+        let rc =
+            unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
+        if rc != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                rc,
+                "SQLite was initialised already; memory statistics stay on"
+            );
+        }
+    });
+}
+
 pub(crate) fn open_connection(path: &Path) -> Result<rusqlite::Connection, StoreError> {
+    configure_library();
     let conn = rusqlite::Connection::open(path).map_err(|e| {
         StoreError::Open(format!(
             "cannot open SQLite database {}: {e}",
@@ -141,7 +164,19 @@ pub(crate) fn open_connection(path: &Path) -> Result<rusqlite::Connection, Store
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Read the file through a memory map (up to 256 MiB of it) instead of copying each
+    // page with read(2): the dashboard's fleet reads touch thousands of pages.
+    conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
     conn.set_prepared_statement_cache_capacity(128);
+    // One query plan per statement, whatever is bound (the query planner stability
+    // guarantee). Without it SQLite marks statements such as `… WHERE series_id = ?1
+    // ORDER BY time DESC` to be re-prepared on every new binding, so a cached
+    // statement was parsed and planned again on each use: most of the cost of the
+    // dashboard's thousands of one-row reads. Our statements have one sensible plan.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     unicode_lower(&conn)?;
     Ok(conn)
 }

@@ -805,8 +805,9 @@ async fn long_ranges_read_rollups_and_answer_as_raw_points_do() {
     };
     store.roll_up(days.cutoffs(T0 + DAY)).await.unwrap();
     assert_eq!(store.pending_rollups().await.unwrap(), 0);
-    assert!(store.count_rollups(Level::Minute).await.unwrap() >= 180 * 2 - 4);
-    assert_eq!(store.count_rollups(Level::Hour).await.unwrap(), 3 * 2);
+    // Per bucket one row for each of the 2 series and one for all series together.
+    assert!(store.count_rollups(Level::Minute).await.unwrap() >= 180 * 3 - 6);
+    assert_eq!(store.count_rollups(Level::Hour).await.unwrap(), 3 * 3);
 
     for (width, level) in [
         (MIN, Level::Minute),
@@ -825,9 +826,10 @@ async fn long_ranges_read_rollups_and_answer_as_raw_points_do() {
         // Only the partial minutes at the two edges are read raw (≤ 2 × 60 s × 2 series).
         assert!(raw <= 2 * 60 * 2, "width {width}: {raw} raw values read");
         match level {
-            Level::Minute => assert!(m > 250 && h == 0, "width {width}: {m} 1m rows, {h} 1h rows"),
+            // The query spans every series: one all-series row per whole minute.
+            Level::Minute => assert!(m > 140 && h == 0, "width {width}: {m} 1m rows, {h} 1h rows"),
             Level::Hour => assert!(
-                h >= 2 && m > 0 && m < 200,
+                h >= 1 && m > 0 && m < 200,
                 "width {width}: {m} 1m rows, {h} 1h rows"
             ),
         }
@@ -900,6 +902,142 @@ async fn long_ranges_read_rollups_and_answer_as_raw_points_do() {
     }
 }
 
+/// An aggregate over every series of a measurement (no filter, no grouping: the
+/// dashboard's fleet chart) reads the all-series rollups, one row per bucket, and answers
+/// exactly what the same aggregate over the series one by one answers (integer values,
+/// so sums are exact), also while some buckets await recomputation.
+#[tokio::test]
+async fn fleet_wide_aggregates_read_one_rollup_row_per_bucket() {
+    let (_dir, store) = open_store().await;
+    let agents: Vec<String> = (0..40).map(|a| format!("a{a}")).collect();
+    let mut lp = String::new();
+    for (n, a) in agents.iter().enumerate() {
+        for k in 0..(3 * 360) {
+            let v = (k * 7 + n as i64 * 13) % 101 - 20;
+            lp.push_str(&format!("fleet,agent={a} v={v}i {}\n", T0 + k * 10 * S));
+        }
+    }
+    write(&store, &lp).await;
+    let days = RetentionDays {
+        raw: 3650,
+        rollup_1m: 3650,
+        rollup_1h: 3650,
+    };
+    let names: Vec<&str> = agents.iter().map(String::as_str).collect();
+    let fields = [
+        ("v", Aggregate::Mean),
+        ("v", Aggregate::Min),
+        ("v", Aggregate::Max),
+        ("v", Aggregate::Count),
+        ("v", Aggregate::Sum),
+    ];
+    let (start, end) = (T0 + 17 * MIN + 3 * S, T0 + 2 * HOUR + 41 * MIN + 7 * S);
+    // The same question, unfiltered (all-series rollups) and with a filter naming every
+    // agent (the series one by one); both must read the same answer.
+    let compare = |width: i64| {
+        let store = &store;
+        let names = &names;
+        async move {
+            let whole = agg(&fields, start, end).on("fleet").every(width).query();
+            let each = agg(&fields, start, end)
+                .on("fleet")
+                .every(width)
+                .filter("agent", names)
+                .query();
+            let before = store.scan_counts();
+            let got = store.query(&whole).await.unwrap();
+            let read = store.scan_counts();
+            let want = store.query(&each).await.unwrap();
+            assert!(!got.is_empty() && got[0].rows.len() > 1, "{got:?}");
+            assert_eq!(got, want, "width {width}");
+            (
+                read.rollup_1m_rows - before.rollup_1m_rows,
+                read.rollup_1h_rows - before.rollup_1h_rows,
+                read.raw_values - before.raw_values,
+            )
+        }
+    };
+    // Before the upkeep everything is dirty: read raw, same answer.
+    let (m, h, raw) = compare(MIN).await;
+    assert_eq!((m, h), (0, 0));
+    assert!(raw > 40 * 800, "{raw}");
+
+    store.roll_up(days.cutoffs(T0 + DAY)).await.unwrap();
+    assert_eq!(store.pending_rollups().await.unwrap(), 0);
+    // 144 whole minutes: one row each, not 40; the partial edges read raw.
+    let (m, h, raw) = compare(MIN).await;
+    assert_eq!(h, 0);
+    assert!((140..=150).contains(&m), "{m} 1-minute rows");
+    assert!(raw <= 2 * 6 * 40, "{raw} raw values");
+    let (m, h, _) = compare(HOUR).await;
+    assert!(
+        (1..=3).contains(&h) && m < 150,
+        "{m} 1-minute rows, {h} 1-hour rows"
+    );
+
+    // A late point in an old minute: that minute, its all-series minute and hour are
+    // stale until recomputed, and answered from the series meanwhile.
+    write(
+        &store,
+        &format!("fleet,agent=a3 v=1000i {}\n", T0 + HOUR + 5 * MIN + 1),
+    )
+    .await;
+    compare(MIN).await;
+    compare(HOUR).await;
+    store.roll_up(days.cutoffs(T0 + DAY)).await.unwrap();
+    assert_eq!(store.pending_rollups().await.unwrap(), 0);
+    let (m, _, _) = compare(MIN).await;
+    assert!((140..=150).contains(&m), "{m} 1-minute rows");
+    compare(HOUR).await;
+}
+
+/// A store written before the all-series rollups existed (format 0) gets them on open:
+/// its buckets are marked, answered from the series until the upkeep has built them.
+#[tokio::test]
+async fn a_store_from_before_all_series_rollups_gets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ts.db");
+    let points = one_second_data();
+    let days = RetentionDays {
+        raw: 3650,
+        rollup_1m: 3650,
+        rollup_1h: 3650,
+    };
+    {
+        let store = EmbeddedStore::open(&path).await.unwrap();
+        write(&store, &line_protocol(&points)).await;
+        store.roll_up(days.cutoffs(T0 + DAY)).await.unwrap();
+    }
+    // Make it the old format: no all-series rows or marks, user_version 0.
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DELETE FROM rollup_1m WHERE series_id = 0; DELETE FROM rollup_1h WHERE series_id = 0;
+             DELETE FROM rollup_dirty; PRAGMA user_version = 0;",
+        )
+        .unwrap();
+    }
+    let store = EmbeddedStore::open(&path).await.unwrap();
+    assert!(store.pending_rollups().await.unwrap() >= 180);
+    let (start, end) = (T0 + 17 * MIN + 3 * S, T0 + 2 * HOUR + 41 * MIN + 7 * S);
+    check_against_reference(&store, &points, start, end, MIN).await;
+    check_against_reference(&store, &points, start, end, HOUR).await;
+    store.roll_up(days.cutoffs(T0 + DAY)).await.unwrap();
+    assert_eq!(store.pending_rollups().await.unwrap(), 0);
+    let before = store.scan_counts();
+    check_against_reference(&store, &points, start, end, MIN).await;
+    check_against_reference(&store, &points, start, end, HOUR).await;
+    let read = store.scan_counts();
+    assert!(
+        read.rollup_1m_rows - before.rollup_1m_rows < 250,
+        "{before:?} → {read:?}"
+    );
+    // Opening again changes nothing.
+    drop(store);
+    let store = EmbeddedStore::open(&path).await.unwrap();
+    assert_eq!(store.pending_rollups().await.unwrap(), 0);
+}
+
 #[tokio::test]
 async fn retention_deletes_old_raw_points_and_keeps_rollups() {
     let (_dir, store) = open_store().await;
@@ -935,8 +1073,8 @@ async fn retention_deletes_old_raw_points_and_keeps_rollups() {
     let trimmed = store.maintain(T0 + 100 * DAY, days).await.unwrap();
     assert!(trimmed.rollup_1m > 300, "{trimmed:?}");
     assert_eq!(trimmed.rollup_1h, 0);
-    // Only the recent point's minute is left.
-    assert_eq!(store.count_rollups(Level::Minute).await.unwrap(), 1);
+    // Only the recent point's minute is left (its series' row and the all-series row).
+    assert_eq!(store.count_rollups(Level::Minute).await.unwrap(), 2);
     check_against_reference(&store, &points, start, end, HOUR).await;
     // And after two years, nothing of it.
     store.maintain(T0 + 800 * DAY, days).await.unwrap();

@@ -700,8 +700,8 @@ both_backends!(dashboard_reads_the_agents_own_metrics, |app| async {
     let mut b = line(a3, 0, 0, 0.0, 3, now - 10 * 60_000);
     b += &line(a3, 5, 0, 0.0, 7, now - 60_000);
     write_lines(&app, &tok3, b).await;
-    // Ping results of two agents for the fleet chart.
-    let base = (now - 10 * 60_000) / 10_000 * 10_000;
+    // Ping results of two agents for the fleet chart (its buckets are minutes).
+    let base = (now - 10 * 60_000) / 60_000 * 60_000;
     write_lines(
         &app,
         &tok1,

@@ -7,7 +7,6 @@ use crate::http::routes::ok;
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::Arc;
 use streamswarm_tsdb::query::{
     Aggregate, AggregateQuery, Fill, Query, Selector, Series, TimeRange, Value,
 };
@@ -39,9 +38,9 @@ pub struct Dashboard {
     /// How many agents need attention in all.
     pub problems_total: usize,
     /// Points the agents delivered to the time-series store in the last hour: per agent
-    /// the increase of `agent_self.points_sent_total` over the hour (its maximum minus
-    /// its minimum), summed. Counts from before an agent restart in the hour are left
-    /// out. `null` with `timeseries_error` when the store could not be read.
+    /// the increase of `agent_self.points_sent_total` over the hour (its last value minus
+    /// its first), summed. After an agent restart in the hour only what it sent since
+    /// counts. `null` with `timeseries_error` when the store could not be read.
     pub points_last_hour: Option<i64>,
     /// Agents whose own metrics show trouble: a spool backlog (latest
     /// `oldest_unsent_age_s` over [`BACKLOG_AGE_S`]) or failing probes
@@ -127,37 +126,27 @@ async fn agent_self(
 
 pub const MAX_PROBLEMS: usize = 24;
 
-/// Per agent: columns of the two reads of its own series (last hour; health window).
-type SelfRows = std::result::Result<HashMap<i64, HashMap<String, f64>>, String>;
+/// The increase of a counter from its `first` to its `last` value in a window. A counter
+/// lower at the end than at the start was reset (the agent restarted): then what it
+/// counted since the reset, its last value.
+fn increase(c: &HashMap<String, f64>, counter: &str) -> Option<i64> {
+    let last = *c.get(&format!("last_{counter}"))?;
+    let first = c.get(&format!("first_{counter}")).copied().unwrap_or(last);
+    Some(if last >= first { last - first } else { last } as i64)
+}
 
-/// The agents' own series as the dashboard summarises them: computed at most once per
-/// [`FLEET_SUMMARY_MAX_AGE`] and shared by every viewer (the page polls every 10 s; with
-/// 1,000 agents one computation reads an hour of `agent_self` for each). The lock makes
-/// concurrent requests wait for one computation instead of each starting its own.
-#[derive(Default)]
-pub struct FleetSummaryCache(tokio::sync::Mutex<Option<FleetSummary>>);
-
-/// When it was computed, and the two reads.
-type FleetSummary = (std::time::Instant, Arc<(SelfRows, SelfRows)>);
-
-/// How old a shared summary may be: the dashboard's poll interval.
-pub const FLEET_SUMMARY_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(10);
-
-async fn fleet_summary(ctx: &Ctx) -> Arc<(SelfRows, SelfRows)> {
-    let mut cached = ctx.state.fleet_summary.0.lock().await;
-    if let Some((at, summary)) = cached.as_ref()
-        && at.elapsed() < FLEET_SUMMARY_MAX_AGE
-    {
-        return summary.clone();
-    }
-    // The two reads of the agents' own series run side by side.
-    let summary = Arc::new(tokio::join!(
+pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
+    let agents = views(ctx, ctx.state.store.list_agents().await?).await?;
+    let mut timeseries_error = None;
+    // Selectors only: the store answers each with one seek per agent and field, so the
+    // cost grows with the number of agents, not with how many points they wrote.
+    let (sent, health_rows) = tokio::join!(
         agent_self(
             ctx,
             3_600_000,
             &[
-                ("points_sent_total", Aggregate::Max),
-                ("points_sent_total", Aggregate::Min),
+                ("points_sent_total", Aggregate::First),
+                ("points_sent_total", Aggregate::Last),
             ],
         ),
         agent_self(
@@ -166,28 +155,15 @@ async fn fleet_summary(ctx: &Ctx) -> Arc<(SelfRows, SelfRows)> {
             &[
                 ("spool_bytes", Aggregate::Last),
                 ("oldest_unsent_age_s", Aggregate::Last),
-                ("probe_errors_total", Aggregate::Max),
-                ("probe_errors_total", Aggregate::Min),
+                ("probe_errors_total", Aggregate::First),
+                ("probe_errors_total", Aggregate::Last),
             ],
         ),
-    ));
-    *cached = Some((std::time::Instant::now(), summary.clone()));
-    summary
-}
-
-pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
-    let agents = views(ctx, ctx.state.store.list_agents().await?).await?;
-    let mut timeseries_error = None;
-    let summary = fleet_summary(ctx).await;
-    let (sent, health_rows) = (summary.0.clone(), summary.1.clone());
+    );
     let points_last_hour = match sent {
         Ok(rows) => Some(
             rows.values()
-                .map(|c| {
-                    let max = c.get("max_points_sent_total").copied().unwrap_or(0.0);
-                    let min = c.get("min_points_sent_total").copied().unwrap_or(max);
-                    (max - min).max(0.0) as i64
-                })
+                .filter_map(|c| increase(c, "points_sent_total"))
                 .sum(),
         ),
         Err(e) => {
@@ -212,13 +188,7 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
         };
         let age = c.get("last_oldest_unsent_age_s").copied();
         let spool = c.get("last_spool_bytes").map(|v| *v as i64);
-        let errors = match (
-            c.get("max_probe_errors_total"),
-            c.get("min_probe_errors_total"),
-        ) {
-            (Some(max), Some(min)) => Some((max - min).max(0.0) as i64),
-            _ => None,
-        };
+        let errors = increase(c, "probe_errors_total");
         let mut why = Vec::new();
         if let Some(age) = age.filter(|a| *a > BACKLOG_AGE_S) {
             why.push(format!(
@@ -281,4 +251,22 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
 
 pub async fn get(ctx: Ctx) -> Result<Response> {
     ok(&dashboard(&ctx).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_counter_increase_survives_a_restart() {
+        let row = |first: f64, last: f64| {
+            HashMap::from([("first_n".to_string(), first), ("last_n".to_string(), last)])
+        };
+        assert_eq!(increase(&row(100.0, 250.0), "n"), Some(150));
+        // Reset in the window: what it counted since.
+        assert_eq!(increase(&row(900.0, 40.0), "n"), Some(40));
+        assert_eq!(increase(&HashMap::new(), "n"), None);
+        let only_last = HashMap::from([("last_n".to_string(), 7.0)]);
+        assert_eq!(increase(&only_last, "n"), Some(0));
+    }
 }

@@ -199,6 +199,23 @@ pub struct Window {
     pub end_ms: i64,
 }
 
+impl Window {
+    /// The same window in buckets at least `min_step` seconds wide (the wider step a
+    /// multiple of `min_step`), its ends moved out to whole buckets.
+    pub fn at_least(self, min_step: u64) -> Window {
+        if self.step >= min_step {
+            return self;
+        }
+        let step_ms = (min_step * 1000) as i64;
+        Window {
+            step: min_step,
+            start_ms: self.start_ms.div_euclid(step_ms) * step_ms,
+            end_ms: (self.end_ms + step_ms - 1).div_euclid(step_ms) * step_ms,
+            ..self
+        }
+    }
+}
+
 pub fn window(ctx: &Ctx, range: &str) -> Result<Window> {
     let &(label, span, step) = RANGES.iter().find(|r| r.0 == range).ok_or_else(|| {
         let names: Vec<&str> = RANGES.iter().map(|r| r.0).collect();
@@ -346,26 +363,17 @@ struct FleetQuery {
 /// one series (band = lowest minimum and highest maximum, mean of the medians, mean
 /// loss per bucket), in the shape of a test's series (`test_id` 0).
 ///
-/// A preset range's answer is computed at most once per
-/// [`super::dashboard::FLEET_SUMMARY_MAX_AGE`] and shared by every viewer, like the
-/// dashboard's numbers (it reads every ping result of the fleet); custom ranges are not
-/// shared.
+/// Its buckets are at least a minute wide: then the store answers from its all-series
+/// 1-minute (or 1-hour) rollups, one row per bucket whatever the fleet's size, instead
+/// of reading every series.
 pub async fn fleet(ctx: Ctx) -> Result<Response> {
     let q: FleetQuery = ctx.query()?;
-    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
-    let preset = q.from.is_none() && q.to.is_none();
-    let mut cache = ctx.state.fleet_series.0.lock().await;
-    if preset
-        && let Some((at, body)) = cache.get(w.label)
-        && at.elapsed() < super::dashboard::FLEET_SUMMARY_MAX_AGE
-    {
-        return Ok(crate::http::error::json_bytes(body.clone()));
-    }
+    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?.at_least(60);
     let mut series = ping_series(&ctx, Vec::new(), &w, Vec::new()).await?;
     for s in &mut series {
         s.agent_name = Some("all agents".into());
     }
-    let body = serde_json::to_vec(&TestSeries {
+    ok(&TestSeries {
         test_id: 0,
         range: w.label.to_owned(),
         interval_seconds: w.step,
@@ -374,18 +382,7 @@ pub async fn fleet(ctx: Ctx) -> Result<Response> {
         series,
         note: None,
     })
-    .map_err(anyhow::Error::from)?;
-    if preset {
-        cache.insert(w.label, (std::time::Instant::now(), body.clone()));
-    }
-    Ok(crate::http::error::json_bytes(body))
 }
-
-/// The fleet chart's answers (JSON) by preset range label, with when they were computed.
-#[derive(Default)]
-pub struct FleetSeriesCache(tokio::sync::Mutex<HashMap<&'static str, ComputedAt>>);
-
-type ComputedAt = (std::time::Instant, Vec<u8>);
 
 /// A CSV field: quoted when needed, and text a spreadsheet would run as a formula
 /// (`=`, `+`, `-`, `@` first) prefixed with `'` (agent names are user input).

@@ -119,7 +119,7 @@ impl EmbeddedStore {
                         StoreError::Open(format!("cannot create {}: {e}", dir.display()))
                     })?;
                 }
-                let conn = crate::store::sqlite::open_connection(&path)?;
+                let mut conn = crate::store::sqlite::open_connection(&path)?;
                 // A larger cache suits a write-heavy file. Checkpoints run on their own
                 // thread (see `checkpointer`), so writers do not copy the WAL back
                 // themselves; the writer's own checkpoint is only a backstop for a WAL
@@ -127,6 +127,7 @@ impl EmbeddedStore {
                 conn.pragma_update(None, "cache_size", -65_536)?;
                 conn.pragma_update(None, "wal_autocheckpoint", 65_536)?;
                 conn.execute_batch(storage::SCHEMA)?;
+                storage::upgrade(&mut conn)?;
                 let catalog = Catalog::load(&conn)?;
                 Ok((conn, catalog))
             })

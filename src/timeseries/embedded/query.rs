@@ -39,7 +39,8 @@
 
 use super::rollup::{Level, Num, Partial, partial_from_row};
 use super::storage::{
-    Catalog, FieldInfo, HOUR_NS, MINUTE_NS, SeriesInfo, bucket_start, from_sql, is_numeric,
+    ALL_SERIES, Catalog, FieldInfo, HOUR_NS, MINUTE_NS, SeriesInfo, bucket_start, from_sql,
+    is_numeric,
 };
 use rusqlite::params;
 use std::collections::BTreeMap;
@@ -186,15 +187,19 @@ impl Snapshot<'_> {
             .tx
             .prepare_cached(
                 "SELECT time, value FROM points WHERE series_id = ?1 AND field_id = ?2
-                 AND time >= ?3 AND time < ?4 ORDER BY time LIMIT ?5",
+                 AND time >= ?3 AND time < ?4 ORDER BY time",
             )
             .map_err(db_error)?;
-        let limit = limit.map_or(-1, |l| l as i64);
+        // The limit is applied here, not as `LIMIT ?`: SQLite may re-prepare a
+        // statement whose bound LIMIT changes, which costs more than the read.
+        let limit = limit.map_or(u64::MAX, |l| l as u64);
         let mut rows = stmt
-            .query(params![series, field.id, a, b, limit])
+            .query(params![series, field.id, a, b])
             .map_err(db_error)?;
         let mut n = 0;
-        while let Some(r) = rows.next().map_err(db_error)? {
+        while n < limit
+            && let Some(r) = rows.next().map_err(db_error)?
+        {
             n += 1;
             let t: i64 = r.get(0).map_err(db_error)?;
             if let Some(v) = from_sql(field.field_type, r.get_ref(1).map_err(db_error)?) {
@@ -205,13 +210,60 @@ impl Snapshot<'_> {
         Ok(())
     }
 
+    /// The earliest (`newest` false) or latest point of one field of one series in
+    /// `[a, b)`: one index seek, however many points the range holds. A series has at
+    /// most one point per field and time, so no tie rule applies here.
+    fn select(
+        &mut self,
+        series: i64,
+        field: FieldInfo,
+        a: i64,
+        b: i64,
+        newest: bool,
+    ) -> Result<Option<(i64, Value)>, ReadError> {
+        if a >= b {
+            return Ok(None);
+        }
+        let mut stmt = self
+            .tx
+            .prepare_cached(if newest {
+                "SELECT time, value FROM points WHERE series_id = ?1 AND field_id = ?2
+                 AND time >= ?3 AND time < ?4 ORDER BY time DESC"
+            } else {
+                "SELECT time, value FROM points WHERE series_id = ?1 AND field_id = ?2
+                 AND time >= ?3 AND time < ?4 ORDER BY time"
+            })
+            .map_err(db_error)?;
+        let mut rows = stmt
+            .query(params![series, field.id, a, b])
+            .map_err(db_error)?;
+        let mut n = 0;
+        let mut found = None;
+        // Rows are stepped lazily: normally one; more only past values of another type.
+        while let Some(r) = rows.next().map_err(db_error)? {
+            n += 1;
+            let t: i64 = r.get(0).map_err(db_error)?;
+            if let Some(v) = from_sql(field.field_type, r.get_ref(1).map_err(db_error)?) {
+                found = Some((t, v));
+                break;
+            }
+        }
+        self.stats.raw_values.fetch_add(n, Ordering::Relaxed);
+        Ok(found)
+    }
+
     /// Partials of one numeric field of one series over `[a, b)`, each tagged with a time
     /// inside the span it summarises (a rollup bucket's start, or a raw point's time),
     /// reading the coarsest clean level available at and below `level`.
+    ///
+    /// `series` may be [`ALL_SERIES`]: then `members` (every series of the measurement)
+    /// are read where its rollups are missing or stale.
+    #[allow(clippy::too_many_arguments)]
     fn partials(
         &mut self,
         level: Option<Level>,
         series: i64,
+        members: &[i64],
         field: FieldInfo,
         a: i64,
         b: i64,
@@ -221,11 +273,19 @@ impl Snapshot<'_> {
             return Ok(());
         }
         let Some(level) = level else {
-            return self.scan(series, field, a, b, None, |t, v| {
-                if let Some(n) = Num::from_value(&v) {
-                    out(t, Partial::of(n));
-                }
-            });
+            let raw: &[i64] = if series == ALL_SERIES {
+                members
+            } else {
+                &[series]
+            };
+            for &s in raw {
+                self.scan(s, field, a, b, None, |t, v| {
+                    if let Some(n) = Num::from_value(&v) {
+                        out(t, Partial::of(n));
+                    }
+                })?;
+            }
+            return Ok(());
         };
         let below = match level {
             Level::Hour => Some(Level::Minute),
@@ -235,9 +295,9 @@ impl Snapshot<'_> {
         let inner_a = bucket_start(a, w) + if a.rem_euclid(w) == 0 { 0 } else { w };
         let inner_b = bucket_start(b, w);
         if inner_a >= inner_b {
-            return self.partials(below, series, field, a, b, out);
+            return self.partials(below, series, members, field, a, b, out);
         }
-        self.partials(below, series, field, a, inner_a, out)?;
+        self.partials(below, series, members, field, a, inner_a, out)?;
         // A bucket is stale while it, or any minute under it, awaits recomputation:
         // the upkeep marks an hour dirty only when it recomputes one of its minutes.
         let mut dirty: Vec<i64> = Vec::new();
@@ -296,9 +356,9 @@ impl Snapshot<'_> {
             counter.fetch_add(n, Ordering::Relaxed);
         }
         for bucket in dirty {
-            self.partials(below, series, field, bucket, bucket + w, out)?;
+            self.partials(below, series, members, field, bucket, bucket + w, out)?;
         }
-        self.partials(below, series, field, inner_b, b, out)
+        self.partials(below, series, members, field, inner_b, b, out)
     }
 }
 
@@ -486,6 +546,7 @@ fn aggregate(
             by_field[at].2.push(ci);
         }
     }
+    let whole_measurement = sel.filters.is_empty() && q.group_by_tags.is_empty();
     let mut out = Vec::new();
     for (tags, members) in group(
         matching_series(catalog, &sel.measurement, &sel.filters),
@@ -496,8 +557,15 @@ fn aggregate(
         let new_row = || columns.iter().map(Column::new_acc).collect::<Vec<_>>();
         // Each field is read once per series, however many columns aggregate it: one
         // pass over partials for the rollup-able columns, one raw scan for the rest.
+        let member_ids: Vec<i64> = members.iter().map(|s| s.id).collect();
+        // A group of every series of the measurement reads the all-series rollups.
+        let sources = if whole_measurement {
+            vec![ALL_SERIES]
+        } else {
+            member_ids.clone()
+        };
         for (field, partial_cols, raw_cols) in &by_field {
-            for s in &members {
+            for &source in &sources {
                 if !partial_cols.is_empty() {
                     // Pieces mostly arrive in time order: summarise a run of pieces of
                     // one bucket locally and touch the bucket map once per run.
@@ -513,22 +581,56 @@ fn aggregate(
                             }
                         }
                     };
-                    snap.partials(level, s.id, *field, start, end, &mut |t, p| {
-                        let b = bucket_of(t);
-                        match &mut run {
-                            Some((rb, rp)) if *rb == b => rp.merge(&p),
-                            _ => {
-                                if let Some(done) = run.replace((b, p)) {
-                                    flush(&mut buckets, done);
+                    snap.partials(
+                        level,
+                        source,
+                        &member_ids,
+                        *field,
+                        start,
+                        end,
+                        &mut |t, p| {
+                            let b = bucket_of(t);
+                            match &mut run {
+                                Some((rb, rp)) if *rb == b => rp.merge(&p),
+                                _ => {
+                                    if let Some(done) = run.replace((b, p)) {
+                                        flush(&mut buckets, done);
+                                    }
                                 }
                             }
-                        }
-                    })?;
+                        },
+                    )?;
                     if let Some(done) = run {
                         flush(&mut buckets, done);
                     }
                 }
-                if !raw_cols.is_empty() {
+            }
+            for s in &members {
+                // Without an interval, `first` and `last` need one point each: seek it
+                // instead of reading the range (the dashboard's per-agent numbers).
+                let selectors_only = width.is_none()
+                    && raw_cols.iter().all(|&ci| {
+                        matches!(columns[ci].aggregate, Aggregate::First | Aggregate::Last)
+                    });
+                if !raw_cols.is_empty() && selectors_only {
+                    let mut picked: [Option<Option<(i64, Value)>>; 2] = [None, None];
+                    for &ci in raw_cols {
+                        let newest = columns[ci].aggregate == Aggregate::Last;
+                        let slot = &mut picked[usize::from(newest)];
+                        if slot.is_none() {
+                            *slot = Some(snap.select(s.id, *field, start, end, newest)?);
+                        }
+                        let Some(Some((t, v))) = slot else { continue };
+                        let accs = buckets.entry(start).or_insert_with(new_row);
+                        if let Acc::Selected(sel) = &mut accs[ci]
+                            && sel
+                                .as_ref()
+                                .is_none_or(|cur| replaces(columns[ci].aggregate, cur, *t, v))
+                        {
+                            *sel = Some((*t, v.clone()));
+                        }
+                    }
+                } else if !raw_cols.is_empty() {
                     snap.scan(s.id, *field, start, end, None, |t, v| {
                         let accs = buckets.entry(bucket_of(t)).or_insert_with(new_row);
                         for &ci in raw_cols {

@@ -8,6 +8,12 @@
 //! (level 2), and recomputes each dirty hour from its minutes. Because a recomputation
 //! replaces the bucket, late and duplicate points are corrected, not double counted.
 //!
+//! Each field also has all-series rollups (series id [`ALL_SERIES`]): per bucket the
+//! summary of every series of the measurement, merged from their rows of the same level,
+//! so a fleet-wide chart reads one row per bucket instead of one per series and bucket.
+//! A write marks the all-series minute dirty with the series' one; recomputing a
+//! series' minute marks both hours.
+//!
 //! Reads never see a stale rollup: a query that reads rollups reads a dirty bucket from
 //! the level below instead (see `query.rs`), all within one read snapshot.
 //!
@@ -15,7 +21,7 @@
 //! erase it); its dirty mark is dropped. A point written that late reaches only the raw
 //! table, until retention deletes it.
 
-use super::storage::{HOUR_NS, MINUTE_NS, bucket_start, parse_type};
+use super::storage::{ALL_SERIES, HOUR_NS, MINUTE_NS, bucket_start, parse_type};
 use crate::store::StoreError;
 use rusqlite::params;
 use rusqlite::types::ValueRef;
@@ -179,6 +185,10 @@ pub struct Cutoffs {
 
 /// Recomputes up to `max` dirty buckets of each level in one transaction; returns how
 /// many marks it cleared (0: nothing left to do).
+///
+/// An all-series bucket ([`ALL_SERIES`]) is recomputed from the series' rows of its
+/// level, so only once no series' mark of that level is left: a series bucket still
+/// waiting would be missing from it. Until then readers treat it as dirty.
 pub fn roll_up(
     conn: &mut rusqlite::Connection,
     max: usize,
@@ -187,101 +197,155 @@ pub fn roll_up(
     let tx = conn.transaction()?;
     let mut done = 0;
     for level in [Level::Minute, Level::Hour] {
-        let marks: Vec<(i64, i64, i64, String)> = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT d.series_id, d.field_id, d.bucket, f.type FROM rollup_dirty d
-                 JOIN fields f ON f.id = d.field_id
-                 WHERE d.level = ?1 ORDER BY d.series_id, d.field_id, d.bucket LIMIT ?2",
-            )?;
-            stmt.query_map(params![level.id(), max as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?
-        };
-        for (series, field, bucket, t) in marks {
-            tx.prepare_cached(
-                "DELETE FROM rollup_dirty WHERE level = ?1 AND series_id = ?2 AND field_id = ?3 AND bucket = ?4",
-            )?
-            .execute(params![level.id(), series, field, bucket])?;
+        let series_marks = marks(&tx, level, false, max)?;
+        let series_left = series_marks.len() == max;
+        for mark in series_marks {
+            recompute(&tx, level, mark, cutoffs)?;
             done += 1;
-            let Some(t) = parse_type(&t) else { continue };
-            let end = bucket + level.width();
-            let source_cutoff = match level {
-                Level::Minute => cutoffs.raw_ns,
-                Level::Hour => cutoffs.minute_ns,
-            };
-            if end <= source_cutoff {
-                continue;
-            }
-            let partial = match level {
-                Level::Minute => {
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT value FROM points WHERE series_id = ?1 AND field_id = ?2 AND time >= ?3 AND time < ?4",
-                    )?;
-                    let mut rows = stmt.query(params![series, field, bucket, end])?;
-                    let mut acc: Option<Partial> = None;
-                    while let Some(r) = rows.next()? {
-                        if let Some(v) = Num::from_sql(t, r.get_ref(0)?) {
-                            let p = Partial::of(v);
-                            match &mut acc {
-                                Some(a) => a.merge(&p),
-                                None => acc = Some(p),
-                            }
-                        }
-                    }
-                    acc
-                }
-                Level::Hour => {
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT count, sum, min, max FROM rollup_1m WHERE series_id = ?1 AND field_id = ?2 AND bucket >= ?3 AND bucket < ?4",
-                    )?;
-                    let mut rows = stmt.query(params![series, field, bucket, end])?;
-                    let mut acc: Option<Partial> = None;
-                    while let Some(r) = rows.next()? {
-                        if let Some(p) = partial_from_row(t, r, 0) {
-                            match &mut acc {
-                                Some(a) => a.merge(&p),
-                                None => acc = Some(p),
-                            }
-                        }
-                    }
-                    acc
-                }
-            };
-            match partial {
-                Some(p) => {
-                    tx.prepare_cached(&format!(
-                        "INSERT OR REPLACE INTO {} (series_id, field_id, bucket, count, sum, min, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        level.table()
-                    ))?
-                    .execute(params![
-                        series,
-                        field,
-                        bucket,
-                        p.count,
-                        p.sum.to_sql(),
-                        p.min.to_sql(),
-                        p.max.to_sql()
-                    ])?;
-                }
-                None => {
-                    tx.prepare_cached(&format!(
-                        "DELETE FROM {} WHERE series_id = ?1 AND field_id = ?2 AND bucket = ?3",
-                        level.table()
-                    ))?
-                    .execute(params![series, field, bucket])?;
-                }
-            }
-            if level == Level::Minute {
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket) VALUES (2, ?1, ?2, ?3)",
-                )?
-                .execute(params![series, field, bucket_start(bucket, HOUR_NS)])?;
+        }
+        if !series_left {
+            for mark in marks(&tx, level, true, max)? {
+                recompute(&tx, level, mark, cutoffs)?;
+                done += 1;
             }
         }
     }
     tx.commit()?;
     Ok(done)
+}
+
+/// A dirty bucket: series, field, bucket start, field type.
+type Mark = (i64, i64, i64, String);
+
+/// Up to `max` dirty buckets of `level`: of the series, or (`all`) the all-series ones.
+fn marks(
+    tx: &rusqlite::Transaction<'_>,
+    level: Level,
+    all: bool,
+    max: usize,
+) -> Result<Vec<Mark>, StoreError> {
+    let mut stmt = tx.prepare_cached(if all {
+        "SELECT d.series_id, d.field_id, d.bucket, f.type FROM rollup_dirty d
+         JOIN fields f ON f.id = d.field_id
+         WHERE d.level = ?1 AND d.series_id = 0 ORDER BY d.field_id, d.bucket"
+    } else {
+        "SELECT d.series_id, d.field_id, d.bucket, f.type FROM rollup_dirty d
+         JOIN fields f ON f.id = d.field_id
+         WHERE d.level = ?1 AND d.series_id > 0 ORDER BY d.series_id, d.field_id, d.bucket"
+    })?;
+    let mut rows = stmt.query(params![level.id()])?;
+    let mut out = Vec::new();
+    // The cap is applied here: a bound LIMIT would make SQLite re-prepare the statement.
+    while out.len() < max
+        && let Some(r) = rows.next()?
+    {
+        out.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?));
+    }
+    Ok(out)
+}
+
+/// Recomputes one dirty bucket from the level below and clears its mark.
+fn recompute(
+    tx: &rusqlite::Transaction<'_>,
+    level: Level,
+    (series, field, bucket, t): Mark,
+    cutoffs: Cutoffs,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "DELETE FROM rollup_dirty WHERE level = ?1 AND series_id = ?2 AND field_id = ?3 AND bucket = ?4",
+    )?
+    .execute(params![level.id(), series, field, bucket])?;
+    let Some(t) = parse_type(&t) else {
+        return Ok(());
+    };
+    let end = bucket + level.width();
+    let all = series == ALL_SERIES;
+    // A series' bucket whose inputs are past retention keeps what it has.
+    let source_cutoff = match level {
+        Level::Minute => cutoffs.raw_ns,
+        Level::Hour => cutoffs.minute_ns,
+    };
+    if !all && end <= source_cutoff {
+        return Ok(());
+    }
+    let mut acc: Option<Partial> = None;
+    let mut merge = |p: Partial| match &mut acc {
+        Some(a) => a.merge(&p),
+        None => acc = Some(p),
+    };
+    if level == Level::Minute && !all {
+        let mut stmt = tx.prepare_cached(
+            "SELECT value FROM points WHERE series_id = ?1 AND field_id = ?2 AND time >= ?3 AND time < ?4",
+        )?;
+        let mut rows = stmt.query(params![series, field, bucket, end])?;
+        while let Some(r) = rows.next()? {
+            if let Some(v) = Num::from_sql(t, r.get_ref(0)?) {
+                merge(Partial::of(v));
+            }
+        }
+    } else {
+        let mut stmt = if all {
+            // Every series' row of this bucket, same level (index `…_by_bucket`).
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT count, sum, min, max FROM {} WHERE field_id = ?1 AND bucket = ?2
+                 AND series_id > 0",
+                level.table()
+            ))?;
+            stmt.raw_bind_parameter(1, field)?;
+            stmt.raw_bind_parameter(2, bucket)?;
+            stmt
+        } else {
+            let mut stmt = tx.prepare_cached(
+                "SELECT count, sum, min, max FROM rollup_1m WHERE series_id = ?1 AND field_id = ?2
+                 AND bucket >= ?3 AND bucket < ?4",
+            )?;
+            stmt.raw_bind_parameter(1, series)?;
+            stmt.raw_bind_parameter(2, field)?;
+            stmt.raw_bind_parameter(3, bucket)?;
+            stmt.raw_bind_parameter(4, end)?;
+            stmt
+        };
+        let mut rows = stmt.raw_query();
+        while let Some(r) = rows.next()? {
+            if let Some(p) = partial_from_row(t, r, 0) {
+                merge(p);
+            }
+        }
+    }
+    match acc {
+        Some(p) => {
+            tx.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {} (series_id, field_id, bucket, count, sum, min, max) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                level.table()
+            ))?
+            .execute(params![
+                series,
+                field,
+                bucket,
+                p.count,
+                p.sum.to_sql(),
+                p.min.to_sql(),
+                p.max.to_sql()
+            ])?;
+        }
+        None => {
+            tx.prepare_cached(&format!(
+                "DELETE FROM {} WHERE series_id = ?1 AND field_id = ?2 AND bucket = ?3",
+                level.table()
+            ))?
+            .execute(params![series, field, bucket])?;
+        }
+    }
+    // A series' new minute makes its hour, and the all-series hour, stale.
+    if level == Level::Minute && !all {
+        let mut mark = tx.prepare_cached(
+            "INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket) VALUES (2, ?1, ?2, ?3)",
+        )?;
+        let hour = bucket_start(bucket, HOUR_NS);
+        mark.execute(params![series, field, hour])?;
+        mark.execute(params![ALL_SERIES, field, hour])?;
+    }
+    Ok(())
 }
 
 /// How many buckets wait for recomputation (tests, metrics).

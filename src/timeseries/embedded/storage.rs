@@ -11,6 +11,9 @@
 //! rollup_dirty (level, series_id, field_id, bucket, PRIMARY KEY (...)) WITHOUT ROWID
 //! ```
 //!
+//! Series id 0 ([`ALL_SERIES`]) is no series: its rollup rows summarise a field over
+//! every series of its measurement (the fleet-wide view), kept by the same dirty marks.
+//!
 //! One row per field value: a clustered primary key makes the range scan of one field of
 //! one series a contiguous index range, and `INSERT OR REPLACE` on it gives InfluxDB's
 //! duplicate rule (same series and time: each field written again is overwritten, the
@@ -71,6 +74,8 @@ CREATE TABLE IF NOT EXISTS rollup_1h (
     max,
     PRIMARY KEY (series_id, field_id, bucket)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rollup_1m_by_bucket ON rollup_1m (field_id, bucket);
+CREATE INDEX IF NOT EXISTS rollup_1h_by_bucket ON rollup_1h (field_id, bucket);
 CREATE TABLE IF NOT EXISTS rollup_dirty (
     level INTEGER NOT NULL,
     series_id INTEGER NOT NULL,
@@ -79,6 +84,36 @@ CREATE TABLE IF NOT EXISTS rollup_dirty (
     PRIMARY KEY (level, series_id, field_id, bucket)
 ) WITHOUT ROWID;
 ";
+
+/// The file's format (`PRAGMA user_version`); 1 added the all-series rollups.
+const FORMAT: i64 = 1;
+
+/// Brings a file written by an older version up to [`FORMAT`], in one transaction.
+pub fn upgrade(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version >= FORMAT {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    // Every bucket the series have (or are about to have) gets its all-series rollup
+    // from the upkeep; until then queries read the series.
+    tx.execute_batch(
+        "INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket)
+           SELECT DISTINCT 1, 0, field_id, bucket FROM rollup_1m WHERE series_id > 0;
+         INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket)
+           SELECT DISTINCT 2, 0, field_id, bucket FROM rollup_1h WHERE series_id > 0;
+         INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket)
+           SELECT DISTINCT level, 0, field_id, bucket FROM rollup_dirty WHERE series_id > 0;",
+    )?;
+    tx.pragma_update(None, "user_version", FORMAT)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The rollup "series" of a field over every series of its measurement: one row per
+/// bucket answers an unfiltered, ungrouped aggregate (the fleet-wide chart) however many
+/// series there are. Real series ids start at 1.
+pub const ALL_SERIES: i64 = 0;
 
 /// A series: one measurement with one tag set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,10 +225,12 @@ impl Catalog {
         self.series.get(measurement).map_or(&[], Vec::as_slice)
     }
 
-    /// Every `(series, field)` pair that may hold data, in id order.
+    /// Every `(series, field)` pair that may hold data (with [`ALL_SERIES`] for each
+    /// field's all-series rollups), in id order.
     pub fn pairs(&self) -> Vec<(i64, i64)> {
         let mut pairs = Vec::new();
         for (measurement, fields) in &self.fields {
+            pairs.extend(fields.values().map(|f| (ALL_SERIES, f.id)));
             for s in self.series_of(measurement) {
                 pairs.extend(fields.values().map(|f| (s.id, f.id)));
             }
@@ -445,13 +482,16 @@ pub fn write_batch(
                 .execute(params![s, f, t, Bind(v)])
                 .map_err(StoreError::from)?;
         }
-        // Rows are sorted, so each dirty minute comes as a run: mark it once.
+        // Rows are sorted, so each dirty minute comes as a run: mark it once. The
+        // field's all-series minute is marked too, before this transaction commits, so
+        // no reader takes it for current once new points are visible.
         let mut mark = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO rollup_dirty (level, series_id, field_id, bucket) VALUES (1, ?1, ?2, ?3)",
             )
             .map_err(StoreError::from)?;
         let mut last = None;
+        let mut all = std::collections::BTreeSet::new();
         for (s, f, t, numeric, _) in &rows {
             if !numeric {
                 continue;
@@ -460,8 +500,13 @@ pub fn write_batch(
             if last != Some(dirty) {
                 mark.execute(params![dirty.0, dirty.1, dirty.2])
                     .map_err(StoreError::from)?;
+                all.insert((dirty.1, dirty.2));
                 last = Some(dirty);
             }
+        }
+        for (f, bucket) in all {
+            mark.execute(params![ALL_SERIES, f, bucket])
+                .map_err(StoreError::from)?;
         }
     }
     let values = rows.len();
