@@ -9,9 +9,10 @@ render time from above.
 
 Seeding: 200 tests through POST /api/v1/tests (each assigned to 5 agents), then
 BENCH_POINTS_MINUTES (60) minutes of agent_self (every 10 s, as agents write it) and
-ping (every 60 s, the tests' interval) points over /write; 1,000
-agents are inserted into the metadata database directly (SQLite file), because agents
-come into being only through enrolment, which has no API in this build yet.
+BENCH_PING_MINUTES (as many) of ping (every 60 s, the tests' interval) points over
+/write, then waits for the store's rollups. The 1,000 agents are inserted into the
+metadata database directly (SQLite file, or psql), which is quicker than enrolling them
+one by one and stores the same rows.
 """
 import http.cookiejar
 import json
@@ -34,6 +35,9 @@ TESTS = int(os.environ.get("BENCH_TESTS", "200"))
 # Minutes of time series to seed before timing (0: none), so the dashboard and the
 # charts read real data.
 POINTS = int(os.environ.get("BENCH_POINTS_MINUTES", "60"))
+# Minutes of ping results to seed (default: as many as of agent_self); more shows how
+# the charts scale with history.
+PING_MINUTES = int(os.environ.get("BENCH_PING_MINUTES", str(POINTS)))
 # How often each agent writes agent_self: the agent's default self_metrics.interval.
 SELF_INTERVAL_S = int(os.environ.get("BENCH_SELF_INTERVAL_S", "10"))
 # The embedded time-series file, to wait for its rollups before timing.
@@ -77,7 +81,7 @@ def seed_points(csrf, agent_ids, test_ids, now):
                          f"oldest_unsent_age_s=0,probe_errors_total={n % 7 == 0 and steps - k or 0}i {t}")
     for tid, agents in test_ids:
         for a in agents:
-            for m in range(POINTS):
+            for m in range(PING_MINUTES):
                 lines.append(f"ping,agent={a},test={tid},target=192.0.2.1 sent=5i,received=5i,rtt_min_ms=1.5,"
                              f"rtt_max_ms=4.5,rtt_p50_ms=2.5,loss_percent=0 {now - m * 60_000}")
     for i in range(0, len(lines), 5000):
@@ -85,7 +89,8 @@ def seed_points(csrf, agent_ids, test_ids, now):
                                    method="POST", headers={"Authorization": "Token " + token})
         with urllib.request.urlopen(r) as resp:
             assert resp.status == 204, resp.status
-    print(f"seeded {len(lines)} time-series lines ({POINTS} min; agent_self every {SELF_INTERVAL_S} s, ping every 60 s)")
+    print(f"seeded {len(lines)} time-series lines ({POINTS} min of agent_self every {SELF_INTERVAL_S} s, "
+          f"{PING_MINUTES} min of ping every 60 s)")
     # Timing starts once the store's upkeep has rolled everything up, as it has in a
     # server that has been running: queries then read rollups, not fresh raw points.
     if TSDB:
@@ -139,7 +144,7 @@ def main():
         assert status == 201, body
         test_ids.append((json.loads(body)["id"], agent_ids[(i * 5) % AGENTS:(i * 5) % AGENTS + 5]))
     test_id = test_ids[0][0]  # one of ours (`up` adds its local agent's tests)
-    if POINTS:
+    if POINTS or PING_MINUTES:
         seed_points(csrf, agent_ids, test_ids, now)
 
     pages = ["/", "/agents", "/agents?page=10", "/agents?search=host-05", f"/agents/{agent_ids[0]}",
@@ -147,7 +152,7 @@ def main():
              "/groups", "/users", "/tokens", "/settings", "/profile", "/api/v1/dashboard",
              "/api/v1/dashboard/series", "/api/v1/dashboard/series?range=24h",
              "/api/v1/dashboard/series?range=7d", f"/api/v1/tests/{test_id}/series?range=24h"]
-    print(f"{AGENTS} agents, {TESTS} tests; {ROUNDS} sequential requests per page (debug build unless stated)")
+    print(f"{AGENTS} agents, {TESTS} tests; {ROUNDS} sequential requests per page")
     print(f"{'page':32} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'bytes':>8}")
     worst = 0.0
     for p in pages:

@@ -35,7 +35,13 @@
 //! a multiple of the rollup width, or there is no interval. Partial buckets at the
 //! range's edges and buckets still dirty (written since their rollup was computed) are
 //! read from the level below, down to raw points. Float sums may then differ from a
-//! raw summation in the last bits, as InfluxDB's own do between shards.
+//! raw summation in the last bits, as InfluxDB's own do between shards. An aggregate
+//! with no filter and no grouping spans every series of its measurement: it reads the
+//! all-series rollups (one row per bucket, see `rollup.rs`), and the series' raw points
+//! only for the edges and stale buckets.
+//!
+//! `first` and `last` without an interval read one point per series (an index seek
+//! from either end of the range), not the range.
 
 use super::rollup::{Level, Num, Partial, partial_from_row};
 use super::storage::{
@@ -255,15 +261,10 @@ impl Snapshot<'_> {
     /// Partials of one numeric field of one series over `[a, b)`, each tagged with a time
     /// inside the span it summarises (a rollup bucket's start, or a raw point's time),
     /// reading the coarsest clean level available at and below `level`.
-    ///
-    /// `series` may be [`ALL_SERIES`]: then `members` (every series of the measurement)
-    /// are read where its rollups are missing or stale.
-    #[allow(clippy::too_many_arguments)]
     fn partials(
         &mut self,
         level: Option<Level>,
-        series: i64,
-        members: &[i64],
+        source: Source<'_>,
         field: FieldInfo,
         a: i64,
         b: i64,
@@ -272,13 +273,9 @@ impl Snapshot<'_> {
         if a >= b {
             return Ok(());
         }
+        let series = source.rollup_series();
         let Some(level) = level else {
-            let raw: &[i64] = if series == ALL_SERIES {
-                members
-            } else {
-                &[series]
-            };
-            for &s in raw {
+            for &s in source.raw_series() {
                 self.scan(s, field, a, b, None, |t, v| {
                     if let Some(n) = Num::from_value(&v) {
                         out(t, Partial::of(n));
@@ -295,9 +292,9 @@ impl Snapshot<'_> {
         let inner_a = bucket_start(a, w) + if a.rem_euclid(w) == 0 { 0 } else { w };
         let inner_b = bucket_start(b, w);
         if inner_a >= inner_b {
-            return self.partials(below, series, members, field, a, b, out);
+            return self.partials(below, source, field, a, b, out);
         }
-        self.partials(below, series, members, field, a, inner_a, out)?;
+        self.partials(below, source, field, a, inner_a, out)?;
         // A bucket is stale while it, or any minute under it, awaits recomputation:
         // the upkeep marks an hour dirty only when it recomputes one of its minutes.
         let mut dirty: Vec<i64> = Vec::new();
@@ -356,9 +353,35 @@ impl Snapshot<'_> {
             counter.fetch_add(n, Ordering::Relaxed);
         }
         for bucket in dirty {
-            self.partials(below, series, members, field, bucket, bucket + w, out)?;
+            self.partials(below, source, field, bucket, bucket + w, out)?;
         }
-        self.partials(below, series, members, field, inner_b, b, out)
+        self.partials(below, source, field, inner_b, b, out)
+    }
+}
+
+/// Whose partials to read: one series, or every series of a measurement together
+/// (its all-series rollups, and those series' raw points where they are stale).
+#[derive(Clone, Copy)]
+enum Source<'m> {
+    Series(i64),
+    All(&'m [i64]),
+}
+
+impl Source<'_> {
+    /// The series id of its rollup rows.
+    fn rollup_series(&self) -> i64 {
+        match self {
+            Source::Series(id) => *id,
+            Source::All(_) => ALL_SERIES,
+        }
+    }
+
+    /// The series whose raw points it stands for.
+    fn raw_series(&self) -> &[i64] {
+        match self {
+            Source::Series(id) => std::slice::from_ref(id),
+            Source::All(members) => members,
+        }
     }
 }
 
@@ -559,10 +582,10 @@ fn aggregate(
         // pass over partials for the rollup-able columns, one raw scan for the rest.
         let member_ids: Vec<i64> = members.iter().map(|s| s.id).collect();
         // A group of every series of the measurement reads the all-series rollups.
-        let sources = if whole_measurement {
-            vec![ALL_SERIES]
+        let sources: Vec<Source> = if whole_measurement {
+            vec![Source::All(&member_ids)]
         } else {
-            member_ids.clone()
+            member_ids.iter().map(|&id| Source::Series(id)).collect()
         };
         for (field, partial_cols, raw_cols) in &by_field {
             for &source in &sources {
@@ -581,25 +604,17 @@ fn aggregate(
                             }
                         }
                     };
-                    snap.partials(
-                        level,
-                        source,
-                        &member_ids,
-                        *field,
-                        start,
-                        end,
-                        &mut |t, p| {
-                            let b = bucket_of(t);
-                            match &mut run {
-                                Some((rb, rp)) if *rb == b => rp.merge(&p),
-                                _ => {
-                                    if let Some(done) = run.replace((b, p)) {
-                                        flush(&mut buckets, done);
-                                    }
+                    snap.partials(level, source, *field, start, end, &mut |t, p| {
+                        let b = bucket_of(t);
+                        match &mut run {
+                            Some((rb, rp)) if *rb == b => rp.merge(&p),
+                            _ => {
+                                if let Some(done) = run.replace((b, p)) {
+                                    flush(&mut buckets, done);
                                 }
                             }
-                        },
-                    )?;
+                        }
+                    })?;
                     if let Some(done) = run {
                         flush(&mut buckets, done);
                     }
