@@ -42,6 +42,8 @@ PING_MINUTES = int(os.environ.get("BENCH_PING_MINUTES", str(POINTS)))
 SELF_INTERVAL_S = int(os.environ.get("BENCH_SELF_INTERVAL_S", "10"))
 # The embedded time-series file, to wait for its rollups before timing.
 TSDB = os.environ.get("SSW_TSDB")
+# With [influx] configured: the InfluxDB the points go to (database "bench").
+INFLUX = os.environ.get("SSW_INFLUX_URL")
 
 jar = http.cookiejar.CookieJar()
 opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -84,8 +86,9 @@ def seed_points(csrf, agent_ids, test_ids, now):
             for m in range(PING_MINUTES):
                 lines.append(f"ping,agent={a},test={tid},target=192.0.2.1 sent=5i,received=5i,rtt_min_ms=1.5,"
                              f"rtt_max_ms=4.5,rtt_p50_ms=2.5,loss_percent=0 {now - m * 60_000}")
+    target = (INFLUX or URL) + "/write?db=bench&precision=ms"
     for i in range(0, len(lines), 5000):
-        r = urllib.request.Request(URL + "/write?db=bench&precision=ms", data="\n".join(lines[i:i + 5000]).encode(),
+        r = urllib.request.Request(target, data="\n".join(lines[i:i + 5000]).encode(),
                                    method="POST", headers={"Authorization": "Token " + token})
         with urllib.request.urlopen(r) as resp:
             assert resp.status == 204, resp.status

@@ -6,6 +6,8 @@
 #   BENCH_PROFILE=release bash bench/ui_render.sh
 #   BENCH_DB=postgres bash bench/ui_render.sh   # metadata in a fresh PostgreSQL database
 #     (created from STREAMSWARM_TEST_DATABASE_URL, dropped afterwards; `streamswarm serve`)
+#   BENCH_TS=influx bash bench/ui_render.sh     # time series in a private InfluxDB 1.6.7
+#     (`[influx]`; its own data directory and loopback port, stopped afterwards)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -17,11 +19,21 @@ PID=
 DB_KIND=${BENCH_DB:-sqlite}
 PG_BASE=${STREAMSWARM_TEST_DATABASE_URL:-postgres://streamswarm:streamswarm@127.0.0.1:5432/postgres}
 PG_DB=ssw_bench_$$
+TS_KIND=${BENCH_TS:-embedded}
 cleanup() {
-  [[ -n $PID ]] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"
+  [[ -n $PID ]] && kill "$PID" 2>/dev/null
+  if [[ $TS_KIND == influx ]]; then stop_influxdb "$WORK/influx" || true; fi
+  wait 2>/dev/null || true; rm -rf "$WORK"
   if [[ $DB_KIND == postgres ]]; then psql "$PG_BASE" -qc "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
 }
 trap cleanup EXIT
+if [[ $TS_KIND == influx ]]; then
+  . "$ROOT/scripts/influxdb.sh"
+  INFLUX_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  SSW_INFLUX_URL=$(start_influxdb "$WORK/influx" "$INFLUX_PORT")
+  curl -sf -XPOST "$SSW_INFLUX_URL/query" --data-urlencode "q=CREATE DATABASE bench" >/dev/null
+  export SSW_INFLUX_URL STREAMSWARM__INFLUX__URL=$SSW_INFLUX_URL STREAMSWARM__INFLUX__DATABASE=bench
+fi
 export SSW_ADMIN_PASSWORD="bench-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
 if [[ $DB_KIND == postgres ]]; then
   psql "$PG_BASE" -qc "CREATE DATABASE $PG_DB" >/dev/null
@@ -46,5 +58,7 @@ else
   done
 fi
 [[ -n ${URL:-} ]] || { cat "$WORK/server.log"; exit 1; }
-echo "profile: $PROFILE, metadata: $DB_KIND, $(nproc) cores, server $URL"
-SSW_URL=$URL SSW_DB=$WORK/streamswarm.db SSW_TSDB=$WORK/timeseries.db python3 bench/ui_render.py
+echo "profile: $PROFILE, metadata: $DB_KIND, time series: $TS_KIND, $(nproc) cores, server $URL"
+TSDB=$WORK/timeseries.db
+[[ $TS_KIND == influx ]] && TSDB=
+SSW_URL=$URL SSW_DB=$WORK/streamswarm.db SSW_TSDB=$TSDB python3 bench/ui_render.py
