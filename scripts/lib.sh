@@ -234,3 +234,17 @@ ensure_chromium() {
     ensure_command npm npm
     ok "$(chromium --version 2>/dev/null | head -1), node $(node --version)"
 }
+
+# stop_process PID [TENTHS]: SIGTERM, wait up to TENTHS × 0.1 s (default 300) for the
+# process to exit, then SIGKILL; reaps it when it is our child.
+stop_process() {
+    local pid=$1 tenths=${2:-300} _
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq "$tenths"); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}

@@ -153,13 +153,7 @@ mod linux {
     }
 
     fn tests(o: &Options) -> Vec<AssignedTest> {
-        let schedule = |interval_seconds| Schedule {
-            interval_seconds,
-            jitter_seconds: 0,
-            start_at_ms: None,
-            end_at_ms: None,
-            one_shot: false,
-        };
+        let schedule = Schedule::every;
         let params = PingParams {
             count: o.count,
             interval_ms: o.ping_interval_ms,

@@ -147,13 +147,7 @@ impl Runner for FakeProbe {
 }
 
 fn schedule(interval_seconds: u32) -> Schedule {
-    Schedule {
-        interval_seconds,
-        jitter_seconds: 0,
-        start_at_ms: None,
-        end_at_ms: None,
-        one_shot: false,
-    }
+    Schedule::every(interval_seconds)
 }
 
 fn ping_test(id: i64, schedule: Schedule) -> AssignedTest {

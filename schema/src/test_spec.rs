@@ -372,6 +372,19 @@ pub struct Schedule {
     pub one_shot: bool,
 }
 
+impl Schedule {
+    /// Every `interval_seconds`, for good: no jitter, no window, on the wall-clock grid.
+    pub fn every(interval_seconds: u32) -> Schedule {
+        Schedule {
+            interval_seconds,
+            jitter_seconds: 0,
+            start_at_ms: None,
+            end_at_ms: None,
+            one_shot: false,
+        }
+    }
+}
+
 /// Everything the agent needs to run a test.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct TestSpec {
@@ -527,11 +540,8 @@ mod tests {
             target: target.into(),
             params: TestParams::from_json(kind, params)?,
             schedule: Schedule {
-                interval_seconds: 60,
                 jitter_seconds: 5,
-                start_at_ms: None,
-                end_at_ms: None,
-                one_shot: false,
+                ..Schedule::every(60)
             },
         })
     }

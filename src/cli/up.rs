@@ -169,13 +169,7 @@ impl LocalAgent {
 /// Host metrics every 10 s, ping of localhost every 10 s and, when the host has one,
 /// ping of the default IPv4 gateway every 10 s — all assigned to the local agent.
 async fn create_default_tests(store: &Store, agent_id: i64, gateway: bool) -> anyhow::Result<()> {
-    let every = |seconds| Schedule {
-        interval_seconds: seconds,
-        jitter_seconds: 0,
-        start_at_ms: None,
-        end_at_ms: None,
-        one_shot: false,
-    };
+    let every = Schedule::every;
     let mut tests = vec![
         (
             "Host metrics (local agent)".to_owned(),

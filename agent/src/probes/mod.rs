@@ -173,13 +173,7 @@ mod tests {
             kind: params.kind(),
             target: target.into(),
             params,
-            schedule: Schedule {
-                interval_seconds: 60,
-                jitter_seconds: 0,
-                start_at_ms: None,
-                end_at_ms: None,
-                one_shot: false,
-            },
+            schedule: Schedule::every(60),
         }
     }
 

@@ -180,13 +180,7 @@ mod tests {
     const SECOND: i128 = 1_000_000_000;
 
     fn schedule(interval_seconds: u32) -> Schedule {
-        Schedule {
-            interval_seconds,
-            jitter_seconds: 0,
-            start_at_ms: None,
-            end_at_ms: None,
-            one_shot: false,
-        }
+        Schedule::every(interval_seconds)
     }
 
     fn wall(ms: i64) -> SystemTime {

@@ -620,13 +620,13 @@ fn aggregate(
                     }
                 }
             }
+            // Without an interval, `first` and `last` need one point each: seek it
+            // instead of reading the range (the dashboard's per-agent numbers).
+            let selectors_only = width.is_none()
+                && raw_cols
+                    .iter()
+                    .all(|&ci| matches!(columns[ci].aggregate, Aggregate::First | Aggregate::Last));
             for s in &members {
-                // Without an interval, `first` and `last` need one point each: seek it
-                // instead of reading the range (the dashboard's per-agent numbers).
-                let selectors_only = width.is_none()
-                    && raw_cols.iter().all(|&ci| {
-                        matches!(columns[ci].aggregate, Aggregate::First | Aggregate::Last)
-                    });
                 if !raw_cols.is_empty() && selectors_only {
                     let mut picked: [Option<Option<(i64, Value)>>; 2] = [None, None];
                     for &ci in raw_cols {

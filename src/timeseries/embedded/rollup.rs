@@ -284,32 +284,28 @@ fn recompute(
             }
         }
     } else {
-        let mut stmt = if all {
+        let mut fold = |mut rows: rusqlite::Rows<'_>| -> rusqlite::Result<()> {
+            while let Some(r) = rows.next()? {
+                if let Some(p) = partial_from_row(t, r, 0) {
+                    merge(p);
+                }
+            }
+            Ok(())
+        };
+        if all {
             // Every series' row of this bucket, same level (index `…_by_bucket`).
             let mut stmt = tx.prepare_cached(&format!(
                 "SELECT count, sum, min, max FROM {} WHERE field_id = ?1 AND bucket = ?2
                  AND series_id > 0",
                 level.table()
             ))?;
-            stmt.raw_bind_parameter(1, field)?;
-            stmt.raw_bind_parameter(2, bucket)?;
-            stmt
+            fold(stmt.query(params![field, bucket])?)?;
         } else {
             let mut stmt = tx.prepare_cached(
                 "SELECT count, sum, min, max FROM rollup_1m WHERE series_id = ?1 AND field_id = ?2
                  AND bucket >= ?3 AND bucket < ?4",
             )?;
-            stmt.raw_bind_parameter(1, series)?;
-            stmt.raw_bind_parameter(2, field)?;
-            stmt.raw_bind_parameter(3, bucket)?;
-            stmt.raw_bind_parameter(4, end)?;
-            stmt
-        };
-        let mut rows = stmt.raw_query();
-        while let Some(r) = rows.next()? {
-            if let Some(p) = partial_from_row(t, r, 0) {
-                merge(p);
-            }
+            fold(stmt.query(params![series, field, bucket, end])?)?;
         }
     }
     match acc {
