@@ -16,13 +16,27 @@ pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
+/// A free TCP port on 127.0.0.1, with the port above it free too (InfluxDB also binds
+/// `port + 1`), chosen below the kernel's ephemeral range: the kernel never hands such
+/// a port to another socket (an outgoing connection, a listener on port 0), so it is
+/// still free when a test restarts a process it stopped there. A port one of the tests
+/// running side by side took meanwhile is skipped by the bind check.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let first: u16 = 10_000;
+    assert!(low > first + 100, "ephemeral ports start at {low}");
+    let span = low - 1 - first;
+    let start = rand::random_range(0..span);
+    (0..span)
+        .map(|i| first + (start + i) % span)
+        .find(|&p| {
+            TcpListener::bind(("127.0.0.1", p)).is_ok()
+                && TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        })
+        .expect("a free loopback port below the ephemeral range")
 }
 
 /// The repository root (this crate's manifest directory).
