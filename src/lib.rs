@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod names;
 pub mod settings;
 pub mod store;
 pub mod timeseries;

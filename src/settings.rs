@@ -79,12 +79,12 @@ pub const DEFINITIONS: &[Definition] = &[
         description: "1-hour summaries older than this are deleted from the embedded store.",
     },
     Definition {
-        key: "login_max_failures_per_user",
+        key: "login_max_failures_per_user_and_address",
         unit: "failures",
         min: 1,
         max: 1000,
         default: 5,
-        description: "Failed logins for one username within the window before further attempts get 429.",
+        description: "Wrong passwords for one username from one source address within the window before that address gets 429 for that username.",
     },
     Definition {
         key: "login_max_failures_per_address",
@@ -92,7 +92,23 @@ pub const DEFINITIONS: &[Definition] = &[
         min: 1,
         max: 100000,
         default: 20,
-        description: "Failed logins from one source address within the window before further attempts get 429.",
+        description: "Wrong passwords from one source address (any usernames) within the window before that address gets 429.",
+    },
+    Definition {
+        key: "login_max_failures_per_user",
+        unit: "failures",
+        min: 1,
+        max: 100000,
+        default: 10,
+        description: "Wrong passwords for one username from all addresses within the window after which every address that is not known for the user gets one try per window (the owner is never refused from an address that has not failed).",
+    },
+    Definition {
+        key: "login_known_address_days",
+        unit: "d",
+        min: 1,
+        max: 3650,
+        default: 30,
+        description: "An address the user signed in from within this many days keeps its whole per-address budget while the username is under attack.",
     },
     Definition {
         key: "login_failure_window_minutes",
@@ -100,7 +116,7 @@ pub const DEFINITIONS: &[Definition] = &[
         min: 1,
         max: 1440,
         default: 5,
-        description: "The window over which failed logins are counted.",
+        description: "The window over which wrong passwords (sign-in and password change) are counted.",
     },
 ];
 
@@ -138,6 +154,9 @@ impl RuntimeSettings {
     }
     pub fn login_failure_window(&self) -> Duration {
         self.minutes("login_failure_window_minutes")
+    }
+    pub fn known_address_period(&self) -> Duration {
+        Duration::from_secs(self.get("login_known_address_days") as u64 * 86_400)
     }
 
     pub fn entries(&self) -> impl Iterator<Item = (&'static str, i64)> + '_ {

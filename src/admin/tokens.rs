@@ -27,10 +27,7 @@ pub struct Created {
 }
 
 pub async fn create(store: &Store, actor: &Actor, req: TokenRequest) -> Result<Created> {
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid("name", "must be 1–100 characters"));
-    }
+    let name = crate::names::human_name(&req.name).map_err(|m| Error::invalid("name", m))?;
     let role = match req.kind {
         TokenKind::Api => Some(req.role.unwrap_or(Role::Viewer)),
         TokenKind::Enrol if req.role.is_some() => {

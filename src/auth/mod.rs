@@ -4,7 +4,8 @@
 //!   unknown users and rehash-on-login.
 //! - [`token`]: the API-token format (`ssw_<kind>_…` with a checksum) and its hash.
 //! - [`session`]: session ids, cookies and the CSRF token derived from the session.
-//! - [`throttle`]: login throttling per username and per source address.
+//! - [`throttle`]: password-guess throttling per address, per username and address,
+//!   and for usernames under attack (see its module doc).
 //! - [`principal`]: the authenticated caller and the access rule of each route.
 
 pub mod password;

@@ -42,11 +42,11 @@ pub enum StoreError {
         "migration {version} in the database differs from the one in this binary (edited after it was applied)"
     )]
     MigrationChanged { version: i64 },
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", postgres_cause(.0))]
     Postgres(tokio_postgres::Error),
     #[error("PostgreSQL pool: {0}")]
     Pool(String),
-    #[error("SQLite: {0}")]
+    #[error("SQLite: {}", sqlite_cause(.0))]
     Sqlite(rusqlite::Error),
 }
 
@@ -88,6 +88,32 @@ impl From<tokio_postgres::Error> for StoreError {
             }
             _ => StoreError::Postgres(e),
         }
+    }
+}
+
+/// What went wrong in PostgreSQL, for the log: the server's message and SQLSTATE, or
+/// the client error with its source. tokio-postgres alone says only "db error". The
+/// server's DETAIL and the statement's parameters are left out (they can quote values).
+fn postgres_cause(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!(
+            "{} {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        ),
+        None => match std::error::Error::source(e) {
+            Some(source) => format!("{e}: {source}"),
+            None => e.to_string(),
+        },
+    }
+}
+
+/// SQLite's message with its extended result code.
+fn sqlite_cause(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => format!("{e} (SQLite code {})", f.extended_code),
+        e => e.to_string(),
     }
 }
 

@@ -7,7 +7,11 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use streamswarm_schema::Role;
 
-/// A login name: trimmed, lower-cased, 1–64 of `a-z 0-9 . _ @ -`.
+/// Longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// A login name: a name under the shared rule of [`crate::names`], and further
+/// lower-cased and 1–64 of `a-z 0-9 . _ @ -`.
 /// Lower-casing at the boundary makes `Alice` and `alice` the same user everywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(transparent)]
@@ -15,10 +19,15 @@ pub struct Username(String);
 
 impl Username {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim().to_lowercase();
-        if s.is_empty() || s.len() > 64 {
-            return Err("username must be 1–64 characters".into());
+        let chars = s.trim().chars().count();
+        if chars == 0 || chars > MAX_USERNAME_CHARS {
+            return Err(format!(
+                "username must be 1–{MAX_USERNAME_CHARS} characters, got {chars}"
+            ));
         }
+        let s = crate::names::human_name(s)
+            .map_err(|m| format!("username {m}"))?
+            .to_lowercase();
         if !s
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))

@@ -10,6 +10,8 @@ mod authz;
 mod bad_input;
 mod cli;
 mod csrf;
+mod hardening_auth;
+mod hardening_input;
 mod openapi;
 mod ops;
 mod resources;

@@ -1,6 +1,7 @@
-//! Login throttling: per username (default 5 failures in 5 minutes) and per source
-//! address (default 20), each tested on both sides of its threshold, with the window
-//! moved by the manual clock.
+//! Login throttling from one address: per username and address (default 5 failures in
+//! 5 minutes) and per source address (default 20), each tested on both sides of its
+//! threshold, with the window moved by the manual clock. Several addresses:
+//! `hardening_auth.rs`.
 
 use crate::both_backends;
 use crate::helpers::*;

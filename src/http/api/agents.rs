@@ -210,13 +210,7 @@ async fn audit_agent(
 pub async fn update(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
     let body: AgentUpdate = ctx.json()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "name",
-            "must be 1–100 characters without control characters",
-        ));
-    }
+    let name = crate::names::human_name(&body.name).map_err(|m| Error::invalid("name", m))?;
     let agent = existing(&ctx, id).await?;
     ctx.state.store.rename_agent(id, name).await?;
     audit_agent(

@@ -20,10 +20,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
 
 pub async fn create(ctx: Ctx) -> Result<Response> {
     let body: NewGroup = ctx.json()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid("name", "must be 1–100 characters"));
-    }
+    let name = crate::names::human_name(&body.name).map_err(|m| Error::invalid("name", m))?;
     if body.description.chars().count() > 1000 {
         return Err(Error::invalid(
             "description",

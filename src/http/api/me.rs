@@ -1,8 +1,9 @@
 use crate::admin;
-use crate::auth::Principal;
+use crate::auth::{Principal, throttle};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::http::routes::{no_content, ok};
+use crate::store::audit::AuditRecord;
 use crate::store::tokens::TokenInfo;
 use crate::store::users::User;
 use schemars::JsonSchema;
@@ -59,14 +60,18 @@ pub struct PasswordChange {
 }
 
 /// Users change their own password, proving the current one. Other sessions end.
+/// A wrong current password is audited (`password.change_failed`) and throttled with
+/// failed logins (`auth::throttle`): a stolen session is no unlimited password oracle.
 pub async fn change_password(ctx: Ctx) -> Result<Response> {
     let Principal::User { user, session } = ctx.principal()? else {
         return Err(Error::Forbidden("API tokens have no password".into()));
     };
     let body: PasswordChange = ctx.json()?;
-    let (_, hash) = ctx
-        .state
-        .store
+    let store = &ctx.state.store;
+    let settings = ctx.state.settings.get(store).await?;
+    let source_ip = ctx.source_ip();
+    throttle::check(store, &settings, &user.username, source_ip.as_deref()).await?;
+    let (_, hash) = store
         .user_credentials(
             &crate::store::users::Username::parse(&user.username).map_err(Error::BadRequest)?,
         )
@@ -75,6 +80,15 @@ pub async fn change_password(ctx: Ctx) -> Result<Response> {
     let verdict =
         crate::auth::password::verify(SecretString::from(body.current_password), Some(hash)).await;
     if verdict == crate::auth::password::Verdict::Invalid {
+        store
+            .audit(AuditRecord {
+                actor: &ctx.actor().name,
+                action: "password.change_failed",
+                target: &user.username,
+                source_ip: source_ip.as_deref(),
+                details: serde_json::json!({}),
+            })
+            .await?;
         return Err(Error::invalid(
             "current_password",
             "is not your current password",

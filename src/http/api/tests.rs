@@ -53,10 +53,13 @@ struct ListQuery {
 async fn draft(ctx: &Ctx) -> Result<TestDraft> {
     let input: TestInput = ctx.json()?;
     let mut errors = Vec::new();
-    let name = input.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.push(ValidationError::new("name", "must be 1–200 characters"));
-    }
+    let name = match crate::names::human_name(&input.name) {
+        Ok(name) => name.to_owned(),
+        Err(m) => {
+            errors.push(ValidationError::new("name", m));
+            String::new()
+        }
+    };
     if input.description.chars().count() > 2000 {
         errors.push(ValidationError::new(
             "description",

@@ -4,13 +4,18 @@
 //! sets a random `ssw_login_csrf` cookie and embeds the same value in the form, POST
 //! requires them to match. Failures get one generic message whether the user or the
 //! password was wrong, and an unknown user costs the same Argon2 work as a known one.
+//!
+//! Attempts pass `auth::throttle` first. A username no user can have is a failed login
+//! like any other — audited (as the audit log bounds it) and counted; one that is also
+//! unreadable (longer than 64 characters, or holding a NUL or another character no name
+//! may hold, see `crate::names`) answers 400 naming the field instead of the generic 401.
 
 use super::{html, redirect, safe_next};
 use crate::auth::{password, session, throttle};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
-use crate::store::audit::AuditRecord;
-use crate::store::users::Username;
+use crate::store::audit::{self, AuditRecord};
+use crate::store::users::{MAX_USERNAME_CHARS, Username};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
@@ -67,7 +72,8 @@ pub async fn form(ctx: Ctx) -> Result<Response> {
 }
 
 pub async fn submit(ctx: Ctx) -> Result<Response> {
-    let f: LoginForm = ctx.form()?;
+    // NUL passes the form reader here so that such a username is audited and counted.
+    let f: LoginForm = ctx.form_allowing_nul()?;
     let next = safe_next(f.next.as_deref()).to_owned();
     let (session_cookie, csrf_cookie) = ctx.state.cookie_names();
     let cookie_header = ctx.header("cookie").unwrap_or("");
@@ -80,7 +86,7 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
     let store = &ctx.state.store;
     let settings = ctx.state.settings.get(store).await?;
     let source_ip = ctx.source_ip();
-    let attempted = f.username.trim().to_lowercase();
+    let attempted = audit::fit(&f.username.trim().to_lowercase());
     if let Err(e) = throttle::check(store, &settings, &attempted, source_ip.as_deref()).await {
         let Error::TooManyRequests { retry_after, .. } = &e else {
             return Err(e);
@@ -98,6 +104,16 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
         );
         return Ok(r);
     }
+    if let Some(message) = unreadable_username(&f.username) {
+        audit_failure(&ctx, &attempted, json!({"reason": "unreadable username"})).await?;
+        return login_page(
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            Some(&message),
+            &attempted,
+            &next,
+        );
+    }
     let credentials = match Username::parse(&f.username) {
         Ok(name) => store.user_credentials(&name).await?,
         Err(_) => None,
@@ -110,15 +126,7 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
     let (user, needs_rehash) = match (user, verdict) {
         (Some(u), password::Verdict::Valid { needs_rehash }) => (u, needs_rehash),
         _ => {
-            store
-                .audit(AuditRecord {
-                    actor: "anonymous",
-                    action: "login.failure",
-                    target: &attempted,
-                    source_ip: source_ip.as_deref(),
-                    details: json!({}),
-                })
-                .await?;
+            audit_failure(&ctx, &attempted, json!({})).await?;
             return login_page(
                 &ctx,
                 StatusCode::UNAUTHORIZED,
@@ -171,6 +179,31 @@ pub async fn submit(ctx: Ctx) -> Result<Response> {
         );
     }
     Ok(r)
+}
+
+/// Why a submitted username cannot even be shown back as one, if so.
+fn unreadable_username(raw: &str) -> Option<String> {
+    let chars = raw.trim().chars().count();
+    if chars > MAX_USERNAME_CHARS {
+        return Some(format!(
+            "username must be at most {MAX_USERNAME_CHARS} characters, got {chars}"
+        ));
+    }
+    crate::names::forbidden_character(raw.trim()).map(|m| format!("username {m}"))
+}
+
+async fn audit_failure(ctx: &Ctx, attempted: &str, details: serde_json::Value) -> Result<()> {
+    ctx.state
+        .store
+        .audit(AuditRecord {
+            actor: "anonymous",
+            action: "login.failure",
+            target: attempted,
+            source_ip: ctx.source_ip().as_deref(),
+            details,
+        })
+        .await?;
+    Ok(())
 }
 
 pub async fn confirm_logout(ctx: Ctx) -> Result<Response> {
