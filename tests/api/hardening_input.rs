@@ -329,3 +329,38 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    nul_in_an_agent_heartbeat_is_a_400_naming_the_fact,
+    |app| async {
+        let (id, credential) = app.agent_token("edge-01").await;
+        let viewer = app.api_token(Role::Viewer).await;
+        let agent = |app: &TestApp| {
+            app.with_token(Method::GET, &format!("/api/v1/agents/{id}"), &viewer)
+                .send()
+        };
+        let (_, before) = status_json(agent(&app).await.unwrap()).await;
+        let (status, answer) = status_json(
+            bare_client()
+                .post(app.url("/api/v1/agent/heartbeat"))
+                .bearer_auth(&credential)
+                .json(&json!({
+                    "hostname": "edge-01",
+                    "facts": {"os": "Debian\u{0}", "agent_version": "0.1.0"},
+                    "sent_at_ms": 1_764_100_000_000i64
+                }))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"].as_str().unwrap();
+        assert!(
+            message.contains("facts.os") && message.contains("NUL"),
+            "{message}"
+        );
+        let (_, after) = status_json(agent(&app).await.unwrap()).await;
+        assert_eq!(after, before, "nothing stored changed");
+    }
+);
