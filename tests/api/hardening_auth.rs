@@ -187,3 +187,36 @@ both_backends!(failed_logins_count_against_password_changes, |app| async {
         .unwrap();
     assert_eq!(resp.status(), 429);
 });
+
+/// Two guesses for `user` from two strangers' addresses.
+async fn attack(app: &TestApp, user: &str) {
+    for n in [10, 11] {
+        assert_eq!(login_from(app, n, user, WRONG).await, 401);
+    }
+}
+
+both_backends!(
+    an_address_stops_being_known_after_login_known_address_days,
+    |app| async {
+        let (user, pw) = ada();
+        let admin = app.api_token(Role::Admin).await;
+        let resp = app
+            .with_token(Method::PATCH, "/api/v1/settings", &admin)
+            .json(&json!({"login_max_failures_per_user": 2, "login_known_address_days": 30}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(login_from(&app, 1, user, pw).await, 303);
+        // 29 days later the address is still known: a typo during an attack is forgiven.
+        app.clock.advance(Duration::from_secs(29 * 86_400));
+        attack(&app, user).await;
+        assert_eq!(login_from(&app, 1, user, WRONG).await, 401);
+        assert_eq!(login_from(&app, 1, user, pw).await, 303);
+        // 31 days after its last sign-in the address is a stranger's again: one guess.
+        app.clock.advance(Duration::from_secs(31 * 86_400));
+        attack(&app, user).await;
+        assert_eq!(login_from(&app, 1, user, WRONG).await, 401);
+        assert_eq!(login_from(&app, 1, user, pw).await, 429);
+    }
+);
