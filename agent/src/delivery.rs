@@ -301,7 +301,9 @@ impl Pipeline {
                     continue;
                 }
                 Ok(Some(None)) => {
+                    // The store took the batch: whatever woke us was right.
                     ping_trusted = true;
+                    woken = Woken::Timer;
                     continue;
                 }
                 Ok(Some(Some((RetryReason::Unauthorized { status, message }, _)))) => {
