@@ -11,6 +11,7 @@ use streamswarm_agent::probes;
 
 use clap::Parser;
 use probes::ping::{self, SocketChoice, SocketKind};
+use probes::policy::TargetPolicy;
 use streamswarm_schema::test_spec::PingParams;
 use streamswarm_tsdb::{Precision, validate_against_schema};
 
@@ -36,7 +37,8 @@ async fn main() -> anyhow::Result<()> {
         "raw" => SocketChoice::Only(SocketKind::Raw),
         other => anyhow::bail!("--socket must be auto, dgram or raw, not {other}"),
     };
-    let result = ping::run_with(&args.target, &params, choice).await;
+    // The agent's default target policy, as a freshly installed agent applies it.
+    let result = ping::run_with(&args.target, &params, &TargetPolicy::default(), choice).await;
     let point = ping::to_point(&result, 1, 1);
     let violations = match validate_against_schema(&point) {
         Ok(()) => Vec::new(),

@@ -3,6 +3,7 @@
 //! environment variables, which win. Validated at load; every error names its key.
 //! Every key is documented in `agent/streamswarm-agent.example.toml` (a test loads it).
 
+use crate::probes::policy::{DEFAULT_DENY, TargetPolicy};
 use crate::spool::{FsyncPolicy, SpoolConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
@@ -104,6 +105,13 @@ pub struct ProbesSection {
     /// Added to a test's own timeout before its run is abandoned.
     #[serde(deserialize_with = "duration")]
     pub timeout_margin: Duration,
+    /// Networks no probe may reach (checked on the resolved address of every run);
+    /// [`DEFAULT_DENY`] when absent. A list, or one comma-separated string (environment).
+    #[serde(deserialize_with = "networks")]
+    pub deny: Vec<String>,
+    /// Networks probes may reach even inside a `deny` network.
+    #[serde(deserialize_with = "networks")]
+    pub allow: Vec<String>,
 }
 
 impl Default for ProbesSection {
@@ -111,6 +119,8 @@ impl Default for ProbesSection {
         ProbesSection {
             max_concurrent: 1024,
             timeout_margin: Duration::from_secs(2),
+            deny: DEFAULT_DENY.iter().map(|s| (*s).to_owned()).collect(),
+            allow: Vec::new(),
         }
     }
 }
@@ -153,6 +163,26 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(s.trim())
         .map_err(|e| serde::de::Error::custom(format!("{s:?} is not a duration like \"10s\": {e}")))
+}
+
+/// A list of networks: a TOML array, or one string of comma-separated networks (what
+/// an environment variable can hold; an empty string is an empty list).
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Networks {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Networks::deserialize(d)? {
+        Networks::List(list) => list,
+        Networks::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// A configuration value that cannot work, named by its key.
@@ -235,6 +265,7 @@ impl AgentConfig {
                 self.probes.max_concurrent
             ));
         }
+        self.target_policy()?;
         if self.self_metrics.interval < Duration::from_secs(1) {
             return err(format!(
                 "self_metrics.interval must be at least 1s, got {:?}",
@@ -277,6 +308,12 @@ impl AgentConfig {
             segment_bytes: self.spool.segment_bytes,
             fsync,
         })
+    }
+
+    /// The outbound target policy of `probes.deny` and `probes.allow`.
+    pub fn target_policy(&self) -> Result<TargetPolicy, ConfigError> {
+        TargetPolicy::new("probes", &self.probes.deny, &self.probes.allow)
+            .map_err(|e| ConfigError(e.to_string()))
     }
 
     pub fn prometheus_listen(&self) -> Result<Option<SocketAddr>, ConfigError> {

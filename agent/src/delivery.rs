@@ -14,16 +14,31 @@
 //!   429/503/5xx and connection errors keep it and wait as the writer's policy says.
 //! - 401/403 means the credential is revoked: the task returns
 //!   [`DeliveryExit::Unauthorized`] with the data still in the spool.
+//! - **Back as soon as the store is.** When the store did not answer at all (connection
+//!   refused, reset, timeout; or a gateway's 502/504), the wait is cut short by either
+//!   sign that it is back: the runtime's heartbeat reaching the server again
+//!   ([`Pipeline::store_reachable`]), or the store answering `GET /ping` (tried every
+//!   [`REACHABILITY_PROBE_INTERVAL`] while waiting, each try bounded by
+//!   [`REACHABILITY_PROBE_TIMEOUT`]). After a retry that `/ping` triggered fails the same
+//!   way, `/ping` must be seen failing before it may trigger another, so a store that
+//!   answers `/ping` but drops writes is retried on the backoff, not every second. A
+//!   store that answered (throttling, other 5xx, an alarm) is waited out as it asked.
 //! - A full spool drops its oldest segment; the spool counts those (`spool_full`).
 
 use crate::spool::{OpenReport, Spool, SpoolConfig, SpoolError, SpoolStats};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use streamswarm_tsdb::line_protocol::{Point, Precision};
 use streamswarm_tsdb::write::{RetryReason, WriteEvent, Writer};
 use tokio::sync::{Notify, mpsc, watch};
+
+/// How often a waiting delivery asks the store `GET /ping` while it does not answer.
+pub const REACHABILITY_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The longest one `GET /ping` may take (a blackholed host never answers).
+pub const REACHABILITY_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Every line goes out in nanoseconds: two points of one series measured within the
 /// same coarser unit would overwrite each other.
@@ -76,6 +91,7 @@ pub struct Pipeline {
     spool: Arc<Mutex<Spool>>,
     counters: Arc<Counters>,
     appended: Arc<Notify>,
+    reachable: Arc<Notify>,
 }
 
 /// How the delivery task ended.
@@ -110,6 +126,7 @@ impl Pipeline {
                 spool: Arc::new(Mutex::new(spool)),
                 counters: Arc::default(),
                 appended: Arc::default(),
+                reachable: Arc::default(),
             },
             report,
         ))
@@ -117,6 +134,13 @@ impl Pipeline {
 
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
+    }
+
+    /// Tells the delivery task the store is probably reachable again (the server
+    /// answered a heartbeat after an outage): a wait for an unreachable store ends now.
+    /// When no wait is in progress the next one ends at once (one early retry at most).
+    pub fn store_reachable(&self) {
+        self.reachable.notify_one();
     }
 
     async fn with_spool<T: Send + 'static>(
@@ -259,11 +283,14 @@ impl Pipeline {
 
     /// The delivery loop: runs until `stop` turns true or the credential is refused.
     pub async fn deliver(&self, writer: Writer, mut stop: watch::Receiver<bool>) -> DeliveryExit {
+        // Whether an answered `/ping` may end the next wait (see the module doc).
+        let mut ping_trusted = true;
+        let mut woken = Woken::Timer;
         loop {
             if *stop.borrow() {
                 return DeliveryExit::Stopped;
             }
-            let wait = match self.send_one(&writer).await {
+            let (wait, unreachable) = match self.send_one(&writer).await {
                 Ok(None) => {
                     tokio::select! {
                         _ = self.appended.notified() => {}
@@ -273,23 +300,76 @@ impl Pipeline {
                     }
                     continue;
                 }
-                Ok(Some(None)) => continue,
+                Ok(Some(None)) => {
+                    // The store took the batch: whatever woke us was right.
+                    ping_trusted = true;
+                    woken = Woken::Timer;
+                    continue;
+                }
                 Ok(Some(Some((RetryReason::Unauthorized { status, message }, _)))) => {
                     return DeliveryExit::Unauthorized {
                         message: format!("{status}: {message}"),
                     };
                 }
-                Ok(Some(Some((_, after)))) => after,
+                Ok(Some(Some((reason, after)))) => (after, unanswered(&reason)),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the spool; retrying in 5 s");
-                    Duration::from_secs(5)
+                    (Duration::from_secs(5), false)
                 }
             };
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+            if unreachable {
+                if woken == Woken::Ping {
+                    ping_trusted = false;
+                }
+                woken = self
+                    .wait_until_reachable(&writer, wait, &mut stop, &mut ping_trusted)
+                    .await;
+            } else {
+                woken = Woken::Timer;
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
             }
         }
+    }
+
+    /// Waits out `wait` after the store did not answer, unless it is back sooner: the
+    /// runtime says so ([`Self::store_reachable`]) or it answers `GET /ping` (only after
+    /// failing one first, unless `ping_trusted`; a failed `/ping` restores the trust).
+    async fn wait_until_reachable(
+        &self,
+        writer: &Writer,
+        wait: Duration,
+        stop: &mut watch::Receiver<bool>,
+        ping_trusted: &mut bool,
+    ) -> Woken {
+        let deadline = tokio::time::Instant::now() + wait;
+        let trusted = AtomicBool::new(*ping_trusted);
+        let answers_ping = async {
+            loop {
+                tokio::time::sleep(REACHABILITY_PROBE_INTERVAL).await;
+                match tokio::time::timeout(REACHABILITY_PROBE_TIMEOUT, writer.ping()).await {
+                    Ok(Ok(())) if trusted.load(Ordering::Relaxed) => return,
+                    Ok(Ok(())) => {}
+                    _ => trusted.store(true, Ordering::Relaxed),
+                }
+            }
+        };
+        let woken = tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => Woken::Timer,
+            _ = self.reachable.notified() => {
+                tracing::debug!("the server is reachable again; sending the backlog now");
+                Woken::Heartbeat
+            }
+            _ = answers_ping => {
+                tracing::debug!("the write target answers /ping again; sending the backlog now");
+                Woken::Ping
+            }
+            _ = stop.changed() => Woken::Timer,
+        };
+        *ping_trusted = trusted.load(Ordering::Relaxed);
+        woken
     }
 
     /// At shutdown: sends what it can until the store asks to wait, the spool is empty
@@ -311,5 +391,27 @@ impl Pipeline {
                 }
             }
         }
+    }
+}
+
+/// What ended a wait for an unreachable store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woken {
+    /// Its time was up (or the task is stopping).
+    Timer,
+    /// The runtime's heartbeat reached the server again.
+    Heartbeat,
+    /// The store answered `GET /ping`.
+    Ping,
+}
+
+/// Whether a retry reason means the store did not answer at all (so its return is worth
+/// watching for), as opposed to answering "wait" or "fix me".
+fn unanswered(reason: &RetryReason) -> bool {
+    match reason {
+        RetryReason::Connection { .. } => true,
+        // A gateway saying its backend is down or silent.
+        RetryReason::ServerError { status, .. } => matches!(status, 502 | 504),
+        _ => false,
     }
 }

@@ -1,6 +1,7 @@
 //! Host facts sent with enrolment and every heartbeat (`docs/agent-api.md`). What the
 //! host does not tell (sysinfo returns an error) is left out (`null`), never guessed.
 
+use crate::probes::policy::PolicyReport;
 use serde::Serialize;
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, Networks, RefreshKind, System};
 
@@ -18,6 +19,9 @@ pub struct HostFacts {
     pub uptime_seconds: Option<u64>,
     /// The agent's estimate from the previous heartbeat: server clock − own clock.
     pub clock_offset_ms: Option<f64>,
+    /// The targets this agent refuses (`[probes] deny` / `allow`); set by the runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_policy: Option<PolicyReport>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -90,5 +94,6 @@ pub fn collect(clock_offset_ms: Option<f64>) -> HostFacts {
         agent_version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: System::uptime().ok(),
         clock_offset_ms,
+        probe_policy: None,
     }
 }

@@ -10,7 +10,8 @@
 //!   fetched (`If-None-Match`), persisted and handed to the scheduler.
 //! - **Outages** of the server change nothing: the persisted assignments keep running
 //!   and points keep going to the spool. The outage is logged once, then every
-//!   `server.outage_log_interval`.
+//!   `server.outage_log_interval`. The first heartbeat that reaches the server again
+//!   wakes delivery ([`Pipeline::store_reachable`]), so the spool drains at once.
 //! - **Revocation** (401 on heartbeat, assignments or a write): one clear error, the
 //!   scheduler and delivery stop, spooled data is kept, and the agent idles. Every
 //!   `server.revoked_recheck_interval` it reloads `identity.json` (a re-enrolment may
@@ -32,6 +33,7 @@ use crate::server::{AssignmentsAnswer, ServerClient, ServerError};
 use crate::state::{Identity, StateDir, WriteTarget};
 use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use streamswarm_tsdb::line_protocol::Point;
 use streamswarm_tsdb::write::Writer;
@@ -264,10 +266,14 @@ pub async fn run_with(
         ServerClient::new(server.clone(), config.server.request_timeout).map_err(Fatal)?;
     let mut writer = writer_for(&server, &identity)?;
     let (pipeline, _) = Pipeline::open(config.spool_dir(), config.spool_config()?).await?;
+    let target_policy = config.target_policy()?;
+    let policy_report = target_policy.report();
     tracing::info!(
         agent_id = identity.agent_id,
         server = %server,
         write = ?identity.write,
+        probes_deny = ?policy_report.deny,
+        probes_allow = ?policy_report.allow,
         "agent starting"
     );
 
@@ -280,6 +286,7 @@ pub async fn run_with(
             agent_id: identity.agent_id,
             max_concurrent: config.probes.max_concurrent,
             probe_timeout_margin: config.probes.timeout_margin,
+            target_policy: Arc::new(target_policy),
         },
         points: points_tx.clone(),
         running: None,
@@ -387,8 +394,11 @@ pub async fn run_with(
                 }
                 // Read every time: the host name and addresses may change under a
                 // running agent without changing its identity.
+                let report = policy_report.clone();
                 let (hostname, facts) = tokio::task::spawn_blocking(move || {
-                    (facts::hostname(), facts::collect(clock_offset))
+                    let mut facts = facts::collect(clock_offset);
+                    facts.probe_policy = Some(report);
+                    (facts::hostname(), facts)
                 })
                 .await
                 .expect("facts do not panic");
@@ -433,6 +443,9 @@ pub async fn run_with(
                     Ok(()) => {
                         if let Some((since, _)) = outage.take() {
                             tracing::info!(down_for = ?since.elapsed(), "the server is reachable again");
+                            // Delivery may be waiting out a long backoff for the same
+                            // outage; its backlog goes now, not minutes later.
+                            pipeline.store_reachable();
                         }
                         if revoked {
                             tracing::info!(

@@ -10,6 +10,7 @@ mod authz;
 mod bad_input;
 mod cli;
 mod csrf;
+mod hardening_agent;
 mod hardening_auth;
 mod hardening_input;
 mod openapi;

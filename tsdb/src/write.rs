@@ -280,6 +280,12 @@ impl Writer {
         self.state.failures.load(Ordering::Relaxed)
     }
 
+    /// `GET /ping` on the write target: a cheap "is it back?" while a batch waits out
+    /// its backoff (InfluxDB and the server's embedded store both answer 204).
+    pub async fn ping(&self) -> Result<(), String> {
+        self.client.ping().await
+    }
+
     /// Sends one batch as one request and says what to do next. Nothing is logged or
     /// counted here beyond the request count: callers use [`Self::send_splitting`] or
     /// [`Self::deliver`], which turn outcomes into events.

@@ -6,15 +6,21 @@
 //! - `ping` — ICMP echo (loss, RTT statistics, reply TTL) over IPv4 and IPv6.
 //! - `stats` — the pure RTT statistics shared by probes (mdev, RFC 3550 jitter, percentiles).
 //! - `icmp` — ICMP echo packet building and parsing, no I/O.
+//! - `policy` — the outbound target policy (`[probes] deny` / `allow`): every network
+//!   probe gets its addresses from it, checked at run time on the resolved address.
 //!
 //! This file is the dispatch the scheduler calls: [`prepare`] (can this agent run the
 //! test, and the state it keeps between runs), [`run_test`] (one run → its points),
 //! [`natural_duration`] (how long a run may take) and [`timeout_points`] (what a run
-//! cancelled at its limit reports). A new probe adds one arm to each.
+//! cancelled at its limit reports). A new probe adds one arm to each. [`run_test`] takes
+//! the agent's [`TargetPolicy`]: a network probe resolves its target through
+//! [`TargetPolicy::resolve`] (its socket code takes a [`policy::Permitted`] address), so
+//! a denied target becomes the probe's error point before any packet leaves.
 
 pub mod host;
 pub mod icmp;
 pub mod ping;
+pub mod policy;
 pub mod stats;
 
 use std::sync::{Arc, Mutex};
@@ -23,8 +29,10 @@ use std::time::{Duration, SystemTime};
 use streamswarm_schema::test_spec::{PingParams, TestKind, TestParams, TestSpec};
 use streamswarm_tsdb::{Point, Timestamp};
 
-/// The longest a ping run spends resolving its target (`ping.rs`'s resolve timeout).
-const PING_RESOLVE_BOUND: Duration = Duration::from_secs(5);
+pub use policy::TargetPolicy;
+
+/// The longest a ping run spends resolving its target (the policy's resolve timeout).
+const PING_RESOLVE_BOUND: Duration = policy::RESOLVE_TIMEOUT;
 
 /// How long one host sample may take: it reads `/proc` and walks the process table,
 /// normally in milliseconds; seconds mean the host is in trouble.
@@ -87,16 +95,18 @@ fn ping_duration(p: &PingParams) -> Duration {
 }
 
 /// Runs `spec` once and returns its points. Probes report target failures inside
-/// their points (`error` fields); `Err` means the agent itself could not measure.
+/// their points (`error` fields), a target `policy` denies included; `Err` means the
+/// agent itself could not measure.
 pub async fn run_test(
     agent_id: i64,
     test_id: i64,
     spec: &TestSpec,
     state: &ProbeState,
+    policy: &TargetPolicy,
 ) -> Result<Vec<Point>, ProbeError> {
     match (&spec.params, state) {
         (TestParams::Ping(params), ProbeState::Ping) => {
-            let result = ping::run(&spec.target, params).await;
+            let result = ping::run(&spec.target, params, policy).await;
             Ok(vec![
                 ping::to_point(&result, agent_id, test_id).into_dynamic(),
             ])

@@ -47,7 +47,8 @@
 //! - `sent` counts every echo request the probe tried to send, including ones the host
 //!   refused to route (`ENETUNREACH`): from the user's side those requests were lost, so
 //!   an unreachable target reads 100 % loss with an `error`, never a missing point.
-//! - When the target does not resolve, or no socket opens, nothing is sent: `sent` = 0,
+//! - When the target does not resolve, resolves to an address the agent's target policy
+//!   denies (`super::policy`), or no socket opens, nothing is sent: `sent` = 0,
 //!   `loss_percent` is absent (the schema's rule for "nothing was sent") and `error` says
 //!   why.
 //! - A reply arriving more than `timeout_ms` after its request counts as lost.
@@ -56,21 +57,19 @@
 //!   last answers can arrive too late to be counted.
 
 use super::icmp::Family;
+use super::policy::TargetPolicy;
 use super::stats::{self, RttSummary};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use streamswarm_schema::measurements::ping;
-use streamswarm_schema::test_spec::{AddressFamily, PingParams};
+use streamswarm_schema::test_spec::PingParams;
 use streamswarm_tsdb::{Point, Timestamp};
 
 /// The socket side: Linux ICMP sockets, `recvmsg` control messages, the send/receive loop.
 #[cfg(target_os = "linux")]
 mod linux;
-
-/// How long name resolution may take before the run fails with an error.
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which kind of ICMP socket a run used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,26 +150,33 @@ impl PingResult {
     }
 }
 
-/// Runs one ping against `target` (host name or IP literal, resolved now, every run).
-pub async fn run(target: &str, params: &PingParams) -> PingResult {
-    run_with(target, params, SocketChoice::Auto).await
+/// Runs one ping against `target` (host name or IP literal, resolved now, every run,
+/// and checked against `policy` before any packet is sent).
+pub async fn run(target: &str, params: &PingParams, policy: &TargetPolicy) -> PingResult {
+    run_with(target, params, policy, SocketChoice::Auto).await
 }
 
 /// [`run`] with the socket kind chosen by the caller.
-pub async fn run_with(target: &str, params: &PingParams, choice: SocketChoice) -> PingResult {
+pub async fn run_with(
+    target: &str,
+    params: &PingParams,
+    policy: &TargetPolicy,
+    choice: SocketChoice,
+) -> PingResult {
     let mut result = PingResult::new(target, SystemTime::now());
-    let ip = match resolve(target, params.family).await {
-        Ok(ip) => ip,
+    let address = match policy.resolve(target, params.family).await {
+        Ok(address) => address,
         Err(e) => {
             result.fail(e);
             return result;
         }
     };
+    let ip = address.ip();
     let family = Family::of(ip);
     result.resolved = Some(ip);
     result.family = Some(family);
     #[cfg(target_os = "linux")]
-    linux::exchange(ip, params, choice, &mut result).await;
+    linux::exchange(address, params, choice, &mut result).await;
     #[cfg(not(target_os = "linux"))]
     {
         let _ = choice;
@@ -221,50 +227,6 @@ pub fn to_point(
         .timestamp(Timestamp::from_nanos(result.started_at_ns))
 }
 
-/// Resolves `target` to one address of the wanted family: an IP literal as is, a name
-/// through the system resolver (`getaddrinfo`, so `/etc/hosts` and the host's resolver
-/// order apply), taking its first answer of the family.
-async fn resolve(target: &str, family: AddressFamily) -> Result<IpAddr, String> {
-    let host = target
-        .strip_prefix('[')
-        .and_then(|t| t.strip_suffix(']'))
-        .unwrap_or(target);
-    let fits = |ip: &IpAddr| match family {
-        AddressFamily::Any => true,
-        AddressFamily::Ipv4 => ip.is_ipv4(),
-        AddressFamily::Ipv6 => ip.is_ipv6(),
-    };
-    let wanted = match family {
-        AddressFamily::Any => "IP",
-        AddressFamily::Ipv4 => "IPv4",
-        AddressFamily::Ipv6 => "IPv6",
-    };
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return if fits(&ip) {
-            Ok(ip)
-        } else {
-            Err(format!(
-                "{ip} is not an {wanted} address, which the test's family asks for"
-            ))
-        };
-    }
-    let answers = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, 0)))
-        .await
-        .map_err(|_| {
-            format!(
-                "{host} did not resolve within {} s",
-                RESOLVE_TIMEOUT.as_secs()
-            )
-        })?
-        .map_err(|e| format!("{host} did not resolve: {e}"))?;
-    let addresses: Vec<IpAddr> = answers.map(|a| a.ip()).collect();
-    addresses
-        .iter()
-        .copied()
-        .find(fits)
-        .ok_or_else(|| format!("{host} has no {wanted} address (it resolved to {addresses:?})"))
-}
-
 /// Line protocol string fields cannot hold newlines; error texts become one line.
 fn one_line(text: &str) -> String {
     text.split(['\n', '\r'])
@@ -277,6 +239,7 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use streamswarm_schema::test_spec::AddressFamily;
     use streamswarm_tsdb::{Precision, assert_follows_schema};
 
     fn answered() -> PingResult {
@@ -354,7 +317,7 @@ mod tests {
             ..PingParams::default()
         };
         // An IPv4 literal with family ipv6 fails before any network traffic.
-        let result = run("127.0.0.1", &params).await;
+        let result = run("127.0.0.1", &params, &TargetPolicy::permit_all()).await;
         assert_eq!((result.sent, result.received), (0, 0));
         assert_eq!(result.loss_percent(), None);
         let error = result.error.clone().unwrap();
@@ -363,19 +326,6 @@ mod tests {
         assert_follows_schema(&point);
         assert!(point.field_value("loss_percent").is_none());
         assert!(point.tag_value("family").is_none());
-    }
-
-    #[tokio::test]
-    async fn literals_and_bracketed_ipv6_resolve_without_lookup() {
-        assert_eq!(
-            resolve("[::1]", AddressFamily::Any).await.unwrap(),
-            "::1".parse::<IpAddr>().unwrap()
-        );
-        assert_eq!(
-            resolve("10.0.0.1", AddressFamily::Ipv4).await.unwrap(),
-            "10.0.0.1".parse::<IpAddr>().unwrap()
-        );
-        assert!(resolve("10.0.0.1", AddressFamily::Ipv6).await.is_err());
     }
 
     #[test]

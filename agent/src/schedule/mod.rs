@@ -61,6 +61,8 @@ pub struct SchedulerConfig {
     pub max_concurrent: usize,
     /// Added to each probe's natural duration before a run is cancelled.
     pub probe_timeout_margin: Duration,
+    /// The addresses probes may reach (`[probes] deny` / `allow`).
+    pub target_policy: Arc<probes::TargetPolicy>,
 }
 
 impl Default for SchedulerConfig {
@@ -76,6 +78,7 @@ impl SchedulerConfig {
             agent_id,
             max_concurrent: 1024,
             probe_timeout_margin: Duration::from_secs(2),
+            target_policy: Arc::default(),
         }
     }
 }
@@ -150,9 +153,11 @@ pub struct RunContext {
     pub started_at: SystemTime,
 }
 
-/// The real probes (`probes::run_test`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProbeRunner;
+/// The real probes (`probes::run_test`) under the agent's target policy.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeRunner {
+    pub policy: Arc<probes::TargetPolicy>,
+}
 
 impl Runner for ProbeRunner {
     type State = probes::ProbeState;
@@ -170,8 +175,9 @@ impl Runner for ProbeRunner {
         run: RunContext,
         state: Self::State,
     ) -> impl Future<Output = Result<Vec<Point>, String>> + Send + 'static {
+        let policy = Arc::clone(&self.policy);
         async move {
-            probes::run_test(run.agent_id, run.test.id, &run.test.spec, &state)
+            probes::run_test(run.agent_id, run.test.id, &run.test.spec, &state, &policy)
                 .await
                 .map_err(|e| e.to_string())
         }
@@ -184,7 +190,10 @@ pub type WallClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Starts the scheduler with the real probes and the system clock. Call inside a
 /// Tokio runtime; the scheduler runs no test until [`SchedulerHandle::set_tests`].
 pub fn spawn(config: SchedulerConfig, out: mpsc::Sender<Vec<Point>>) -> SchedulerHandle {
-    spawn_with(config, out, ProbeRunner, Arc::new(SystemTime::now))
+    let runner = ProbeRunner {
+        policy: Arc::clone(&config.target_policy),
+    };
+    spawn_with(config, out, runner, Arc::new(SystemTime::now))
 }
 
 /// [`spawn`] with a chosen runner and wall clock (tests inject both).

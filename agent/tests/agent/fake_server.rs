@@ -85,9 +85,10 @@ pub struct FakeServer {
 }
 
 impl FakeServer {
-    /// Starts on a free loopback port.
+    /// Starts on a free loopback port below the ephemeral range (see [`refused_addr`]),
+    /// so a test that stops it can start it again on the same port.
     pub async fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> Self {
-        Self::start_on("127.0.0.1:0".parse().unwrap(), handler).await
+        Self::start_on(refused_addr().await, handler).await
     }
 
     /// Starts on `addr` (a port a test reserved earlier, to come back "up").
@@ -191,10 +192,24 @@ impl FakeServer {
     }
 }
 
-/// A loopback address nothing listens on: connections to it are refused.
+/// A loopback address nothing listens on: connections to it are refused. Its port is
+/// below the kernel's ephemeral range, which the kernel never hands to another socket
+/// (an outgoing connection, a listener on port 0), so a test that later starts a fake
+/// there finds it still free; a port a test running side by side took is skipped.
 pub async fn refused_addr() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
-    addr
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let first: u16 = 10_000;
+    assert!(low > first + 100, "ephemeral ports start at {low}");
+    let span = low - first;
+    let start = rand::random_range(0..span);
+    for i in 0..span {
+        let addr = SocketAddr::from(([127, 0, 0, 1], first + (start + i) % span));
+        if tokio::net::TcpListener::bind(addr).await.is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port below the ephemeral range")
 }

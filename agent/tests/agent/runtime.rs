@@ -520,3 +520,97 @@ async fn fake_server_an_outage_is_logged_once_then_at_a_low_rate_and_its_end_too
     agent.await.unwrap().unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn fake_server_the_heartbeat_reports_the_probe_policy_the_agent_enforces() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Arc::new(Mutex::new(Api {
+        revoked: false,
+        etag: "\"v1\"".into(),
+        tests: serde_json::json!([]),
+        writes: vec![],
+    }));
+    let server = FakeServer::start(handler(&api)).await;
+    let sched = Arc::new(Mutex::new(SchedulerLog::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut cfg = config(dir.path(), &server.url(), Some("ssw_enr_token"));
+    cfg.probes.deny = vec!["169.254.0.0/16".into(), "127.0.0.0/8".into()];
+    cfg.probes.allow = vec!["127.0.0.53".into()];
+    let agent = tokio::spawn(run_with(cfg, stand_in(&sched), async move {
+        let _ = stopped.await;
+    }));
+    until("a heartbeat", || {
+        !server.requests_to("/api/v1/agent/heartbeat").is_empty()
+    })
+    .await;
+    let heartbeat = server.requests_to("/api/v1/agent/heartbeat")[0].json();
+    assert_eq!(
+        heartbeat["facts"]["probe_policy"],
+        serde_json::json!({"deny": ["169.254.0.0/16", "127.0.0.0/8"], "allow": ["127.0.0.53/32"]})
+    );
+    stop.send(()).unwrap();
+    agent.await.unwrap().unwrap();
+    server.stop().await;
+}
+
+/// The time of a line (its last field, nanoseconds).
+fn line_time_ns(line: &str) -> i64 {
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// The FAKE server answers no `/ping` here (404), so only the heartbeat that reaches it
+/// again can end delivery's backoff early.
+#[tokio::test(flavor = "current_thread")]
+async fn fake_server_after_a_server_outage_the_spool_drains_within_2s_of_its_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = Arc::new(Mutex::new(Api {
+        revoked: false,
+        etag: "\"v1\"".into(),
+        tests: serde_json::json!([]),
+        writes: vec![],
+    }));
+    let server = FakeServer::start(handler(&api)).await;
+    let addr = server.addr;
+    let sched = Arc::new(Mutex::new(SchedulerLog::default()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(run_with(
+        config(dir.path(), &server.url(), Some("ssw_enr_token")),
+        stand_in(&sched),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let self_sample = |l: &String| l.starts_with("agent_self,agent=42 ");
+    until("self-metrics written", || {
+        api.lock().unwrap().writes.iter().any(self_sample)
+    })
+    .await;
+
+    // Down long enough for the write backoff (1 s doubling, with jitter) to grow: the
+    // self-metrics written every second fail into it.
+    server.stop().await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let returned_at_ns = Timestamp::from_system_time(std::time::SystemTime::now())
+        .unwrap()
+        .as_nanos();
+    let server = FakeServer::start_on(addr, handler(&api)).await;
+    let back = tokio::time::Instant::now();
+    // The last sample taken while the server was down (one a second) has arrived.
+    until("the backlog", || {
+        api.lock().unwrap().writes.iter().any(|l| {
+            self_sample(l) && {
+                let t = line_time_ns(l);
+                t <= returned_at_ns && t > returned_at_ns - 1_500_000_000
+            }
+        })
+    })
+    .await;
+    let drained_after = back.elapsed();
+    assert!(
+        drained_after <= Duration::from_secs(2),
+        "the backlog took {drained_after:?} after the server returned"
+    );
+    stop.send(()).unwrap();
+    agent.await.unwrap().unwrap();
+    server.stop().await;
+}

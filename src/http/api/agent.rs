@@ -53,6 +53,48 @@ pub struct HostFacts {
     /// The agent's estimate of its clock's offset from the server's, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock_offset_ms: Option<f64>,
+    /// The targets the agent refuses to probe (its `[probes] deny` / `allow`). Absent
+    /// from agents older than the policy, which refuse nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_policy: Option<ProbePolicy>,
+}
+
+/// An agent's outbound target policy: networks (`169.254.0.0/16`, `fe80::/10`) its
+/// probes never reach, and exceptions to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbePolicy {
+    #[serde(default)]
+    pub deny: Vec<String>,
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl ProbePolicy {
+    /// The policy of an agent that did not report one yet (this version's default).
+    pub fn agent_default() -> Self {
+        let report = streamswarm_agent::probes::TargetPolicy::default().report();
+        ProbePolicy {
+            deny: report.deny,
+            allow: report.allow,
+        }
+    }
+
+    /// Checks every entry is a network; the error names it (`facts.probe_policy.deny[2]`).
+    fn validate(&self) -> Result<()> {
+        for (key, list) in [("deny", &self.deny), ("allow", &self.allow)] {
+            for (i, entry) in list.iter().enumerate() {
+                check_text(&format!("facts.probe_policy.{key}[{i}]"), entry)?;
+            }
+        }
+        streamswarm_agent::probes::TargetPolicy::new("facts.probe_policy", &self.deny, &self.allow)
+            .map_err(|e| {
+                Error::invalid(
+                    format!("{}[{}]", e.key, e.index),
+                    format!("{:?} {}", e.value, e.problem),
+                )
+            })?;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -129,6 +171,9 @@ impl HostFacts {
             for (j, a) in nic.addresses.iter().enumerate() {
                 check_text(&format!("facts.interfaces[{i}].addresses[{j}]"), a)?;
             }
+        }
+        if let Some(policy) = &self.probe_policy {
+            policy.validate()?;
         }
         if self.clock_offset_ms.is_some_and(|v| !v.is_finite()) {
             return Err(Error::invalid(
@@ -471,6 +516,14 @@ mod tests {
                 .contains("facts.interfaces[0].addresses")
         );
         f.interfaces[0].addresses.truncate(2);
+        f.validate().unwrap();
+        f.probe_policy = Some(ProbePolicy {
+            deny: vec!["169.254.0.0/16".into(), "metadata".into()],
+            allow: vec![],
+        });
+        let e = f.validate().unwrap_err().to_string();
+        assert!(e.contains("facts.probe_policy.deny[1]"), "{e}");
+        f.probe_policy = Some(ProbePolicy::agent_default());
         f.validate().unwrap();
     }
 }

@@ -1,10 +1,12 @@
 //! `/agents` (list: search, status filter, server-side pages; polls
 //! `GET /api/v1/agents` with the same query) and `/agents/{id}` (facts, groups, its
-//! tests, and the rename / revoke / delete actions for operators).
+//! tests, the targets it refuses to probe, and the rename / revoke / delete actions for
+//! operators).
 
 use super::{can_operate, page};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
+use crate::http::api::agent::ProbePolicy;
 use crate::http::api::agents::{ListQuery, filtered, views};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,6 +30,36 @@ pub fn fact_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
+    }
+}
+
+/// The targets an agent refuses to probe, as it reported them in its heartbeat facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedTargets {
+    pub policy: ProbePolicy,
+    /// Where the list comes from, for the reader.
+    pub note: &'static str,
+}
+
+impl RefusedTargets {
+    /// From an agent's stored heartbeat facts (`{}` before its first heartbeat).
+    pub fn of(facts: &Value) -> Self {
+        match facts.get("probe_policy") {
+            Some(v) => RefusedTargets {
+                // Validated when the heartbeat was accepted.
+                policy: serde_json::from_value(v.clone()).unwrap_or_default(),
+                note: "as the agent reports it ([probes] deny / allow)",
+            },
+            None => RefusedTargets {
+                policy: ProbePolicy::agent_default(),
+                // Enrolment facts carry no policy; the first heartbeat does.
+                note: "not reported yet: the default of this agent version (agents older than the policy refuse nothing)",
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({"deny": self.policy.deny, "allow": self.policy.allow, "note": self.note})
     }
 }
 
@@ -118,9 +150,11 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
         .map(|(id, name)| json!({"id": id, "name": name, "selected": view.agent.groups.contains(id)}))
         .collect();
     all_groups.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    let refused = RefusedTargets::of(&view.agent.facts).to_json();
     let facts: Vec<Value> = match &view.agent.facts {
         Value::Object(m) => m
             .iter()
+            .filter(|(k, _)| k.as_str() != "probe_policy")
             .map(|(k, v)| json!({"key": k, "value": fact_text(v)}))
             .collect(),
         _ => Vec::new(),
@@ -137,6 +171,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
         json!({
             "a": view,
             "facts": facts,
+            "refused": refused,
             "groups": view.agent.groups.iter().map(|g| groups.get(g).cloned().unwrap_or_else(|| format!("#{g}"))).collect::<Vec<_>>(),
             "tests": tests,
             "all_groups": all_groups,

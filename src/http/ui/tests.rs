@@ -1,14 +1,20 @@
 //! `/tests` (list with search and kind filter; polls `GET /api/v1/tests`),
 //! `/tests/new` and `/tests/{id}/edit` (one form, a fieldset per test kind; `app.js`
 //! sends it to `POST`/`PUT /api/v1/tests` and puts the API's per-field errors next to
-//! the fields), `/tests/{id}` (the definition; polls `GET /api/v1/tests/{id}`).
+//! the fields; under the target, the networks the agents refuse to probe and, for an
+//! address target, which assigned agents refuse it), `/tests/{id}` (the definition;
+//! polls `GET /api/v1/tests/{id}`).
 
+use super::agents::RefusedTargets;
 use super::{can_operate, page};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
-use crate::store::tests::TestFilter;
+use crate::store::agents::Agent;
+use crate::store::tests::{Assignments, TestFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::net::IpAddr;
+use streamswarm_agent::probes::TargetPolicy;
 use streamswarm_schema::{TestKind, TestParams};
 use warp::reply::Response;
 
@@ -95,6 +101,71 @@ fn defaults() -> Value {
     )
 }
 
+/// Most agent names shown per refusal line before "and N more".
+const NAMES_SHOWN: usize = 5;
+
+fn names_text(names: &[&str]) -> String {
+    match names.len() {
+        0 => "New agents".to_owned(),
+        n if n <= NAMES_SHOWN => names.join(", "),
+        n => format!(
+            "{} and {} more",
+            names[..NAMES_SHOWN].join(", "),
+            n - NAMES_SHOWN
+        ),
+    }
+}
+
+/// The networks agents refuse, one line per distinct policy with the agents that hold
+/// it (with no agent yet: what a new agent refuses by default).
+fn target_policies(agents: &[Agent]) -> Vec<Value> {
+    let mut lines: Vec<(RefusedTargets, Vec<&str>)> = Vec::new();
+    for agent in agents.iter().filter(|a| a.revoked_at.is_none()) {
+        let refused = RefusedTargets::of(&agent.facts);
+        match lines.iter_mut().find(|(r, _)| *r == refused) {
+            Some((_, names)) => names.push(&agent.name),
+            None => lines.push((refused, vec![&agent.name])),
+        }
+    }
+    if lines.is_empty() {
+        lines.push((RefusedTargets::of(&json!({})), Vec::new()));
+    }
+    lines
+        .into_iter()
+        .map(|(refused, names)| {
+            let mut v = refused.to_json();
+            v["agents"] = json!(names_text(&names));
+            v
+        })
+        .collect()
+}
+
+/// For a target that is an address: the assigned agents whose policy refuses it, and
+/// why. A host name is resolved by each agent at run time, so it is not judged here.
+fn refusing_agents(target: &str, assignments: &Assignments, agents: &[Agent]) -> Vec<Value> {
+    let host = target
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(target);
+    let Ok(ip) = host.trim().parse::<IpAddr>() else {
+        return Vec::new();
+    };
+    agents
+        .iter()
+        .filter(|a| {
+            assignments.agents.contains(&a.id)
+                || a.groups.iter().any(|g| assignments.groups.contains(g))
+        })
+        .filter_map(|a| {
+            let refused = RefusedTargets::of(&a.facts);
+            let policy =
+                TargetPolicy::new("probes", &refused.policy.deny, &refused.policy.allow).ok()?;
+            let denied = policy.check(ip).err()?;
+            Some(json!({"agent": a.name, "reason": denied.to_string()}))
+        })
+        .collect()
+}
+
 async fn form_page(ctx: &Ctx, test: Option<Value>, id: Option<i64>) -> Result<Response> {
     let agents = ctx.state.store.list_agents().await?;
     let groups = ctx.state.store.list_groups().await?;
@@ -111,6 +182,13 @@ async fn form_page(ctx: &Ctx, test: Option<Value>, id: Option<i64>) -> Result<Re
         Some(id) => format!("Edit test {id}"),
         None => "New test".to_owned(),
     };
+    let assignments: Assignments =
+        serde_json::from_value(initial["assignments"].clone()).unwrap_or_default();
+    let refusing = refusing_agents(
+        initial["target"].as_str().unwrap_or_default(),
+        &assignments,
+        &agents,
+    );
     page(
         ctx,
         "test_form",
@@ -126,6 +204,8 @@ async fn form_page(ctx: &Ctx, test: Option<Value>, id: Option<i64>) -> Result<Re
             "kinds": kinds(""),
             "agents": agents.iter().map(|a| json!({"id": a.id, "name": a.name, "hostname": a.hostname})).collect::<Vec<_>>(),
             "groups": groups,
+            "target_policies": target_policies(&agents),
+            "refusing": refusing,
         }),
     )
 }

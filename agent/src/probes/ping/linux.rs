@@ -4,6 +4,7 @@
 
 use super::{PingResult, SocketChoice, SocketKind};
 use crate::probes::icmp::{self, Family};
+use crate::probes::policy::Permitted;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -41,11 +42,12 @@ thread_local! {
 /// Opens (or joins) a socket for `ip`'s family and runs the echoes, recording
 /// everything (socket kind, counts, RTTs, errors) in `result`.
 pub(super) async fn exchange(
-    ip: IpAddr,
+    address: Permitted,
     params: &PingParams,
     choice: SocketChoice,
     result: &mut PingResult,
 ) {
+    let ip = address.ip();
     let wire = match open_wire(Family::of(ip), params, choice) {
         Ok(wire) => wire,
         Err(e) => {
@@ -837,6 +839,7 @@ fn set_option<T: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probes::policy::TargetPolicy;
 
     #[test]
     fn permission_error_names_both_fixes_on_one_line() {
@@ -1006,8 +1009,13 @@ mod tests {
                 let params = params.clone();
                 tokio::spawn(async move {
                     let target = target.to_string();
-                    super::super::run_with(&target, &params, SocketChoice::Only(SocketKind::Raw))
-                        .await
+                    super::super::run_with(
+                        &target,
+                        &params,
+                        &TargetPolicy::permit_all(),
+                        SocketChoice::Only(SocketKind::Raw),
+                    )
+                    .await
                 })
             })
             .collect();
