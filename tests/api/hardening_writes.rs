@@ -342,7 +342,7 @@ both_backends!(
     a_body_of_many_parts_is_stored_whole_or_not_at_all,
     |app| async {
         let operator = app.api_token(Role::Operator).await;
-        // ~5 MiB inflated: several parts of WRITE_CHUNK_BYTES; string fields with
+        // ~3 MiB inflated: several parts of WRITE_CHUNK_BYTES; string fields with
         // newlines and multi-byte characters straddle part boundaries somewhere.
         let n = 60_000usize;
         let line = |i: usize| {
@@ -354,7 +354,7 @@ both_backends!(
             )
         };
         let body: String = (0..n).map(line).collect();
-        assert!(body.len() > 4 * streamswarm::timeseries::embedded::WRITE_CHUNK_BYTES);
+        assert!(body.len() > 2 * streamswarm::timeseries::embedded::WRITE_CHUNK_BYTES);
         // A type conflict on the last line refuses the whole body, naming its line.
         let bad = format!("{body}big,s=s1 v=\"text\" 5\n");
         let r = write_with(&app, true, &operator, gzip(bad.as_bytes()), true).await;

@@ -458,7 +458,6 @@ both_backends!(
         // A point each agent may write (its own, in the schema).
         let own = |id: i64| format!("agent_drops,agent={id},reason=rejected points_total=0i 1");
         let body = own(agent_id);
-        let body = body.as_str();
         let basic = |secret: &str| {
             use base64::Engine;
             format!(
@@ -480,7 +479,7 @@ both_backends!(
             let body = if auth == basic(&other_agent) {
                 own(other_agent_id)
             } else {
-                body.to_owned()
+                body.clone()
             };
             for path in ["/write?db=d", "/api/v2/write?bucket=b"] {
                 let (status, _, text) = post(&app, path, body.clone(), Some(&auth), None).await;
@@ -507,7 +506,8 @@ both_backends!(
         for (auth, extra, expected) in &refusals {
             for (path, v2) in [("/write?db=d", false), ("/api/v2/write?bucket=b", true)] {
                 let url = format!("{path}{extra}");
-                let (status, json, text) = post(&app, &url, body, auth.as_deref(), None).await;
+                let (status, json, text) =
+                    post(&app, &url, body.clone(), auth.as_deref(), None).await;
                 assert_eq!(status, *expected, "{url} {auth:?}: {text}");
                 let message = if v2 { &json["message"] } else { &json["error"] };
                 assert!(message.is_string(), "{text}");
@@ -528,9 +528,15 @@ both_backends!(
             .unwrap();
         app.store().revoke_token(info.id).await.unwrap();
         assert_eq!(
-            post(&app, "/write?db=d", body, Some(&token(&agent)), None)
-                .await
-                .0,
+            post(
+                &app,
+                "/write?db=d",
+                body.clone(),
+                Some(&token(&agent)),
+                None
+            )
+            .await
+            .0,
             401
         );
         let now = app.clock.now_ms();
@@ -543,9 +549,15 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(
-            post(&app, "/write?db=d", body, Some(&token(&other_agent)), None)
-                .await
-                .0,
+            post(
+                &app,
+                "/write?db=d",
+                own(other_agent_id),
+                Some(&token(&other_agent)),
+                None
+            )
+            .await
+            .0,
             401
         );
         assert_eq!(app.timeseries().dump().await.unwrap(), before);
