@@ -15,7 +15,8 @@
 # the body in one POST /api/v2/write; reported: RSS when idle, the peak (VmHWM) and the
 # RSS 2 s after the answer, all from /proc/<pid>/status.
 #
-# Knobs (environment): BENCH_BIN, BENCH_OUT (default bench/results/write-memory-latest.txt)
+# Knobs (environment): BENCH_BIN, BENCH_LABEL (what BENCH_BIN was built from, for the
+# report), BENCH_OUT (default bench/results/write-memory-latest.txt)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -80,7 +81,7 @@ out "StreamSwarm write memory (bash bench/write_memory.sh)"
 out ""
 out "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 out "binary:   $BIN ($("$BIN" --version 2>/dev/null || echo '?'))"
-out "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (modified)')"
+out "build:    ${BENCH_LABEL:-this tree, $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (modified)')}"
 out "cpu:      $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 out "memory:   $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 out "before:   $(uptime | sed 's/^ *//')"
