@@ -429,6 +429,14 @@ mod tests {
                 "timeseries.max_decompressed_bytes",
             ),
             ("[timeseries]\nmax_bytes = 1", "max_bytes"),
+            (
+                "[timeseries]\nmax_series_per_agent = 0",
+                "timeseries.max_series_per_agent",
+            ),
+            (
+                "[timeseries]\nmax_concurrent_writes = 0",
+                "timeseries.max_concurrent_writes",
+            ),
         ];
         for (toml, key) in cases {
             let err = load_toml(toml).unwrap_err();
