@@ -20,14 +20,30 @@
 //! single database: the `db`/`rp`/`org`/`bucket` names are required where InfluxDB
 //! requires them but all write to the same store.
 
-use super::Ctx;
 use super::routes::no_content;
+use super::{AppState, Ctx};
+use crate::auth::Access;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
+use crate::timeseries::embedded::WriteAdmission;
 use crate::timeseries::embedded::ingest::{Dialect, Precision, WriteError};
 use crate::timeseries::embedded::policy::{AgentScope, WritePolicy};
 use warp::http::header;
 use warp::reply::Response;
+
+/// A place among the writes in progress (`timeseries.max_concurrent_writes`), taken by
+/// the dispatcher for the write routes before it reads their body; 429 when none is
+/// free. `None` for other routes and without the embedded store.
+pub fn admit(state: &AppState, access: Access) -> Result<Option<WriteAdmission>> {
+    let (Access::TimeSeriesWrite, Some(store)) = (access, state.timeseries.embedded()) else {
+        return Ok(None);
+    };
+    store.admit_write().map(Some).map_err(|e| {
+        state.metrics.timeseries_rejected("busy");
+        tracing::debug!(error = %e, "time-series write refused");
+        Error::from(e)
+    })
+}
 
 pub async fn v1(ctx: Ctx) -> Result<Response> {
     write(ctx, Dialect::V1).await

@@ -11,9 +11,10 @@
 //! never sees two writers) and a small pool of readers, which WAL lets read while the
 //! writer writes; a checkpointer copies the WAL back on a reader connection so writers
 //! do not. Two writes proceed at once: one parses while the other holds the writer.
-//! At most `timeseries.max_concurrent_writes` are in progress or waiting; one more is
-//! refused at once ([`WriteError::Busy`], 429 with `Retry-After`), so a burst of large
-//! bodies cannot pile up in memory. All SQLite work runs on blocking threads.
+//! At most `timeseries.max_concurrent_writes` requests are in progress or waiting
+//! ([`EmbeddedStore::admit_write`], taken by the HTTP layer before it reads the body);
+//! one more is refused at once ([`WriteError::Busy`], 429 with `Retry-After`), so a
+//! burst of large bodies cannot pile up in memory. All SQLite work runs on blocking threads.
 //!
 //! **Large bodies** are read in parts of about [`WRITE_CHUNK_BYTES`] of whole lines
 //! ([`ingest::BodyChunks`], inflating gzip as it goes), each parsed, checked and added
@@ -210,8 +211,8 @@ impl EmbeddedStore {
     }
 
     /// One of the `max_concurrent_writes` places of writes in progress or waiting, held
-    /// until the returned value is dropped; [`WriteError::Busy`] when none is free.
-    /// [`write`](Self::write) takes one itself.
+    /// until the returned value is dropped; [`WriteError::Busy`] when none is free. The
+    /// HTTP layer takes one before it reads a write's body (`http::write::admit`).
     pub fn admit_write(&self) -> Result<WriteAdmission, WriteError> {
         match self.inner.admitted.clone().try_acquire_owned() {
             Ok(permit) => Ok(WriteAdmission(permit)),
@@ -234,7 +235,6 @@ impl EmbeddedStore {
         now_ns: i64,
         policy: WritePolicy,
     ) -> Result<Written, WriteError> {
-        let _admitted = self.admit_write()?;
         let _slot = self
             .inner
             .write_slots
