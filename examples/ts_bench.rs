@@ -1005,6 +1005,7 @@ async fn query_latency(
                 TimeSeriesConfig::default().max_decompressed_bytes,
                 IngestPrecision::Nanoseconds,
                 now,
+                streamswarm::timeseries::embedded::policy::WritePolicy::FreeForm,
             )
             .await?;
         embedded_points += written.points;

@@ -226,6 +226,10 @@ pub struct TimeSeriesConfig {
     pub max_write_bytes: usize,
     /// Largest write body after gunzip, in bytes: the cap that defuses gzip bombs.
     pub max_decompressed_bytes: usize,
+    /// Most series one agent credential may create (series tagged with its agent id).
+    pub max_series_per_agent: usize,
+    /// Writes in progress or waiting at once; one more gets 429 with `Retry-After`.
+    pub max_concurrent_writes: usize,
 }
 
 impl Default for TimeSeriesConfig {
@@ -234,6 +238,11 @@ impl Default for TimeSeriesConfig {
             embedded_path: PathBuf::from("./data/timeseries.db"),
             max_write_bytes: 25 * 1024 * 1024,
             max_decompressed_bytes: 100 * 1024 * 1024,
+            // A large host writes a few hundred host series (one per CPU, mount, device,
+            // interface, sensor, TCP state), a ping test one or two: room for thousands
+            // of tests per agent, far below what a runaway or hostile agent would create.
+            max_series_per_agent: 10_000,
+            max_concurrent_writes: crate::timeseries::embedded::DEFAULT_MAX_CONCURRENT_WRITES,
         }
     }
 }
@@ -343,6 +352,18 @@ impl Config {
                 ts.max_decompressed_bytes
             ));
         }
+        if !(1..=100_000_000).contains(&ts.max_series_per_agent) {
+            return Err(format!(
+                "invalid configuration: timeseries.max_series_per_agent must be between 1 and 100000000, got {}",
+                ts.max_series_per_agent
+            ));
+        }
+        if !(1..=10_000).contains(&ts.max_concurrent_writes) {
+            return Err(format!(
+                "invalid configuration: timeseries.max_concurrent_writes must be between 1 and 10000, got {}",
+                ts.max_concurrent_writes
+            ));
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| format!("invalid configuration: log.level {:?}: {e}", self.log.level))?;
         Ok(())
@@ -408,6 +429,14 @@ mod tests {
                 "timeseries.max_decompressed_bytes",
             ),
             ("[timeseries]\nmax_bytes = 1", "max_bytes"),
+            (
+                "[timeseries]\nmax_series_per_agent = 0",
+                "timeseries.max_series_per_agent",
+            ),
+            (
+                "[timeseries]\nmax_concurrent_writes = 0",
+                "timeseries.max_concurrent_writes",
+            ),
         ];
         for (toml, key) in cases {
             let err = load_toml(toml).unwrap_err();

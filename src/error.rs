@@ -63,10 +63,17 @@ impl From<crate::timeseries::embedded::ingest::WriteError> for Error {
         use crate::timeseries::embedded::ingest::WriteError as W;
         match e {
             W::TooLarge { limit } => Error::PayloadTooLarge { limit },
+            e @ W::Busy { .. } => Error::TooManyRequests {
+                message: e.to_string(),
+                retry_after: Duration::from_secs(1),
+            },
             W::Store(e) => Error::from(e),
-            e @ (W::Parse { .. } | W::TypeConflict { .. } | W::Precision(_) | W::BadRequest(_)) => {
-                Error::BadRequest(e.to_string())
-            }
+            e @ (W::Parse { .. }
+            | W::TypeConflict { .. }
+            | W::Precision(_)
+            | W::BadRequest(_)
+            | W::Refused { .. }
+            | W::SeriesCap { .. }) => Error::BadRequest(e.to_string()),
         }
     }
 }

@@ -141,7 +141,8 @@ impl Metrics {
         self.values_written.inc_by(values as u64);
     }
 
-    /// A refused batch: `parse`, `type_conflict`, `too_large`, `bad_request` or `store`.
+    /// A refused batch: `parse`, `type_conflict`, `too_large`, `bad_request`, `store`, or
+    /// for agent credentials `agent_tag`, `test_tag`, `schema`, `series_cap`; `busy` (429).
     pub fn timeseries_rejected(&self, reason: &'static str) {
         self.write_rejections
             .get_or_create(&RejectionLabels { reason })

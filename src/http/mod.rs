@@ -224,6 +224,9 @@ where
             }
             (Access::Role(_) | Access::TimeSeriesWrite | Access::Agent, Err(e)) => return Err(e),
         };
+        // Held until the handler is done: past `timeseries.max_concurrent_writes` a write
+        // gets 429 before its (large) body is buffered.
+        let _write_admission = write::admit(&state, route.access)?;
         // A route's own (large) limit applies only once the caller may call it: a
         // stranger cannot make the server buffer a write endpoint's 25 MiB.
         let body = match (early_body, late_body) {

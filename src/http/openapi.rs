@@ -195,7 +195,10 @@ fn influx_description(route: &Route) -> String {
     format!(
         "InfluxDB-compatible: {} Authenticate with `Authorization: Token <token>` (or Bearer, or Basic with the token as password) \
          using an agent credential or an API token with at least the operator role; tokens in the URL are refused. \
-         204 when stored; 400 names the first bad line and stores nothing of the batch; 413 when the body (or its gunzipped form) is too large.",
+         An agent credential writes only points tagged with its own agent id and assigned tests that follow schema/measurements.toml, \
+         within timeseries.max_series_per_agent series (docs/agent-api.md); operator tokens write free-form. \
+         204 when stored; 400 names the first bad line and stores nothing of the batch; 413 when the body (or its gunzipped form) is too large; \
+         429 with Retry-After past timeseries.max_concurrent_writes writes at once.",
         route.summary
     )
 }

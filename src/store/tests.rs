@@ -221,6 +221,24 @@ impl Store {
         Ok(out)
     }
 
+    /// The ids of the tests assigned to an agent directly or through one of its groups,
+    /// disabled ones included: what its credential may tag time-series points with
+    /// (`timeseries::embedded::policy`). Read-only, one query.
+    pub async fn test_ids_for_agent(&self, agent_id: i64) -> Result<Vec<i64>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT test_id FROM test_assignments WHERE agent_id = $1 AND test_id IS NOT NULL
+                 UNION
+                 SELECT a.test_id FROM test_assignments a
+                   JOIN agent_group_members m ON m.group_id = a.group_id
+                  WHERE m.agent_id = $1",
+                params![agent_id],
+            )
+            .await?;
+        rows.iter().map(|r| r.i64("test_id")).collect()
+    }
+
     async fn assignments(&self, test_id: i64) -> Result<Assignments, StoreError> {
         let rows = self
             .db

@@ -42,7 +42,7 @@ impl TimeSeries {
     }
 
     pub async fn open_embedded(config: &TimeSeriesConfig) -> anyhow::Result<Self> {
-        let store = EmbeddedStore::open(&config.embedded_path)
+        let store = EmbeddedStore::open_with(&config.embedded_path, config.max_concurrent_writes)
             .await
             .with_context(|| {
                 format!(

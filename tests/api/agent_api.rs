@@ -195,8 +195,9 @@ both_backends!(enrol_creates_an_agent_and_its_credential, |app| async {
     let resp = bare_client()
         .post(app.url("/api/v2/write?org=streamswarm&bucket=streamswarm&precision=ns"))
         .header("authorization", format!("Token {credential}"))
+        // A point of its own, as the schema has it (agent credentials write nothing else).
         .body(format!(
-            "ping,agent={id} rtt_avg_ms=1.5 1764100000000000000"
+            "agent_drops,agent={id},reason=rejected points_total=0i 1764100000000000000"
         ))
         .send()
         .await

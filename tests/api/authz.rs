@@ -42,7 +42,8 @@ pub struct Row {
     pub form: Option<BTreeMap<String, String>>,
     /// A query string to send (untemplated paths, e.g. `db=x` for `/write`).
     pub query: Option<String>,
-    /// A plain-text body (line protocol for the write endpoints).
+    /// A plain-text body (line protocol for the write endpoints); `{caller_agent}` is the
+    /// calling agent credential's agent id.
     pub body: Option<String>,
     #[allow(dead_code)]
     pub note: Option<String>,
@@ -491,6 +492,8 @@ pub async fn exchange_with(
     let mut csrf = None;
     let mut bearer = None;
     let mut authorization = None;
+    // The agent an agent credential belongs to (`{caller_agent}` in a body).
+    let mut caller_agent = None;
     let mut secrets = Vec::new();
     let caller_password = caller
         .session_role()
@@ -505,7 +508,8 @@ pub async fn exchange_with(
         }
         Caller::AgentToken => {
             // InfluxDB 2's scheme, which agents use on the write endpoints.
-            let (_, token) = app.agent_token(&format!("matrix-agent-{n}")).await;
+            let (agent, token) = app.agent_token(&format!("matrix-agent-{n}")).await;
+            caller_agent = Some(agent);
             secrets.push(token.clone());
             authorization = Some(format!("Token {token}"));
         }
@@ -544,6 +548,7 @@ pub async fn exchange_with(
             "unique" => n.to_string(),
             "caller_password" => caller_password.to_owned(),
             "login_csrf" => login_csrf.clone(),
+            "caller_agent" => caller_agent.map_or_else(|| "none".into(), |a| a.to_string()),
             fixture => ids
                 .get(fixture)
                 .map(i64::to_string)
@@ -583,7 +588,7 @@ pub async fn exchange_with(
         req = req.header("authorization", a);
     }
     if let Some(b) = &row.body {
-        req = req.body(b.clone());
+        req = req.body(fill_template(b, substitute));
     }
     if !cookies.is_empty() {
         req = req.header("cookie", cookies.join("; "));

@@ -13,6 +13,7 @@ mod csrf;
 mod hardening_agent;
 mod hardening_auth;
 mod hardening_input;
+mod hardening_writes;
 mod openapi;
 mod ops;
 mod resources;

@@ -70,7 +70,8 @@ async fn python_clients_write_and_the_reader_reads_back() {
         return;
     }
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let (_, agent) = app.agent_token("python").await;
+    // Free-form points: an operator token, as importers write.
+    let agent = app.api_token(streamswarm_schema::Role::Operator).await;
     let t = (app.clock.now_ms() / 1000 - 60) * 1_000_000_000;
     let port = app.address.rsplit(':').next().unwrap().to_owned();
     // On a blocking thread: the server answers on this test's runtime meanwhile.

@@ -544,7 +544,8 @@ async fn compare(ours: &dyn Reader, influx: &InfluxReader, queries: &[Query]) ->
 async fn embedded_store_answers_as_influxdb_1_6_7() {
     let Some(url) = influx_url() else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let (_, agent) = app.agent_token("differential").await;
+    // Free-form points: an operator token, as importers write.
+    let agent = app.api_token(streamswarm_schema::Role::Operator).await;
     // Yesterday, so the server's own retention keeps it; aligned to the day.
     let t0 = (app.clock.now_ns() / DAY - 1) * DAY;
     let (first, again) = data_set(t0);

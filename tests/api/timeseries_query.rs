@@ -14,6 +14,7 @@ use crate::helpers::{Backend, bare_client, spawn_app};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use streamswarm::timeseries::embedded::ingest::Precision;
+use streamswarm::timeseries::embedded::policy::WritePolicy;
 use streamswarm::timeseries::embedded::rollup::Level;
 use streamswarm::timeseries::embedded::{EmbeddedStore, RetentionDays};
 use streamswarm_tsdb::query::{
@@ -42,6 +43,7 @@ async fn write(store: &EmbeddedStore, lp: &str) {
             usize::MAX,
             Precision::Nanoseconds,
             0,
+            WritePolicy::FreeForm,
         )
         .await
         .unwrap();
@@ -1097,7 +1099,8 @@ impl OnMeasurement for Query {
 #[tokio::test]
 async fn written_over_http_read_through_the_reader() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let (_, agent) = app.agent_token("e2e").await;
+    // Free-form points (agent "e2e" is no agent id): an operator token, as importers write.
+    let agent = app.api_token(streamswarm_schema::Role::Operator).await;
     // Recent data: the server's upkeep would delete anything past raw retention.
     let minute = app.clock.now_ms() / 60_000 * 60 - 120;
     let body = format!(

@@ -1,5 +1,7 @@
 //! The InfluxDB-compatible write endpoints of the embedded time-series store, over HTTP:
 //! statuses and error shapes as InfluxDB's, all-or-nothing batches, credentials.
+//! Free-form points are written with an operator API token (an importer): agent
+//! credentials write only their own schema points (`tests/api/hardening_writes.rs`).
 
 use crate::both_backends;
 use crate::both_backends_with;
@@ -87,7 +89,7 @@ async fn values(
 both_backends!(
     both_endpoints_store_every_precision_with_and_without_gzip,
     |app| async {
-        let (_, agent) = app.agent_token("writer").await;
+        let agent = app.api_token(Role::Operator).await;
         let auth = token(&agent);
         // (v1 spelling, v2 spelling, nanoseconds per unit)
         let precisions = [
@@ -155,7 +157,7 @@ both_backends!(
 both_backends!(
     duplicates_overwrite_fields_and_merge_field_sets,
     |app| async {
-        let (_, agent) = app.agent_token("dup").await;
+        let agent = app.api_token(Role::Operator).await;
         let auth = token(&agent);
         let w = |body: &'static str| post(&app, "/write?db=d", body, Some(&auth), None);
         assert_eq!(
@@ -213,7 +215,7 @@ const MALFORMED: &[(&str, usize)] = &[
 both_backends!(
     malformed_lines_get_400_naming_the_line_and_store_nothing,
     |app| async {
-        let (_, agent) = app.agent_token("bad").await;
+        let agent = app.api_token(Role::Operator).await;
         let auth = token(&agent);
         // Something already stored, which no refused write may touch.
         let (s, _, _) = post(
@@ -288,7 +290,7 @@ both_backends!(
 );
 
 both_backends!(type_conflicts_are_refused_whole, |app| async {
-    let (_, agent) = app.agent_token("types").await;
+    let agent = app.api_token(Role::Operator).await;
     let auth = token(&agent);
     let (s, _, _) = post(
         &app,
@@ -336,7 +338,7 @@ both_backends_with!(
         c.timeseries.max_decompressed_bytes = 256 * 1024;
     },
     |app| async {
-        let (_, agent) = app.agent_token("big").await;
+        let agent = app.api_token(Role::Operator).await;
         let auth = token(&agent);
         let before = app.timeseries().dump().await.unwrap();
         let line = "big,agent=a v=1 1\n";
@@ -392,7 +394,7 @@ both_backends_with!(
 );
 
 both_backends!(bad_parameters_and_encodings_get_400, |app| async {
-    let (_, agent) = app.agent_token("params").await;
+    let agent = app.api_token(Role::Operator).await;
     let auth = token(&agent);
     let body = "params v=1 1";
     for (path, needle) in [
@@ -451,9 +453,11 @@ both_backends!(bad_parameters_and_encodings_get_400, |app| async {
 both_backends!(
     credentials_are_checked_like_influxdb_but_never_taken_from_urls,
     |app| async {
-        let body = "cred,agent=a v=1 1";
         let (agent_id, agent) = app.agent_token("cred").await;
         let (other_agent_id, other_agent) = app.agent_token("cred-2").await;
+        // A point each agent may write (its own, in the schema).
+        let own = |id: i64| format!("agent_drops,agent={id},reason=rejected points_total=0i 1");
+        let body = own(agent_id);
         let basic = |secret: &str| {
             use base64::Engine;
             format!(
@@ -472,8 +476,13 @@ both_backends!(
             format!("Bearer {admin}"),
             basic(&other_agent),
         ] {
+            let body = if auth == basic(&other_agent) {
+                own(other_agent_id)
+            } else {
+                body.clone()
+            };
             for path in ["/write?db=d", "/api/v2/write?bucket=b"] {
-                let (status, _, text) = post(&app, path, body, Some(&auth), None).await;
+                let (status, _, text) = post(&app, path, body.clone(), Some(&auth), None).await;
                 assert_eq!(status, 204, "{path} with {}: {text}", &auth[..12]);
             }
         }
@@ -497,7 +506,8 @@ both_backends!(
         for (auth, extra, expected) in &refusals {
             for (path, v2) in [("/write?db=d", false), ("/api/v2/write?bucket=b", true)] {
                 let url = format!("{path}{extra}");
-                let (status, json, text) = post(&app, &url, body, auth.as_deref(), None).await;
+                let (status, json, text) =
+                    post(&app, &url, body.clone(), auth.as_deref(), None).await;
                 assert_eq!(status, *expected, "{url} {auth:?}: {text}");
                 let message = if v2 { &json["message"] } else { &json["error"] };
                 assert!(message.is_string(), "{text}");
@@ -518,9 +528,15 @@ both_backends!(
             .unwrap();
         app.store().revoke_token(info.id).await.unwrap();
         assert_eq!(
-            post(&app, "/write?db=d", body, Some(&token(&agent)), None)
-                .await
-                .0,
+            post(
+                &app,
+                "/write?db=d",
+                body.clone(),
+                Some(&token(&agent)),
+                None
+            )
+            .await
+            .0,
             401
         );
         let now = app.clock.now_ms();
@@ -533,13 +549,18 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(
-            post(&app, "/write?db=d", body, Some(&token(&other_agent)), None)
-                .await
-                .0,
+            post(
+                &app,
+                "/write?db=d",
+                own(other_agent_id),
+                Some(&token(&other_agent)),
+                None
+            )
+            .await
+            .0,
             401
         );
         assert_eq!(app.timeseries().dump().await.unwrap(), before);
-        let _ = agent_id;
         // A credential is never logged.
         let logs = crate::helpers::captured_logs();
         for secret in [&agent, &other_agent, &operator, &admin, &viewer] {
@@ -562,7 +583,7 @@ both_backends!(ping_answers_like_influxdb, |app| async {
         assert!(resp.headers().contains_key("x-influxdb-version"));
     }
     // An empty `p=` is no credential in the URL.
-    let (_, agent) = app.agent_token("pinger").await;
+    let agent = app.api_token(Role::Operator).await;
     let (status, _, text) = post(
         &app,
         "/write?db=d&u=&p=",

@@ -141,6 +141,30 @@ pub enum WriteError {
     BadRequest(String),
     #[error("the decompressed request body is larger than the limit of {limit} bytes")]
     TooLarge { limit: usize },
+    /// A line the caller may not write (see `policy`): another agent's tag, a test not
+    /// assigned to it, or a point that departs from `schema/measurements.toml`.
+    /// `reason` is the metrics label.
+    #[error("line {line}: {message}")]
+    Refused {
+        line: usize,
+        reason: &'static str,
+        message: String,
+    },
+    #[error(
+        "line {line}: agent {agent} already has {limit} series, the most one agent may create \
+         (timeseries.max_series_per_agent); this line would add another"
+    )]
+    SeriesCap {
+        line: usize,
+        agent: String,
+        limit: usize,
+    },
+    /// More writes in progress than `timeseries.max_concurrent_writes` (429).
+    #[error(
+        "too many time-series writes in progress (at most {limit} at once, \
+         timeseries.max_concurrent_writes); retry later"
+    )]
+    Busy { limit: usize },
     #[error("time-series store: {0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -166,7 +190,8 @@ pub fn type_of(v: &Value) -> FieldType {
     }
 }
 
-fn excerpt(line: &str) -> String {
+/// At most `EXCERPT_CHARS` of `line`, marked `…` when cut.
+pub fn excerpt(line: &str) -> String {
     let mut chars = line.chars();
     let mut out: String = chars.by_ref().take(EXCERPT_CHARS).collect();
     if chars.next().is_some() {
@@ -201,6 +226,121 @@ pub fn decode_body(body: &[u8], gzip: bool, max_bytes: usize) -> Result<String, 
     })
 }
 
+/// A request body read as consecutive parts of whole lines, each about `target` bytes
+/// (longer when one line is), inflating gzip as it goes: a large body never exists in
+/// memory whole, inflated or parsed. The same caps and errors as [`decode_body`]:
+/// nothing past `max_bytes` is inflated, and invalid UTF-8 is refused with its offset.
+/// A part ends where [`lp::split_lines`] ends a line (a newline outside a quoted string
+/// field), so parts parse exactly as the whole body would.
+pub struct BodyChunks<'b> {
+    reader: Box<dyn std::io::Read + Send + 'b>,
+    /// Inflated bytes not yet handed out; starts at a line boundary.
+    buf: Vec<u8>,
+    /// Bytes handed out before `buf`.
+    consumed: usize,
+    /// Bytes read from `reader` so far.
+    total: usize,
+    max_bytes: usize,
+    target: usize,
+    eof: bool,
+    /// Line number (from 1) of the first line in `buf`.
+    next_line: usize,
+}
+
+/// One part of a body: whole lines, the first being line `first_line` of the body.
+pub struct BodyChunk {
+    pub first_line: usize,
+    pub text: String,
+}
+
+impl<'b> BodyChunks<'b> {
+    pub fn new(body: &'b [u8], gzip: bool, max_bytes: usize, target: usize) -> Self {
+        let reader: Box<dyn std::io::Read + Send + 'b> = if gzip {
+            Box::new(flate2::read::MultiGzDecoder::new(body))
+        } else {
+            Box::new(body)
+        };
+        BodyChunks {
+            reader,
+            buf: Vec::new(),
+            consumed: 0,
+            total: 0,
+            max_bytes,
+            target: target.max(1),
+            eof: false,
+            next_line: 1,
+        }
+    }
+
+    /// Reads until `buf` holds `want` bytes or the body ends.
+    fn fill(&mut self, want: usize) -> Result<(), WriteError> {
+        use std::io::Read;
+        while !self.eof && self.buf.len() < want {
+            let room =
+                (want - self.buf.len()).min((self.max_bytes - self.total).saturating_add(1)) as u64;
+            let n = self
+                .reader
+                .by_ref()
+                .take(room)
+                .read_to_end(&mut self.buf)
+                .map_err(|e| {
+                    WriteError::BadRequest(format!("cannot decompress the gzip body: {e}"))
+                })?;
+            self.total += n;
+            if self.total > self.max_bytes {
+                return Err(WriteError::TooLarge {
+                    limit: self.max_bytes,
+                });
+            }
+            // `read_to_end` on `take` stops short only at the end of the body.
+            self.eof = (n as u64) < room;
+        }
+        Ok(())
+    }
+
+    /// The next part, or `None` at the end of the body.
+    pub fn next_chunk(&mut self) -> Result<Option<BodyChunk>, WriteError> {
+        let mut want = self.target;
+        loop {
+            self.fill(want)?;
+            if self.buf.is_empty() && self.eof {
+                return Ok(None);
+            }
+            let valid = match std::str::from_utf8(&self.buf) {
+                Ok(_) => self.buf.len(),
+                // A character cut by the end of what was read so far: read on.
+                Err(e) if e.error_len().is_none() && !self.eof => e.valid_up_to(),
+                Err(e) => {
+                    return Err(WriteError::BadRequest(format!(
+                        "the body is not UTF-8 text (invalid byte at offset {})",
+                        self.consumed + e.valid_up_to()
+                    )));
+                }
+            };
+            let text = std::str::from_utf8(&self.buf[..valid]).expect("checked above");
+            let cut = if self.eof && valid == self.buf.len() {
+                valid
+            } else {
+                // Everything before the last line is whole lines; the last may be cut.
+                let last = lp::split_lines(text).last().unwrap_or("");
+                last.as_ptr() as usize - text.as_ptr() as usize
+            };
+            if cut == 0 {
+                // Not one whole line yet: read more (the cap still applies).
+                want = self.buf.len().saturating_mul(2).max(self.target);
+                continue;
+            }
+            let rest = self.buf.split_off(cut);
+            let part = std::mem::replace(&mut self.buf, rest);
+            let text = String::from_utf8(part).expect("checked above");
+            let first_line = self.next_line;
+            self.next_line += text.bytes().filter(|b| *b == b'\n').count();
+            self.consumed += cut;
+            return Ok(Some(BodyChunk { first_line, text }));
+        }
+    }
+}
+
 /// Parses a whole request body. The first bad line — unparsable, or with a field whose
 /// type differs from an earlier line's or from the stored one (`stored`) — refuses the
 /// batch: nothing of it may be stored (see `EmbeddedStore::write`).
@@ -233,13 +373,26 @@ pub fn parse_batch<'a>(
     now_ns: i64,
     stored: impl Fn(&str, &str) -> Option<FieldType> + Sync,
 ) -> Result<Vec<Point<'a>>, WriteError> {
+    parse_lines_from(body, 1, precision, now_ns, stored)
+}
+
+/// As [`parse_batch`] for a part of a body (see [`BodyChunks`]) whose first line is
+/// line `first_line` of the body. `stored` must also answer for the fields earlier parts
+/// introduced (the write path passes the catalog plus its own transaction's fields).
+pub fn parse_lines_from<'a>(
+    body: &'a str,
+    first_line: usize,
+    precision: Precision,
+    now_ns: i64,
+    stored: impl Fn(&str, &str) -> Option<FieldType> + Sync,
+) -> Result<Vec<Point<'a>>, WriteError> {
     let factor = precision.nanos();
     let units = Units {
         factor,
         default_time: now_ns - now_ns.rem_euclid(factor),
     };
     let mut lines = Vec::new();
-    let mut next_line = 1usize;
+    let mut next_line = first_line;
     for raw in lp::split_lines(body) {
         lines.push((next_line, raw));
         next_line += 1 + raw.bytes().filter(|b| *b == b'\n').count();
@@ -719,6 +872,92 @@ mod tests {
         assert!(
             matches!(err, WriteError::TypeConflict { line: 1, .. }),
             "{err}"
+        );
+    }
+
+    /// Every part of `body` (gzipped when `gzip`) cut at `target` bytes, parsed, as
+    /// (line, measurement, fields) — or the first error's text.
+    fn parse_in_parts(
+        body: &[u8],
+        gzip: bool,
+        max: usize,
+        target: usize,
+    ) -> Result<Vec<String>, String> {
+        let mut parts = BodyChunks::new(body, gzip, max, target);
+        let mut out = Vec::new();
+        while let Some(part) = parts.next_chunk().map_err(|e| e.to_string())? {
+            assert!(part.first_line >= 1);
+            let points = parse_lines_from(
+                &part.text,
+                part.first_line,
+                Precision::Nanoseconds,
+                NOW,
+                |_, _| None,
+            )
+            .map_err(|e| e.to_string())?;
+            out.extend(
+                points
+                    .iter()
+                    .map(|p| format!("{} {} {:?} {:?}", p.line, p.measurement, p.tags, p.fields)),
+            );
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn a_body_read_in_parts_parses_as_the_whole_body() {
+        use std::io::Write;
+        let gz = |data: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        };
+        let body = "# comment\n\nm,t=ü v=1,s=\"a\nb,c=d\" 1\nm v=2 2\n\n\
+                    n,k=\\ x s=\"é\\\"\n\" 3\nm v=3\nlast s=\"ends\nwithout newline\"";
+        let whole: Vec<String> = parse(body)
+            .unwrap()
+            .iter()
+            .map(|p| format!("{} {} {:?} {:?}", p.line, p.measurement, p.tags, p.fields))
+            .collect();
+        assert_eq!(whole.len(), 5);
+        for target in 1..=body.len() + 1 {
+            for gzip in [false, true] {
+                let input = if gzip {
+                    gz(body.as_bytes())
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                let got = parse_in_parts(&input, gzip, 1 << 20, target).unwrap();
+                assert_eq!(got, whole, "target {target}, gzip {gzip}");
+            }
+        }
+        // Errors name the same line, wherever the parts are cut.
+        let bad = "m v=1 1\nm s=\"x\ny\" 2\nm v= 3\n";
+        for target in 1..=bad.len() {
+            let err = parse_in_parts(bad.as_bytes(), false, 100, target).unwrap_err();
+            assert!(err.starts_with("line 4: "), "target {target}: {err}");
+        }
+        // Invalid UTF-8 is refused with its offset, a cut character is not.
+        for target in 1..8 {
+            let err = parse_in_parts(b"m v=1 1\nm s=\"\xff\" 2", false, 100, target).unwrap_err();
+            assert!(err.contains("offset 13"), "{err}");
+            assert!(
+                parse_in_parts("m s=\"ééé\" 1\nm v=1 2".as_bytes(), false, 100, target).is_ok()
+            );
+        }
+        // The cap holds for parts as for the whole body, gzip bombs included.
+        let bomb = gz(&vec![b'\n'; 10 << 20]);
+        let err = parse_in_parts(&bomb, true, 1 << 20, 4096).unwrap_err();
+        assert!(
+            err.contains("larger than the limit of 1048576 bytes"),
+            "{err}"
+        );
+        assert!(parse_in_parts(&[b'\n'; 100], false, 100, 7).is_ok());
+        assert!(parse_in_parts(&[b'\n'; 101], false, 100, 7).is_err());
+        assert!(
+            parse_in_parts(b"not gzip", true, 100, 7)
+                .unwrap_err()
+                .contains("decompress")
         );
     }
 

@@ -10,8 +10,17 @@
 //! Connections: one writer (writes, rollups and retention take turns on it, so SQLite
 //! never sees two writers) and a small pool of readers, which WAL lets read while the
 //! writer writes; a checkpointer copies the WAL back on a reader connection so writers
-//! do not. Two writes are admitted at once: one parses while the other holds the
-//! writer. All SQLite work runs on blocking threads.
+//! do not. Two writes proceed at once: one parses while the other holds the writer.
+//! At most `timeseries.max_concurrent_writes` requests are in progress or waiting
+//! ([`EmbeddedStore::admit_write`], taken by the HTTP layer before it reads the body);
+//! one more is refused at once ([`WriteError::Busy`], 429 with `Retry-After`), so a
+//! burst of large bodies cannot pile up in memory. All SQLite work runs on blocking threads.
+//!
+//! **Large bodies** are read in parts of about [`WRITE_CHUNK_BYTES`] of whole lines
+//! ([`ingest::BodyChunks`], inflating gzip as it goes), each parsed, checked and added
+//! to the one transaction of the request ([`storage::Batch`]) before the next is read:
+//! memory stays bounded by a part, not by the body, and the batch is still all or
+//! nothing. A body of one part is parsed before the writer is taken, as before.
 //!
 //! **Partial batches:** a write is all or nothing. The first bad line (or type conflict)
 //! refuses the whole batch with 400 and stores nothing, as InfluxDB 2 OSS does — unlike
@@ -19,6 +28,7 @@
 //! that fixes or drops the bad line and retries then never writes a point twice.
 
 pub mod ingest;
+pub mod policy;
 pub mod query;
 pub mod retention;
 pub mod rollup;
@@ -27,6 +37,7 @@ pub mod storage;
 use crate::store::StoreError;
 use crate::store::sqlite::SqlitePool;
 use ingest::{Precision, WriteError};
+use policy::WritePolicy;
 use query::{QueryStats, ScanCounts};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -36,6 +47,11 @@ use tokio::sync::{Notify, Semaphore};
 
 /// Readers in the pool: queries are few and short; the UI and analytics share them.
 const READERS: usize = 4;
+/// Inflated bytes of line protocol parsed and stored at a time (a part of a larger
+/// body): ~24,000 lines, a few MiB of parsed points.
+pub const WRITE_CHUNK_BYTES: usize = 1 << 20;
+/// `timeseries.max_concurrent_writes` when not configured.
+pub const DEFAULT_MAX_CONCURRENT_WRITES: usize = 16;
 /// Dirty buckets recomputed per transaction.
 const ROLLUP_BATCH: usize = 500;
 /// Rows deleted per statement by retention, and `(series, field)` pairs per turn.
@@ -54,6 +70,9 @@ struct Inner {
     writer: Mutex<rusqlite::Connection>,
     /// Writes admitted at once: one can parse while another holds the writer.
     write_slots: Semaphore,
+    /// Writes in progress or waiting for a slot; none waits for this one.
+    admitted: Arc<Semaphore>,
+    max_concurrent_writes: usize,
     readers: SqlitePool,
     /// Wakes the checkpointer after writes.
     checkpoint: Notify,
@@ -63,8 +82,12 @@ struct Inner {
     stats: QueryStats,
 }
 
+/// A place among the writes admitted at once (see [`EmbeddedStore::admit_write`]).
+#[derive(Debug)]
+pub struct WriteAdmission(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
 /// What one accepted write stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Written {
     pub points: usize,
     pub values: usize,
@@ -110,6 +133,12 @@ pub struct Trimmed {
 impl EmbeddedStore {
     /// Opens (creating if needed) the store at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, DEFAULT_MAX_CONCURRENT_WRITES).await
+    }
+
+    /// As [`open`](Self::open), admitting at most `max_concurrent_writes` writes at once.
+    pub async fn open_with(path: &Path, max_concurrent_writes: usize) -> Result<Self, StoreError> {
+        let max_concurrent_writes = max_concurrent_writes.max(1);
         let path = path.to_owned();
         let (writer, catalog) = {
             let path = path.clone();
@@ -140,6 +169,8 @@ impl EmbeddedStore {
                 path,
                 writer: Mutex::new(writer),
                 write_slots: Semaphore::new(2),
+                admitted: Arc::new(Semaphore::new(max_concurrent_writes)),
+                max_concurrent_writes,
                 checkpoint: Notify::new(),
                 readers,
                 catalog: RwLock::new(Arc::new(catalog)),
@@ -179,8 +210,22 @@ impl EmbeddedStore {
         .map_err(|e| StoreError::Open(format!("time-series writer task failed: {e}")))?
     }
 
-    /// Decodes, parses and stores one write request's body: all of it or nothing.
-    /// Parsing happens before the writer is taken, so concurrent writes overlap.
+    /// One of the `max_concurrent_writes` places of writes in progress or waiting, held
+    /// until the returned value is dropped; [`WriteError::Busy`] when none is free. The
+    /// HTTP layer takes one before it reads a write's body (`http::write::admit`).
+    pub fn admit_write(&self) -> Result<WriteAdmission, WriteError> {
+        match self.inner.admitted.clone().try_acquire_owned() {
+            Ok(permit) => Ok(WriteAdmission(permit)),
+            Err(tokio::sync::TryAcquireError::NoPermits) => Err(WriteError::Busy {
+                limit: self.inner.max_concurrent_writes,
+            }),
+            Err(tokio::sync::TryAcquireError::Closed) => Err(StoreError::Closed.into()),
+        }
+    }
+
+    /// Decodes, parses, checks (`policy`) and stores one write request's body: all of it
+    /// or nothing. A body of one part is parsed before the writer is taken, so concurrent
+    /// writes overlap; a larger one is parsed part by part inside its transaction.
     pub async fn write(
         &self,
         body: bytes::Bytes,
@@ -188,6 +233,7 @@ impl EmbeddedStore {
         max_decompressed: usize,
         precision: Precision,
         now_ns: i64,
+        policy: WritePolicy,
     ) -> Result<Written, WriteError> {
         let _slot = self
             .inner
@@ -197,32 +243,61 @@ impl EmbeddedStore {
             .map_err(|_| StoreError::Closed)?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let text = ingest::decode_body(&body, gzip, max_decompressed)?;
+            let mut parts =
+                ingest::BodyChunks::new(&body, gzip, max_decompressed, WRITE_CHUNK_BYTES);
+            let Some(first) = parts.next_chunk()? else {
+                return Ok(Written::default());
+            };
             let snapshot = inner.catalog.read().expect("catalog lock").clone();
-            let points = ingest::parse_batch(&text, precision, now_ns, |m, f| {
-                snapshot.field(m, f).map(|i| i.field_type)
-            })?;
-            if points.is_empty() {
-                return Ok(Written {
-                    points: 0,
-                    values: 0,
-                });
+            let points = ingest::parse_lines_from(
+                &first.text,
+                first.first_line,
+                precision,
+                now_ns,
+                |m, f| snapshot.field(m, f).map(|i| i.field_type),
+            )?;
+            policy.check(&points)?;
+            drop(snapshot);
+            let mut next = parts.next_chunk()?;
+            if points.is_empty() && next.is_none() {
+                return Ok(Written::default());
             }
             let mut conn = inner.writer.lock().map_err(|_| StoreError::Closed)?;
             // The catalog only changes under the writer lock: this one is current.
             let catalog = inner.catalog.read().expect("catalog lock").clone();
-            let added = storage::write_batch(&mut conn, &catalog, &points)?;
-            let values = added.values;
+            let mut batch = storage::Batch::begin(&mut conn, &catalog, policy.series_cap())?;
+            let mut written = Written {
+                points: points.len(),
+                values: 0,
+            };
+            batch.write(&points)?;
+            drop(points);
+            drop(first);
+            while let Some(part) = next {
+                let known = batch.known_fields();
+                let points = ingest::parse_lines_from(
+                    &part.text,
+                    part.first_line,
+                    precision,
+                    now_ns,
+                    |m, f| known.field_type(m, f),
+                )?;
+                policy.check(&points)?;
+                batch.write(&points)?;
+                written.points += points.len();
+                drop(points);
+                next = parts.next_chunk()?;
+            }
+            let added = batch.commit()?;
+            written.values = added.values;
             if !added.series.is_empty() || !added.fields.is_empty() {
                 let mut next = (*catalog).clone();
+                drop(catalog);
                 next.extend(added);
                 *inner.catalog.write().expect("catalog lock") = Arc::new(next);
             }
             inner.checkpoint.notify_one();
-            Ok(Written {
-                points: points.len(),
-                values,
-            })
+            Ok(written)
         })
         .await
         .map_err(|e| WriteError::Store(StoreError::Open(format!("writer task failed: {e}"))))?
@@ -337,6 +412,7 @@ impl EmbeddedStore {
     /// when the last handle is dropped (after any write in progress).
     pub fn close(&self) {
         self.inner.write_slots.close();
+        self.inner.admitted.close();
         self.inner.readers.close();
         // The checkpointer wakes, finds the readers closed and ends.
         self.inner.checkpoint.notify_one();

@@ -774,7 +774,7 @@ fn raw(snap: &mut Snapshot<'_>, catalog: &Catalog, q: &RawQuery) -> Result<Vec<S
 fn tag_values(catalog: &Catalog, q: &TagValuesQuery) -> Vec<Series> {
     let mut values: Vec<String> = matching_series(catalog, &q.measurement, &q.filters)
         .iter()
-        .filter_map(|s| s.tags.get(&q.tag).cloned())
+        .filter_map(|s| s.tags.get(&q.tag).map(str::to_owned))
         .collect();
     values.sort();
     values.dedup();

@@ -115,18 +115,57 @@ pub fn upgrade(conn: &mut rusqlite::Connection) -> Result<(), StoreError> {
 /// series there are. Real series ids start at 1.
 pub const ALL_SERIES: i64 = 0;
 
+/// The tag naming the agent that wrote a series.
+const AGENT_TAG: &str = "agent";
+
 /// A series: one measurement with one tag set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesInfo {
     pub id: i64,
     pub measurement: String,
-    pub tags: BTreeMap<String, String>,
+    pub tags: Tags,
 }
 
 impl SeriesInfo {
     /// The tag value InfluxQL sees for `key`: absent tags read as the empty string.
     pub fn tag(&self, key: &str) -> &str {
-        self.tags.get(key).map_or("", String::as_str)
+        self.tags.get(key).unwrap_or("")
+    }
+}
+
+/// A series' tags sorted by key, each key once: what a `BTreeMap<String, String>` holds
+/// (and ordered as one), in a fraction of its memory — the catalog keeps one per series,
+/// and stores may hold hundreds of thousands of series.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Tags(Box<[(Box<str>, Box<str>)]>);
+
+impl Tags {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| self.0[i].1.as_ref())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
+    /// The stored form: a JSON object, keys sorted.
+    fn to_json(&self) -> String {
+        serde_json::to_string(&self.iter().collect::<BTreeMap<_, _>>()).expect("tags serialize")
+    }
+}
+
+impl<K: Into<Box<str>>, V: Into<Box<str>>> FromIterator<(K, V)> for Tags {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut tags: Vec<(Box<str>, Box<str>)> = iter
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        tags.dedup_by(|a, b| a.0 == b.0);
+        Tags(tags.into_boxed_slice())
     }
 }
 
@@ -144,6 +183,8 @@ pub struct Catalog {
     pub series: HashMap<String, Vec<Arc<SeriesInfo>>>,
     /// measurement → field → its id and type.
     pub fields: HashMap<String, HashMap<String, FieldInfo>>,
+    /// `agent` tag value → how many series carry it (the per-agent series cap).
+    agent_series: HashMap<String, usize>,
 }
 
 /// Writes the canonical key of a series into `buf`: every part length-prefixed, so no
@@ -179,7 +220,7 @@ impl Catalog {
             c.add_series(SeriesInfo {
                 id,
                 measurement,
-                tags,
+                tags: tags.into_iter().collect(),
             });
         }
         let mut stmt = conn.prepare("SELECT id, measurement, name, type FROM fields")?;
@@ -205,16 +246,25 @@ impl Catalog {
 
     fn add_series(&mut self, s: SeriesInfo) {
         let mut key = String::new();
-        series_key(
-            &mut key,
-            &s.measurement,
-            s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        );
+        series_key(&mut key, &s.measurement, s.tags.iter());
         self.series_ids.insert(key, s.id);
+        if let Some(agent) = s.tags.get(AGENT_TAG) {
+            match self.agent_series.get_mut(agent) {
+                Some(n) => *n += 1,
+                None => {
+                    self.agent_series.insert(agent.to_owned(), 1);
+                }
+            }
+        }
         self.series
             .entry(s.measurement.clone())
             .or_default()
             .push(Arc::new(s));
+    }
+
+    /// How many series carry the tag `agent=<agent>`.
+    pub fn series_of_agent(&self, agent: &str) -> usize {
+        self.agent_series.get(agent).copied().unwrap_or(0)
     }
 
     pub fn field(&self, measurement: &str, name: &str) -> Option<FieldInfo> {
@@ -337,126 +387,197 @@ fn insert_sql(rows: usize) -> String {
     sql
 }
 
-/// Writes a parsed batch in one transaction: all of it or, on any error, none of it.
+/// The fields a batch in progress knows: stored ones and its own new ones.
+pub struct KnownFields<'a> {
+    catalog: &'a Catalog,
+    new_fields: &'a HashMap<(String, String), FieldInfo>,
+}
+
+impl KnownFields<'_> {
+    pub fn field_type(&self, measurement: &str, field: &str) -> Option<FieldType> {
+        self.catalog
+            .field(measurement, field)
+            .or_else(|| {
+                self.new_fields
+                    .get(&(measurement.to_owned(), field.to_owned()))
+                    .copied()
+            })
+            .map(|f| f.field_type)
+    }
+}
+
+/// One write request's transaction, fed part by part (see `ingest::BodyChunks`):
+/// everything [`Batch::write`] was given is committed together by [`Batch::commit`], or
+/// nothing is when it is dropped uncommitted (any error).
 ///
-/// Values are inserted in key order (series, field, time), so each lands next to the
-/// previous one in the B-tree; the sort is stable, so of two values with the same key
-/// the later line's wins, as in InfluxDB. Types were checked against a snapshot of the
-/// catalog while parsing; a field created since by another writer is checked here.
-pub fn write_batch(
-    conn: &mut rusqlite::Connection,
-    catalog: &Catalog,
-    points: &[Point<'_>],
-) -> Result<Added, WriteError> {
-    let tx = conn.transaction().map_err(StoreError::from)?;
-    let mut new_series: HashMap<String, SeriesInfo> = HashMap::new();
-    let mut new_fields: HashMap<(String, String), FieldInfo> = HashMap::new();
-    let mut rows: Vec<(i64, i64, i64, bool, &Value)> = Vec::with_capacity(points.len() * 4);
-    {
-        let mut insert_series = tx
-            .prepare_cached("INSERT INTO series (measurement, tags) VALUES (?1, ?2) RETURNING id")
-            .map_err(StoreError::from)?;
-        let mut insert_field = tx
-            .prepare_cached(
-                "INSERT INTO fields (measurement, name, type) VALUES (?1, ?2, ?3) RETURNING id",
-            )
-            .map_err(StoreError::from)?;
-        let mut key = String::new();
-        let mut shape_of: Option<String> = None;
-        let mut shape: Vec<(String, FieldInfo)> = Vec::new();
-        for p in points {
-            series_key(
-                &mut key,
-                &p.measurement,
-                p.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
-            );
-            let series_id = match catalog
-                .series_ids
-                .get(key.as_str())
-                .or_else(|| new_series.get(key.as_str()).map(|s| &s.id))
-            {
-                Some(id) => *id,
-                None => {
-                    let tags: BTreeMap<String, String> = p
-                        .tags
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect();
-                    let json = serde_json::to_string(&tags).expect("tags serialize");
-                    let id: i64 = insert_series
-                        .query_row(params![p.measurement, json], |r| r.get(0))
-                        .map_err(StoreError::from)?;
-                    new_series.insert(
-                        key.clone(),
-                        SeriesInfo {
-                            id,
-                            measurement: p.measurement.to_string(),
-                            tags,
-                        },
-                    );
-                    id
-                }
-            };
-            // Consecutive points usually have the same measurement and field names: then
-            // the previous point's field infos apply as they are.
-            let same_shape = shape_of.as_deref() == Some(p.measurement.as_ref())
-                && shape.len() == p.fields.len()
-                && shape.iter().zip(&p.fields).all(|((n, _), (f, _))| n == f);
-            if !same_shape {
-                shape.clear();
-                shape_of = Some(p.measurement.to_string());
-                let known = catalog.fields.get(p.measurement.as_ref());
-                for (name, value) in &p.fields {
-                    let input = ingest::type_of(value);
-                    let field = match known.and_then(|k| k.get(name.as_ref())) {
-                        Some(f) => *f,
-                        None => {
-                            let fkey = (p.measurement.to_string(), name.to_string());
-                            match new_fields.get(&fkey) {
-                                Some(f) => *f,
-                                None => {
-                                    let id: i64 = insert_field
-                                        .query_row(
-                                            params![p.measurement, name, type_name(input)],
-                                            |r| r.get(0),
-                                        )
-                                        .map_err(StoreError::from)?;
-                                    let info = FieldInfo {
-                                        id,
-                                        field_type: input,
-                                    };
-                                    new_fields.insert(fkey, info);
-                                    info
-                                }
-                            }
-                        }
-                    };
-                    shape.push((name.to_string(), field));
-                }
-            }
-            for ((_, field), (name, value)) in shape.iter().zip(&p.fields) {
-                let input = ingest::type_of(value);
-                if field.field_type != input {
-                    return Err(WriteError::TypeConflict {
-                        line: p.line,
-                        measurement: p.measurement.to_string(),
-                        field: name.to_string(),
-                        input,
-                        existing: field.field_type,
-                    });
-                }
-                rows.push((
-                    series_id,
-                    field.id,
-                    p.time_ns,
-                    is_numeric(field.field_type),
-                    value,
-                ));
-            }
+/// Values are inserted in key order (series, field, time) within each part, so each
+/// lands next to the previous one in the B-tree; the sort is stable and parts are written
+/// in order, so of two values with the same key the later line's wins, as in InfluxDB.
+/// Types were checked against a snapshot of the catalog while parsing; a field created
+/// since by another writer is checked here.
+pub struct Batch<'c> {
+    tx: rusqlite::Transaction<'c>,
+    catalog: &'c Catalog,
+    new_series: HashMap<String, SeriesInfo>,
+    new_fields: HashMap<(String, String), FieldInfo>,
+    /// The agent whose new series are capped, the cap, and how many it created here.
+    cap: Option<(String, usize, usize)>,
+    values: usize,
+    key: String,
+}
+
+impl<'c> Batch<'c> {
+    /// Begins the transaction. `cap`: series tagged `agent=<agent>` may number at most
+    /// this many (agent credentials).
+    pub fn begin(
+        conn: &'c mut rusqlite::Connection,
+        catalog: &'c Catalog,
+        cap: Option<(&str, usize)>,
+    ) -> Result<Self, WriteError> {
+        Ok(Batch {
+            tx: conn.transaction().map_err(StoreError::from)?,
+            catalog,
+            new_series: HashMap::new(),
+            new_fields: HashMap::new(),
+            cap: cap.map(|(a, n)| (a.to_owned(), n, 0)),
+            values: 0,
+            key: String::new(),
+        })
+    }
+
+    /// The fields stored or created by this batch, for parsing later parts.
+    pub fn known_fields(&self) -> KnownFields<'_> {
+        KnownFields {
+            catalog: self.catalog,
+            new_fields: &self.new_fields,
         }
     }
-    rows.sort_by_key(|r| (r.0, r.1, r.2));
-    {
+
+    /// Adds one part's points to the transaction.
+    pub fn write(&mut self, points: &[Point<'_>]) -> Result<(), WriteError> {
+        let tx = &self.tx;
+        let catalog = self.catalog;
+        let new_series = &mut self.new_series;
+        let new_fields = &mut self.new_fields;
+        let key = &mut self.key;
+        let mut rows: Vec<(i64, i64, i64, bool, &Value)> = Vec::with_capacity(points.len() * 4);
+        {
+            let mut insert_series = tx
+                .prepare_cached(
+                    "INSERT INTO series (measurement, tags) VALUES (?1, ?2) RETURNING id",
+                )
+                .map_err(StoreError::from)?;
+            let mut insert_field = tx
+                .prepare_cached(
+                    "INSERT INTO fields (measurement, name, type) VALUES (?1, ?2, ?3) RETURNING id",
+                )
+                .map_err(StoreError::from)?;
+            let mut shape_of: Option<String> = None;
+            let mut shape: Vec<(String, FieldInfo)> = Vec::new();
+            for p in points {
+                series_key(
+                    key,
+                    &p.measurement,
+                    p.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+                );
+                let series_id = match catalog
+                    .series_ids
+                    .get(key.as_str())
+                    .or_else(|| new_series.get(key.as_str()).map(|s| &s.id))
+                {
+                    Some(id) => *id,
+                    None => {
+                        let tags: Tags = p
+                            .tags
+                            .iter()
+                            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+                            .collect();
+                        if let Some((agent, limit, created)) = &mut self.cap
+                            && tags.get(AGENT_TAG) == Some(agent.as_str())
+                        {
+                            if catalog.series_of_agent(agent) + *created >= *limit {
+                                return Err(WriteError::SeriesCap {
+                                    line: p.line,
+                                    agent: agent.clone(),
+                                    limit: *limit,
+                                });
+                            }
+                            *created += 1;
+                        }
+                        let json = tags.to_json();
+                        let id: i64 = insert_series
+                            .query_row(params![p.measurement, json], |r| r.get(0))
+                            .map_err(StoreError::from)?;
+                        new_series.insert(
+                            key.clone(),
+                            SeriesInfo {
+                                id,
+                                measurement: p.measurement.to_string(),
+                                tags,
+                            },
+                        );
+                        id
+                    }
+                };
+                // Consecutive points usually have the same measurement and field names:
+                // then the previous point's field infos apply as they are.
+                let same_shape = shape_of.as_deref() == Some(p.measurement.as_ref())
+                    && shape.len() == p.fields.len()
+                    && shape.iter().zip(&p.fields).all(|((n, _), (f, _))| n == f);
+                if !same_shape {
+                    shape.clear();
+                    shape_of = Some(p.measurement.to_string());
+                    let known = catalog.fields.get(p.measurement.as_ref());
+                    for (name, value) in &p.fields {
+                        let input = ingest::type_of(value);
+                        let field = match known.and_then(|k| k.get(name.as_ref())) {
+                            Some(f) => *f,
+                            None => {
+                                let fkey = (p.measurement.to_string(), name.to_string());
+                                match new_fields.get(&fkey) {
+                                    Some(f) => *f,
+                                    None => {
+                                        let id: i64 = insert_field
+                                            .query_row(
+                                                params![p.measurement, name, type_name(input)],
+                                                |r| r.get(0),
+                                            )
+                                            .map_err(StoreError::from)?;
+                                        let info = FieldInfo {
+                                            id,
+                                            field_type: input,
+                                        };
+                                        new_fields.insert(fkey, info);
+                                        info
+                                    }
+                                }
+                            }
+                        };
+                        shape.push((name.to_string(), field));
+                    }
+                }
+                for ((_, field), (name, value)) in shape.iter().zip(&p.fields) {
+                    let input = ingest::type_of(value);
+                    if field.field_type != input {
+                        return Err(WriteError::TypeConflict {
+                            line: p.line,
+                            measurement: p.measurement.to_string(),
+                            field: name.to_string(),
+                            input,
+                            existing: field.field_type,
+                        });
+                    }
+                    rows.push((
+                        series_id,
+                        field.id,
+                        p.time_ns,
+                        is_numeric(field.field_type),
+                        value,
+                    ));
+                }
+            }
+        }
+        rows.sort_by_key(|r| (r.0, r.1, r.2));
         let mut full = tx
             .prepare_cached(&insert_sql(ROWS_PER_INSERT))
             .map_err(StoreError::from)?;
@@ -508,18 +629,34 @@ pub fn write_batch(
             mark.execute(params![ALL_SERIES, f, bucket])
                 .map_err(StoreError::from)?;
         }
+        self.values += rows.len();
+        Ok(())
     }
-    let values = rows.len();
-    drop(rows);
-    tx.commit().map_err(StoreError::from)?;
-    Ok(Added {
-        series: new_series.into_values().collect(),
-        fields: new_fields
-            .into_iter()
-            .map(|((m, f), info)| (m, f, info))
-            .collect(),
-        values,
-    })
+
+    /// Commits everything written; returns what the catalog gains.
+    pub fn commit(self) -> Result<Added, WriteError> {
+        self.tx.commit().map_err(StoreError::from)?;
+        Ok(Added {
+            series: self.new_series.into_values().collect(),
+            fields: self
+                .new_fields
+                .into_iter()
+                .map(|((m, f), info)| (m, f, info))
+                .collect(),
+            values: self.values,
+        })
+    }
+}
+
+/// Writes a parsed batch in one transaction: all of it or, on any error, none of it.
+pub fn write_batch(
+    conn: &mut rusqlite::Connection,
+    catalog: &Catalog,
+    points: &[Point<'_>],
+) -> Result<Added, WriteError> {
+    let mut batch = Batch::begin(conn, catalog, None)?;
+    batch.write(points)?;
+    batch.commit()
 }
 
 impl Catalog {
