@@ -244,6 +244,43 @@ both_backends!(
     }
 );
 
+both_backends!(
+    points_of_a_test_deleted_while_spooled_still_go_into_the_agents_existing_series,
+    |app| async {
+        let (me, credential) = app.agent_token("spooling").await;
+        let old = ping_test(&app, "old", &[me], &[]).await;
+        let current = ping_test(&app, "current", &[me], &[]).await;
+        let t = 1_764_100_000_000_000_000i64;
+        let r = write(&app, false, &credential, ping_line(me, old, t)).await;
+        assert_eq!(r.status, 204, "{}", r.message);
+
+        // The test goes away while the agent still holds its points in its spool: a
+        // batch with them and a current test's points is stored whole, not dropped.
+        let admin = app.login(Role::Admin).await;
+        let resp = admin
+            .send(&app, Method::DELETE, &format!("/api/v1/tests/{old}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 204);
+        let body = format!(
+            "{}{}",
+            ping_line(me, current, t + 1_000_000_000),
+            ping_line(me, old, t + 2_000_000_000)
+        );
+        let r = write(&app, false, &credential, body).await;
+        assert_eq!(r.status, 204, "{}", r.message);
+        let dump = app.timeseries().dump().await.unwrap();
+        assert!(dump.contains(&format!("\"test\":\"{current}\"")), "{dump}");
+
+        // A new series for it is not: only an assigned test creates series.
+        let other_target = ping_line(me, old, t + 3_000_000_000).replace("192.0.2.1", "192.0.2.2");
+        let r = write(&app, false, &credential, other_target).await;
+        assert_eq!(r.status, 400, "{}", r.message);
+        assert!(r.message.contains("not a test assigned"), "{}", r.message);
+    }
+);
+
 both_backends!(operator_tokens_still_write_free_form_points, |app| async {
     let operator = app.api_token(Role::Operator).await;
     for v2 in [false, true] {

@@ -256,7 +256,7 @@ impl EmbeddedStore {
                 now_ns,
                 |m, f| snapshot.field(m, f).map(|i| i.field_type),
             )?;
-            policy.check(&points)?;
+            policy.check(&points, &snapshot)?;
             drop(snapshot);
             let mut next = parts.next_chunk()?;
             if points.is_empty() && next.is_none() {
@@ -282,7 +282,7 @@ impl EmbeddedStore {
                     now_ns,
                     |m, f| known.field_type(m, f),
                 )?;
-                policy.check(&points)?;
+                policy.check(&points, &catalog)?;
                 batch.write(&points)?;
                 written.points += points.len();
                 drop(points);

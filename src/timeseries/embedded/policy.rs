@@ -10,11 +10,15 @@
 //! mistaken point is never stored under an identity it did not state, and the agent
 //! (which counts a 400 as `rejected`) and its operator see why. The real agent writes
 //! exactly its own id and its assigned tests' ids (the schema tests of its probes pin
-//! the shape), so it is never refused for that, except for points of a test that was
-//! unassigned or deleted while they waited in its spool. Nothing of a refused batch is
-//! stored; what is stored already does not change.
+//! the shape), so it is never refused for that. Points of a test that was unassigned or
+//! deleted while they waited in the agent's spool are still taken into series the agent
+//! already has (same measurement and tags): a refusal would drop the whole batch, other
+//! tests' points included, and such a point forges nothing. Only a new series needs the
+//! test to be assigned now. Nothing of a refused batch is stored; what is stored
+//! already does not change.
 
 use super::ingest::{Point, WriteError, excerpt, type_of};
+use super::storage::Catalog;
 use std::collections::HashSet;
 use streamswarm_schema::measurements::{self, tag_defs};
 
@@ -70,17 +74,19 @@ impl WritePolicy {
         }
     }
 
-    /// The first point the caller may not write, as the batch's error.
-    pub fn check(&self, points: &[Point<'_>]) -> Result<(), WriteError> {
+    /// The first point the caller may not write, as the batch's error. `stored` is the
+    /// store's catalog: a point of a test no longer assigned still goes into a series
+    /// the agent already has (see [`AgentScope`]).
+    pub fn check(&self, points: &[Point<'_>], stored: &Catalog) -> Result<(), WriteError> {
         let WritePolicy::Agent(scope) = self else {
             return Ok(());
         };
-        points.iter().try_for_each(|p| scope.check(p))
+        points.iter().try_for_each(|p| scope.check(p, stored))
     }
 }
 
 impl AgentScope {
-    fn check(&self, p: &Point<'_>) -> Result<(), WriteError> {
+    fn check(&self, p: &Point<'_>, stored: &Catalog) -> Result<(), WriteError> {
         let tag = |name: &str| {
             p.tags
                 .iter()
@@ -114,6 +120,10 @@ impl AgentScope {
         }
         if let Some(test) = tag(tag_defs::TEST.name)
             && !self.tests.contains(test)
+            && !stored.has_series(
+                &p.measurement,
+                p.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())),
+            )
         {
             return Err(refuse(
                 p.line,
@@ -167,7 +177,7 @@ mod tests {
 
     fn check(body: &str) -> Result<(), WriteError> {
         let points = parse_batch(body, Precision::Nanoseconds, 1, |_, _| None).unwrap();
-        scope().check(&points)
+        scope().check(&points, &Catalog::default())
     }
 
     fn refused(body: &str) -> (usize, &'static str, String) {
@@ -263,6 +273,8 @@ mod tests {
             |_, _| None,
         )
         .unwrap();
-        WritePolicy::FreeForm.check(&points).unwrap();
+        WritePolicy::FreeForm
+            .check(&points, &Catalog::default())
+            .unwrap();
     }
 }

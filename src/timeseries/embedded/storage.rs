@@ -262,6 +262,18 @@ impl Catalog {
             .push(Arc::new(s));
     }
 
+    /// Whether the series of `measurement` with exactly these tags (sorted by key, as
+    /// parsed points hold them) exists.
+    pub fn has_series<'t>(
+        &self,
+        measurement: &str,
+        tags: impl Iterator<Item = (&'t str, &'t str)>,
+    ) -> bool {
+        let mut key = String::new();
+        series_key(&mut key, measurement, tags);
+        self.series_ids.contains_key(&key)
+    }
+
     /// How many series carry the tag `agent=<agent>`.
     pub fn series_of_agent(&self, agent: &str) -> usize {
         self.agent_series.get(agent).copied().unwrap_or(0)
