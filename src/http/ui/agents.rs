@@ -2,7 +2,7 @@
 //! `GET /api/v1/agents` with the same query) and `/agents/{id}` (facts, groups, its
 //! tests, and the rename / revoke / delete actions for operators).
 
-use super::{can_operate, page};
+use super::{can_operate, page, page_offset};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::http::api::agents::{ListQuery, filtered, views};
@@ -19,7 +19,7 @@ struct PageQuery {
     search: String,
     #[serde(default)]
     status: String,
-    page: Option<usize>,
+    page: Option<i64>,
 }
 
 /// A host fact as display text: strings as they are, anything else as compact JSON.
@@ -48,12 +48,14 @@ async fn group_names(ctx: &Ctx) -> Result<HashMap<i64, String>> {
 
 pub async fn list(ctx: Ctx) -> Result<Response> {
     let q: PageQuery = ctx.query()?;
-    let page_no = q.page.unwrap_or(1).max(1);
+    let (page_no, offset) = page_offset(q.page, PAGE_SIZE as i64)?;
+    let offset =
+        usize::try_from(offset).map_err(|_| Error::invalid("page", "is beyond any list"))?;
     let api_query = ListQuery {
         search: Some(q.search.clone()),
         status: Some(q.status.clone()),
         limit: Some(PAGE_SIZE),
-        offset: Some((page_no - 1) * PAGE_SIZE),
+        offset: Some(offset),
     };
     let (agents, total) = filtered(&ctx, &api_query).await?;
     let groups = group_names(&ctx).await?;
@@ -67,7 +69,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
             })
         })
         .collect();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let pages = total.div_ceil(PAGE_SIZE).max(1) as i64;
     let base = format!(
         "/agents?search={}&status={}",
         enc(&q.search),
@@ -77,7 +79,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
         "/api/v1/agents?search={}&status={}&limit={PAGE_SIZE}&offset={}",
         enc(&q.search),
         enc(&q.status),
-        (page_no - 1) * PAGE_SIZE
+        offset
     );
     let statuses: Vec<Value> = ["", "online", "offline", "never_seen", "revoked"]
         .iter()
