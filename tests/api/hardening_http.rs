@@ -35,7 +35,7 @@ async fn send_made_up(client: &reqwest::Client, app: &TestApp, i: usize) -> u16 
     let method = Method::from_bytes(format!("XM{i}").as_bytes()).unwrap();
     // Alternately an unknown path and a known one (405), so both label shapes occur
     // (under /api/ the errors are JSON: no page to render, so the flood is quick).
-    let path = if i % 2 == 0 {
+    let path = if i.is_multiple_of(2) {
         format!("/api/made-up/{i}")
     } else {
         "/api/v1/me".to_owned()
@@ -172,16 +172,16 @@ both_backends!(
             ),
             (format!("/tests?page={max}"), "page"),
             (format!("/tests?page={umax}"), "page"),
-            (format!("/tests?page=-3"), "page"),
+            ("/tests?page=-3".to_owned(), "page"),
             (format!("/agents?page={umax}"), "page"),
             (format!("/agents?page={max}"), "page"),
-            (format!("/agents?page=-1"), "page"),
+            ("/agents?page=-1".to_owned(), "page"),
             (format!("/api/v1/tests?offset={umax}"), "offset"),
-            (format!("/api/v1/tests?offset=-1"), "offset"),
+            ("/api/v1/tests?offset=-1".to_owned(), "offset"),
             (format!("/api/v1/tests?limit={max}"), "limit"),
-            (format!("/api/v1/agents?limit=-1"), "limit"),
+            ("/api/v1/agents?limit=-1".to_owned(), "limit"),
             (format!("/api/v1/audit?limit={umax}"), "limit"),
-            (format!("/api/v1/audit?before=x"), "before"),
+            ("/api/v1/audit?before=x".to_owned(), "before"),
         ];
         for (path, param) in cases {
             let resp = s.get(&app, &path).send().await.unwrap();
