@@ -498,3 +498,19 @@ both_backends!(without_metrics_token_the_metrics_stay_public, |app| async {
     let resp = bare_client().get(app.url("/metrics")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
 });
+
+both_backends_with!(
+    non_loopback_bind_without_metrics_token_warns_at_startup,
+    |c| c.server.bind = "0.0.0.0:0".parse().unwrap(),
+    |app| async {
+        // Served once this answers, so the startup lines are logged.
+        let resp = bare_client().get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let logs = captured_logs();
+        assert!(
+            logs.lines()
+                .any(|l| l.contains("WARN") && l.contains("/metrics is public")),
+            "{logs}"
+        );
+    }
+);
