@@ -65,11 +65,8 @@ impl AppState {
     ) -> Self {
         let secure_cookies = config.secure_cookies();
         let public_url_set = config.server.public_url.is_some();
-        let hsts = config
-            .server
-            .public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"));
+        // The origin is normalised (`HTTPS://` in the configuration is `https://` here).
+        let hsts = public_url_set && public_origin.starts_with("https://");
         AppState {
             public_url_set,
             hsts,
