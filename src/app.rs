@@ -70,6 +70,15 @@ pub async fn run(
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let upkeep = tokio::spawn(timeseries_upkeep(state.clone()));
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), backend = state.store.backend(), "serving");
+    if let Ok(addr) = listener.local_addr()
+        && !addr.ip().is_loopback()
+        && state.config.server.metrics_token.is_none()
+    {
+        tracing::warn!(
+            addr = %addr,
+            "/metrics is public on a non-loopback address (request counts, write volumes, pool state); set server.metrics_token to require a bearer token"
+        );
+    }
     warp::serve(http::service(state.clone()))
         .incoming(listener)
         .graceful(shutdown)

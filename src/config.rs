@@ -176,6 +176,17 @@ pub struct ServerConfig {
     pub secure_cookies: SecureCookies,
     /// Largest accepted request body for the JSON API and forms, in bytes.
     pub max_body_bytes: usize,
+    /// When set, `GET /metrics` answers only `Authorization: Bearer <metrics_token>`
+    /// (401 otherwise); when absent it is public. Never logged.
+    #[serde(deserialize_with = "secret_text_or_number")]
+    pub metrics_token: Option<SecretString>,
+}
+
+/// A secret from the file or the environment, where a numeric value arrives as a number.
+fn secret_text_or_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SecretString>, D::Error> {
+    Ok(text_or_number(d)?.map(SecretString::from))
 }
 
 impl Default for ServerConfig {
@@ -185,6 +196,7 @@ impl Default for ServerConfig {
             public_url: None,
             secure_cookies: SecureCookies::Auto,
             max_body_bytes: 64 * 1024,
+            metrics_token: None,
         }
     }
 }
@@ -250,7 +262,9 @@ impl Default for TimeSeriesConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
-    /// A `tracing` filter, e.g. `info` or `streamswarm=debug,warp=info`.
+    /// A level (`error`, `warn`, `info`, `debug`, `trace`) for our own crates, third-party
+    /// crates staying at `info` at most (see [`LogConfig::filter`]); or a full `tracing`
+    /// filter, taken as given when it contains `=` (`info,streamswarm=debug,hyper=debug`).
     pub level: String,
     /// `text` or `json`.
     pub format: LogFormat,
@@ -262,6 +276,40 @@ impl Default for LogConfig {
             level: "info".into(),
             format: LogFormat::Text,
         }
+    }
+}
+
+/// The crates of this workspace: `log.level = "debug"` raises these and no others.
+pub const OUR_CRATES: &[&str] = &[
+    "streamswarm",
+    "streamswarm_agent",
+    "streamswarm_tsdb",
+    "streamswarm_schema",
+];
+
+/// The `tracing` filter directives of a `log.level`. A bare level more verbose than
+/// `info` applies to [`OUR_CRATES`] only, everything else staying at `info`: at `debug`,
+/// third-party crates log what passes through them (handlebars logs the data of every
+/// page it renders: users, agent facts, token metadata). A bare `info` or quieter level
+/// applies to everything. A filter containing `=` is taken as given, so an operator can
+/// still raise one crate deliberately.
+pub fn log_filter_directives(level: &str) -> String {
+    let bare = level.trim();
+    if bare.contains('=') || !matches!(bare.to_ascii_lowercase().as_str(), "debug" | "trace") {
+        return level.to_owned();
+    }
+    let mut out = String::from("info");
+    for krate in OUR_CRATES {
+        out.push_str(&format!(",{krate}={bare}"));
+    }
+    out
+}
+
+impl LogConfig {
+    /// The filter of `log.level` (see [`log_filter_directives`]).
+    pub fn filter(&self) -> Result<tracing_subscriber::EnvFilter, String> {
+        tracing_subscriber::EnvFilter::try_new(log_filter_directives(&self.level))
+            .map_err(|e| format!("invalid configuration: log.level {:?}: {e}", self.level))
     }
 }
 
@@ -330,6 +378,16 @@ impl Config {
                 ));
             }
         }
+        if let Some(t) = &self.server.metrics_token {
+            use secrecy::ExposeSecret;
+            let t = t.expose_secret();
+            if t.chars().count() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(
+                    "invalid configuration: server.metrics_token must be at least 16 characters without spaces (e.g. `openssl rand -hex 32`)"
+                        .into(),
+                );
+            }
+        }
         let ts = &self.timeseries;
         if ts.embedded_path.as_os_str().is_empty() {
             return Err(
@@ -364,8 +422,7 @@ impl Config {
                 ts.max_concurrent_writes
             ));
         }
-        tracing_subscriber::EnvFilter::try_new(&self.log.level)
-            .map_err(|e| format!("invalid configuration: log.level {:?}: {e}", self.log.level))?;
+        self.log.filter()?;
         Ok(())
     }
 
@@ -588,6 +645,61 @@ mod tests {
             let err = load_toml(&toml).unwrap_err();
             assert!(err.contains(key), "{toml:?} → {err}");
         }
+    }
+
+    #[test]
+    fn debug_raises_our_crates_only_and_full_filters_are_taken_as_given() {
+        let d = log_filter_directives("debug");
+        assert_eq!(
+            d,
+            "info,streamswarm=debug,streamswarm_agent=debug,streamswarm_tsdb=debug,streamswarm_schema=debug"
+        );
+        assert_eq!(
+            log_filter_directives("TRACE"),
+            "info,streamswarm=TRACE,streamswarm_agent=TRACE,streamswarm_tsdb=TRACE,streamswarm_schema=TRACE"
+        );
+        for given in [
+            "info",
+            "warn",
+            "error",
+            "off",
+            "debug,handlebars=debug",
+            "hyper=trace",
+        ] {
+            assert_eq!(log_filter_directives(given), given);
+        }
+        let err = load_toml("[log]\nlevel = \"streamswarm=loud\"").unwrap_err();
+        assert!(err.contains("log.level"), "{err}");
+        assert!(load_toml("[log]\nlevel = \"debug\"").is_ok());
+    }
+
+    #[test]
+    fn metrics_token_is_a_secret_of_some_length() {
+        let cfg = load_toml("[server]\nmetrics_token = \"0123456789abcdef0123\"").unwrap();
+        assert_eq!(
+            cfg.server.metrics_token.as_ref().unwrap().expose_secret(),
+            "0123456789abcdef0123"
+        );
+        assert!(!format!("{cfg:?}").contains("0123456789abcdef0123"));
+        let err = load_toml("[server]\nmetrics_token = \"short\"").unwrap_err();
+        assert!(err.contains("server.metrics_token"), "{err}");
+        // A numeric token from the environment stays text.
+        let cfg = Config::load_with_env(
+            None,
+            Some(
+                [(
+                    "STREAMSWARM__SERVER__METRICS_TOKEN".to_owned(),
+                    "1234567890123456".to_owned(),
+                )]
+                .into_iter()
+                .collect(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.server.metrics_token.unwrap().expose_secret(),
+            "1234567890123456"
+        );
     }
 
     #[test]

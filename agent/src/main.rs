@@ -134,8 +134,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// A bare level more verbose than `info` raises only our crates (third-party ones log
+/// what passes through them at debug); a filter containing `=` is taken as given. The
+/// same rule as the server's `log.level`.
 fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    let bare = level.trim();
+    let directives =
+        if bare.contains('=') || !matches!(bare.to_ascii_lowercase().as_str(), "debug" | "trace") {
+            level.to_owned()
+        } else {
+            [
+                "streamswarm",
+                "streamswarm_agent",
+                "streamswarm_tsdb",
+                "streamswarm_schema",
+            ]
+            .iter()
+            .fold(String::from("info"), |out, krate| {
+                format!("{out},{krate}={bare}")
+            })
+        };
+    let filter = tracing_subscriber::EnvFilter::try_new(directives)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -26,6 +26,10 @@ pub enum Access {
     /// The agent API (heartbeat, assignments): an agent's own credential, whose agent is
     /// neither revoked nor deleted. Users and API tokens get 403.
     Agent,
+    /// `GET /metrics`: public while `server.metrics_token` is unset; once set, only
+    /// `Authorization: Bearer <metrics_token>` (401 for anything else, sessions and API
+    /// tokens included).
+    Metrics,
 }
 
 /// The least role an API token needs for [`Access::TimeSeriesWrite`].

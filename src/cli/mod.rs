@@ -76,7 +76,11 @@ fn load_config(cli: &Cli, default_data_dir: Option<&std::path::Path>) -> anyhow:
 }
 
 fn init_logging(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::new(&config.log.level);
+    // Validated at load; third-party crates stay at info unless raised by name.
+    let filter = config
+        .log
+        .filter()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

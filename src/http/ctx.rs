@@ -88,11 +88,21 @@ impl Ctx {
             .map_err(|e| Error::BadRequest(format!("malformed form: {e}")))
     }
 
-    /// The query string as `T`.
+    /// The query string as `T`; a value of the wrong type (a number too large, a sign
+    /// where none fits) is an error naming its parameter.
     pub fn query<T: DeserializeOwned>(&self) -> Result<T, Error> {
         refuse_nul_in_urlencoded(self.query.as_bytes())?;
-        serde_urlencoded::from_str(&self.query)
-            .map_err(|e| Error::BadRequest(format!("bad query string: {e}")))
+        let de =
+            serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(self.query.as_bytes()));
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                Error::BadRequest(format!("bad query string: {inner}"))
+            } else {
+                Error::invalid(path, inner.to_string())
+            }
+        })
     }
 
     pub fn source_ip(&self) -> Option<String> {

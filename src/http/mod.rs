@@ -48,6 +48,10 @@ pub struct AppState {
     pub templates: ui::Templates,
     /// `scheme://host[:port]` of the server as users reach it; checked against `Origin`.
     pub public_origin: String,
+    /// `server.public_url` is set: its origin is the only one trusted (no `Host`-derived
+    /// origin), and an https one turns on `Strict-Transport-Security`.
+    public_url_set: bool,
+    hsts: bool,
     pub secure_cookies: bool,
     router: routes::Router,
 }
@@ -60,7 +64,12 @@ impl AppState {
         public_origin: String,
     ) -> Self {
         let secure_cookies = config.secure_cookies();
+        let public_url_set = config.server.public_url.is_some();
+        // The origin is normalised (`HTTPS://` in the configuration is `https://` here).
+        let hsts = public_url_set && public_origin.starts_with("https://");
         AppState {
+            public_url_set,
+            hsts,
             timeseries,
             metrics: metrics::Metrics::new(store.clone()),
             store,
@@ -141,7 +150,7 @@ where
                 Error::MethodNotAllowed(format!("{method} is not allowed on {path}"))
             };
             let mut resp = error::respond(err, error::ErrorFormat::for_path(&path), &state);
-            security_headers(resp.headers_mut(), api);
+            security_headers(resp.headers_mut(), api, state.hsts);
             state
                 .metrics
                 .observe(&method, "unmatched", resp.status(), started.elapsed());
@@ -161,14 +170,18 @@ where
         if route.access == Access::TimeSeriesWrite {
             refuse_credentials_in_url(&query)?;
         }
-        let principal = if route.access == Access::Enrol {
+        let principal = match route.access {
             // Enrolment tokens authenticate this route and nothing else.
-            Ok(Some(authenticate_enrolment(&state, &headers).await?))
-        } else {
-            authenticate(&state, &headers).await
+            Access::Enrol => Ok(Some(authenticate_enrolment(&state, &headers).await?)),
+            Access::Metrics => {
+                check_metrics_token(&state, &headers)?;
+                Ok(None)
+            }
+            _ => authenticate(&state, &headers).await,
         };
         let principal = match (route.access, principal) {
             (Access::Public, p) => p.ok().flatten(),
+            (Access::Metrics, _) => None,
             (Access::Enrol, p) => p?,
             (Access::Agent, Ok(Some(p))) => {
                 if !matches!(p, Principal::Agent { .. }) {
@@ -265,7 +278,7 @@ where
         }
         Err(e) => error::respond(e, route.error_format, &state),
     };
-    security_headers(resp.headers_mut(), api);
+    security_headers(resp.headers_mut(), api, state.hsts);
     state
         .metrics
         .observe(&method, route.path, resp.status(), started.elapsed());
@@ -478,6 +491,31 @@ async fn authenticate_enrolment(state: &AppState, headers: &HeaderMap) -> Result
     Ok(Principal::Enrolment { token: info })
 }
 
+/// `Access::Metrics`: with `server.metrics_token` set, the request must carry
+/// `Authorization: Bearer <metrics_token>`. Compared in constant time (over SHA-256
+/// digests, so the length does not show either).
+fn check_metrics_token(state: &AppState, headers: &HeaderMap) -> Result<(), Error> {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &state.config.server.metrics_token else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.expose_secret().as_bytes());
+    if presented.is_empty() || !bool::from(a.ct_eq(&b)) {
+        return Err(Error::Unauthorized(
+            "/metrics needs Authorization: Bearer <server.metrics_token>".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Why an enrolment token cannot enrol at `now`, if it cannot.
 pub(crate) fn enrolment_usable(
     info: &crate::store::tokens::TokenInfo,
@@ -496,7 +534,9 @@ pub(crate) fn enrolment_usable(
 }
 
 /// State-changing requests carried by a browser must come from our own pages: the
-/// `Sec-Fetch-Site`/`Origin` headers must not name another site, and a session's
+/// `Sec-Fetch-Site`/`Origin` headers must not name another site (with
+/// `server.public_url` set, its origin is the only one; without it, the origin the
+/// request's `Host` names is accepted too, as the server cannot know its name), and a session's
 /// requests must carry its CSRF token (header `X-CSRF-Token` or form field
 /// `csrf_token`). Token-authenticated API calls carry no ambient credentials and are
 /// exempt from the token check.
@@ -524,6 +564,9 @@ fn check_csrf(
                 };
                 format!("{scheme}://{h}")
             });
+        // A Host header is the client's to choose: it names our origin only when no
+        // public URL says which one is ours.
+        let host_origin = host_origin.filter(|_| !state.public_url_set);
         if origin != state.public_origin && Some(origin) != host_origin.as_deref() {
             return Err(forbidden("Origin does not match this server"));
         }
@@ -558,7 +601,15 @@ fn form_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-fn security_headers(h: &mut HeaderMap, api: bool) {
+/// Headers on every response. `hsts`: `server.public_url` is https, so browsers are
+/// told to use https only (a year, subdomains included).
+fn security_headers(h: &mut HeaderMap, api: bool, hsts: bool) {
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

@@ -110,6 +110,13 @@ pub fn document() -> Value {
                 );
                 op.insert("x-required-token".into(), json!("agent"));
             }
+            Access::Metrics => {
+                op.insert("security".into(), json!([]));
+                op.insert(
+                    "description".into(),
+                    json!("Public unless `server.metrics_token` is set; then only `Authorization: Bearer <metrics_token>` (401 otherwise)."),
+                );
+            }
             Access::TimeSeriesWrite => {
                 op.insert("description".into(), json!(influx_description(route)));
                 op.insert(

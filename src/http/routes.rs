@@ -74,6 +74,7 @@ const ADMIN: Access = Access::Role(Role::Admin);
 const TS_WRITE: Access = Access::TimeSeriesWrite;
 const ENROL: Access = Access::Enrol;
 const AGENT: Access = Access::Agent;
+const METRICS: Access = Access::Metrics;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     use api::{
@@ -83,7 +84,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         // Operations.
         route!(GET "/healthz", PUBLIC, "Process is alive", ops::healthz),
         route!(GET "/readyz", PUBLIC, "Database is reachable", ops::readyz),
-        route!(GET "/metrics", PUBLIC, "Prometheus metrics", ops::metrics),
+        route!(GET "/metrics", METRICS, "Prometheus metrics (public unless server.metrics_token is set)", ops::metrics),
         route!(GET "/api/v1/openapi.json", PUBLIC, "This API's OpenAPI document", ops::openapi, res = 200 serde_json::Value),
         // Web UI.
         route!(GET "/login", PUBLIC, "Login form", ui::login::form),

@@ -12,6 +12,7 @@ mod cli;
 mod csrf;
 mod hardening_agent;
 mod hardening_auth;
+mod hardening_http;
 mod hardening_input;
 mod hardening_writes;
 mod openapi;

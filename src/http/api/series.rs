@@ -5,7 +5,7 @@
 //! (the band), the mean of the runs' medians (`rtt_p50_ms`) and the mean loss. Buckets
 //! are chosen from the range so a series has at most [`MAX_POINTS`] points.
 //!
-//! `GET /api/v1/agents/{id}/series?range=…` does the same for an agent's host metrics
+//! `GET /api/v1/agents/{id}/series?range=…` (or `from`/`to`) does the same for an agent's host metrics
 //! (CPU, memory, disk space per mount, network per interface).
 //!
 //! Only ping tests write results so far (`schema/measurements.toml`); for other kinds
@@ -46,7 +46,8 @@ struct SeriesQuery {
 }
 
 /// Bucket widths (seconds) a custom range picks from: the smallest that keeps it within
-/// [`MAX_POINTS`] buckets.
+/// [`MAX_POINTS`] whole buckets. The widest covers [`MAX_CUSTOM_SPAN_MS`] with room for
+/// the ends moving out to whole buckets.
 const CUSTOM_STEPS: &[u64] = &[
     10,
     30,
@@ -62,14 +63,18 @@ const CUSTOM_STEPS: &[u64] = &[
     6 * 3600,
     12 * 3600,
     86_400,
+    2 * 86_400,
 ];
-/// The longest custom range: 1,000 buckets of the widest step.
+/// The longest custom range: 1,000 days.
 pub const MAX_CUSTOM_SPAN_MS: i64 = 1000 * 86_400 * 1000;
+/// The latest time a custom range may end at: times reach the store in nanoseconds
+/// (`i64`, so up to April 2262), after the end moves out to a whole bucket.
+pub const MAX_TIME_MS: i64 = i64::MAX / 1_000_000 - 4 * 86_400 * 1000;
 
 /// The window of a request: a named `range`, or a custom `from`/`to` (Unix
-/// milliseconds, both given, `from` < `to`, at most [`MAX_CUSTOM_SPAN_MS`] apart),
-/// never both. A custom window is cut into whole buckets of the smallest
-/// [`CUSTOM_STEPS`] width that keeps it within [`MAX_POINTS`] buckets.
+/// milliseconds, both given, `0 <= from < to <= MAX_TIME_MS`, at most
+/// [`MAX_CUSTOM_SPAN_MS`] apart), never both. A custom window is cut into whole buckets
+/// of the smallest [`CUSTOM_STEPS`] width that keeps it within [`MAX_POINTS`] buckets.
 pub fn window_of(
     ctx: &Ctx,
     range: Option<&str>,
@@ -102,36 +107,59 @@ pub fn window_of(
             "from",
             "missing: a custom range needs both from and to (Unix milliseconds)",
         )),
-        (None, Some(from), Some(to)) => {
-            if from < 0 {
-                return Err(Error::invalid("from", "must not be before 1970"));
-            }
-            if from >= to {
-                return Err(Error::invalid("from", "must be before to"));
-            }
-            if to - from > MAX_CUSTOM_SPAN_MS {
-                return Err(Error::invalid(
-                    "to",
-                    format!(
-                        "a custom range spans at most {} days",
-                        MAX_CUSTOM_SPAN_MS / 86_400_000
-                    ),
-                ));
-            }
-            let span_ms = to - from;
-            let step = *CUSTOM_STEPS
-                .iter()
-                .find(|s| (span_ms as u64).div_ceil(**s * 1000) < MAX_POINTS)
-                .expect("the widest step covers MAX_CUSTOM_SPAN_MS");
-            let step_ms = step as i64 * 1000;
-            Ok(Window {
+        (None, Some(from), Some(to)) => custom_window(from, to),
+    }
+}
+
+/// A custom window in whole buckets. Client numbers: every step is checked, and a
+/// value out of range is an error naming its parameter.
+fn custom_window(from: i64, to: i64) -> Result<Window> {
+    if from < 0 {
+        return Err(Error::invalid("from", "must not be before 1970"));
+    }
+    if to > MAX_TIME_MS {
+        return Err(Error::invalid(
+            "to",
+            format!("must be at most {MAX_TIME_MS} (Unix milliseconds, April 2262)"),
+        ));
+    }
+    if from >= to {
+        return Err(Error::invalid("from", "must be before to"));
+    }
+    let too_long = || {
+        Error::invalid(
+            "to",
+            format!(
+                "a custom range spans at most {} days",
+                MAX_CUSTOM_SPAN_MS / 86_400_000
+            ),
+        )
+    };
+    if to
+        .checked_sub(from)
+        .is_none_or(|span| span > MAX_CUSTOM_SPAN_MS)
+    {
+        return Err(too_long());
+    }
+    for &step in CUSTOM_STEPS {
+        let step_ms = step as i64 * 1000;
+        let start_ms = from.div_euclid(step_ms) * step_ms;
+        let Some(end_ms) = to
+            .checked_add(step_ms - 1)
+            .map(|t| t.div_euclid(step_ms) * step_ms)
+        else {
+            return Err(too_long());
+        };
+        if ((end_ms - start_ms) / step_ms) as u64 <= MAX_POINTS {
+            return Ok(Window {
                 label: "custom",
                 step,
-                start_ms: from / step_ms * step_ms,
-                end_ms: ((to as u64).div_ceil(step_ms as u64) as i64) * step_ms,
-            })
+                start_ms,
+                end_ms,
+            });
         }
     }
+    Err(too_long())
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -201,7 +229,8 @@ pub struct Window {
 
 impl Window {
     /// The same window in buckets at least `min_step` seconds wide (the wider step a
-    /// multiple of `min_step`), its ends moved out to whole buckets.
+    /// multiple of `min_step`), its ends moved out to whole buckets. A window's ends
+    /// are at most [`MAX_TIME_MS`], which leaves room for the move.
     pub fn at_least(self, min_step: u64) -> Window {
         if self.step >= min_step {
             return self;
@@ -533,7 +562,7 @@ const HOST_PANELS: &[PanelSpec] = &[
     },
 ];
 
-/// `GET /api/v1/agents/{id}/series?range=…`: the agent's host metrics (CPU, memory,
+/// `GET /api/v1/agents/{id}/series?range=…` (or `from`/`to`): the agent's host metrics (CPU, memory,
 /// disk space per mount, network per interface), aggregated per bucket.
 pub async fn agent_host(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
@@ -546,7 +575,7 @@ pub async fn agent_host(ctx: Ctx) -> Result<Response> {
         .agent(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
-    let w = window(&ctx, q.range.as_deref().unwrap_or("24h"))?;
+    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
     let reader = ctx.state.timeseries.reader();
     let mut panels = Vec::new();
     for p in HOST_PANELS {
@@ -617,7 +646,59 @@ pub async fn agent_host(ctx: Ctx) -> Result<Response> {
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{MAX_CUSTOM_SPAN_MS, MAX_POINTS, MAX_TIME_MS, csv_field, custom_window};
+
+    #[test]
+    fn every_allowed_custom_range_fits_in_whole_buckets() {
+        let day = 86_400_000;
+        let spans = [
+            1,
+            9_999,
+            10_000,
+            10_001,
+            day,
+            999 * day,
+            999 * day + 1,
+            MAX_CUSTOM_SPAN_MS,
+        ];
+        let starts = [
+            0,
+            1,
+            12_345,
+            day / 3,
+            1_700_000_000_000,
+            MAX_TIME_MS - MAX_CUSTOM_SPAN_MS,
+        ];
+        for from in starts {
+            for span in spans {
+                let to = from + span;
+                let w = custom_window(from, to).unwrap_or_else(|e| panic!("{from}..{to}: {e}"));
+                let step_ms = w.step as i64 * 1000;
+                assert!(w.start_ms <= from && w.end_ms >= to, "{from}..{to}");
+                assert_eq!(w.start_ms % step_ms, 0);
+                assert_eq!(w.end_ms % step_ms, 0);
+                assert!(
+                    ((w.end_ms - w.start_ms) / step_ms) as u64 <= MAX_POINTS,
+                    "{from}..{to}"
+                );
+                assert!(w.end_ms.checked_mul(1_000_000).is_some(), "{from}..{to}");
+            }
+        }
+    }
+
+    #[test]
+    fn custom_ranges_out_of_bounds_name_their_parameter() {
+        let field = |from, to| match custom_window(from, to) {
+            Err(crate::error::Error::Invalid(v)) => v[0].field.clone(),
+            other => panic!("{from}..{to}: {:?}", other.map(|w| (w.start_ms, w.end_ms))),
+        };
+        assert_eq!(field(-1, 5), "from");
+        assert_eq!(field(i64::MIN, 5), "from");
+        assert_eq!(field(5, 5), "from");
+        assert_eq!(field(0, MAX_CUSTOM_SPAN_MS + 1), "to");
+        assert_eq!(field(9_223_372_036_854_775_000, i64::MAX), "to");
+        assert_eq!(field(0, MAX_TIME_MS + 1), "to");
+    }
 
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {

@@ -102,11 +102,19 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
                 .ok_or_else(|| Error::invalid("kind", format!("unknown test kind {k:?}")))
         })
         .transpose()?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::invalid("limit", "must be between 1 and 500"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(Error::invalid("offset", "must not be negative"));
+    }
     let filter = TestFilter {
         search: q.search,
         kind,
-        limit: q.limit.unwrap_or(50).clamp(1, 500),
-        offset: q.offset.unwrap_or(0).max(0),
+        limit,
+        offset,
     };
     let (tests, total) = ctx.state.store.list_tests(&filter).await?;
     ok(&TestPage {

@@ -3,7 +3,7 @@
 //! tests, the targets it refuses to probe, and the rename / revoke / delete actions for
 //! operators).
 
-use super::{can_operate, page};
+use super::{can_operate, page, page_offset};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::http::api::agent::ProbePolicy;
@@ -21,7 +21,7 @@ struct PageQuery {
     search: String,
     #[serde(default)]
     status: String,
-    page: Option<usize>,
+    page: Option<i64>,
 }
 
 /// A host fact as display text: strings as they are, anything else as compact JSON.
@@ -80,12 +80,14 @@ async fn group_names(ctx: &Ctx) -> Result<HashMap<i64, String>> {
 
 pub async fn list(ctx: Ctx) -> Result<Response> {
     let q: PageQuery = ctx.query()?;
-    let page_no = q.page.unwrap_or(1).max(1);
+    let (page_no, offset) = page_offset(q.page, PAGE_SIZE as i64)?;
+    let offset =
+        usize::try_from(offset).map_err(|_| Error::invalid("page", "is beyond any list"))?;
     let api_query = ListQuery {
         search: Some(q.search.clone()),
         status: Some(q.status.clone()),
         limit: Some(PAGE_SIZE),
-        offset: Some((page_no - 1) * PAGE_SIZE),
+        offset: Some(offset),
     };
     let (agents, total) = filtered(&ctx, &api_query).await?;
     let groups = group_names(&ctx).await?;
@@ -99,7 +101,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
             })
         })
         .collect();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let pages = total.div_ceil(PAGE_SIZE).max(1) as i64;
     let base = format!(
         "/agents?search={}&status={}",
         enc(&q.search),
@@ -109,7 +111,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
         "/api/v1/agents?search={}&status={}&limit={PAGE_SIZE}&offset={}",
         enc(&q.search),
         enc(&q.status),
-        (page_no - 1) * PAGE_SIZE
+        offset
     );
     let statuses: Vec<Value> = ["", "online", "offline", "never_seen", "revoked"]
         .iter()

@@ -6,7 +6,7 @@
 //! polls `GET /api/v1/tests/{id}`).
 
 use super::agents::RefusedTargets;
-use super::{can_operate, page};
+use super::{can_operate, page, page_offset};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::store::agents::Agent;
@@ -49,15 +49,15 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
                 .ok_or_else(|| Error::invalid("kind", format!("unknown test kind {k:?}")))?,
         ),
     };
-    let page_no = q.page.unwrap_or(1).max(1);
+    let (page_no, offset) = page_offset(q.page, PAGE_SIZE)?;
     let filter = TestFilter {
         search: Some(q.search.clone()),
         kind,
         limit: PAGE_SIZE,
-        offset: (page_no - 1) * PAGE_SIZE,
+        offset,
     };
     let (tests, total) = ctx.state.store.list_tests(&filter).await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let pages = (total.max(0) as u64).div_ceil(PAGE_SIZE as u64).max(1) as i64;
     let base = format!("/tests?search={}&kind={}", enc(&q.search), enc(&q.kind));
     let poll = format!(
         "/api/v1/tests?search={}&kind={}&limit={PAGE_SIZE}&offset={}",
