@@ -10,6 +10,7 @@ mod authz;
 mod bad_input;
 mod cli;
 mod csrf;
+mod hardening_tokens;
 mod openapi;
 mod ops;
 mod resources;

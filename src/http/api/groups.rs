@@ -18,18 +18,26 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
     ok(&ctx.state.store.list_groups().await?)
 }
 
+impl NewGroup {
+    /// Checks the input; returns the name as stored (trimmed).
+    pub(crate) fn validate(&self) -> Result<&str> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::invalid("name", "must be 1–100 characters"));
+        }
+        if self.description.chars().count() > 1000 {
+            return Err(Error::invalid(
+                "description",
+                "must be at most 1000 characters",
+            ));
+        }
+        Ok(name)
+    }
+}
+
 pub async fn create(ctx: Ctx) -> Result<Response> {
     let body: NewGroup = ctx.json()?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid("name", "must be 1–100 characters"));
-    }
-    if body.description.chars().count() > 1000 {
-        return Err(Error::invalid(
-            "description",
-            "must be at most 1000 characters",
-        ));
-    }
+    let name = body.validate()?;
     let group = ctx
         .state
         .store
