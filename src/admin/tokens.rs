@@ -171,3 +171,21 @@ pub async fn revoke(store: &Store, actor: &Actor, id: i64) -> Result<TokenInfo> 
     .await?;
     Ok(info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_acts_with_at_most_its_creators_current_role() {
+        for own in Role::ALL {
+            assert_eq!(Standing::NoCreator.cap(own), Some(own));
+            assert_eq!(Standing::Suspended.cap(own), None);
+            for creator in Role::ALL {
+                let acts = Standing::AtMost(creator).cap(own).unwrap();
+                assert!(acts <= own && acts <= creator, "{own} by {creator}: {acts}");
+                assert!(acts == own || acts == creator);
+            }
+        }
+    }
+}
