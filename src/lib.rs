@@ -12,6 +12,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod names;
 pub mod settings;

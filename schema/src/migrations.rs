@@ -22,8 +22,14 @@ macro_rules! migrations {
     };
 }
 
-pub const POSTGRES: &[Migration] = migrations!("postgres": (1, "init", "0001_init.sql"));
-pub const SQLITE: &[Migration] = migrations!("sqlite": (1, "init", "0001_init.sql"));
+pub const POSTGRES: &[Migration] = migrations!("postgres":
+    (1, "init", "0001_init.sql"),
+    (2, "token_creators", "0002_token_creators.sql"),
+);
+pub const SQLITE: &[Migration] = migrations!("sqlite":
+    (1, "init", "0001_init.sql"),
+    (2, "token_creators", "0002_token_creators.sql"),
+);
 
 #[cfg(test)]
 mod tests {

@@ -78,13 +78,79 @@ pub async fn create(store: &Store, actor: &Actor, req: TokenRequest) -> Result<C
         actor,
         "token.create",
         &format!("token:{}", info.id),
-        json!({"kind": info.kind, "name": info.name, "prefix": info.prefix, "role": info.role}),
+        json!({"kind": info.kind, "name": info.name, "prefix": info.prefix, "role": info.role,
+               "created_by": info.created_by_name}),
     )
     .await?;
     Ok(Created {
         info,
         secret: generated.secret,
     })
+}
+
+/// What a token's creator allows it to do now. A token never exceeds its creator's
+/// current rights: it acts with at most the creator's role, and not at all while the
+/// creator is disabled. Deleting a user revokes their tokens (`users::delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Made without a user (the `streamswarm` command): bounded only by its own role.
+    NoCreator,
+    /// The creator is enabled with this role.
+    AtMost(Role),
+    /// The creator is disabled, or was deleted a moment ago.
+    Suspended,
+}
+
+impl Standing {
+    /// The role an API token whose own role is `own` acts with; `None` when suspended.
+    pub fn cap(self, own: Role) -> Option<Role> {
+        match self {
+            Standing::NoCreator => Some(own),
+            Standing::AtMost(creator) => Some(own.min(creator)),
+            Standing::Suspended => None,
+        }
+    }
+}
+
+/// Reads the standing of `token`'s creator. Agent credentials belong to their agent,
+/// not to the user whose enrolment token made them, and are not bounded by it.
+pub async fn standing(store: &Store, token: &TokenInfo) -> Result<Standing> {
+    let Some(id) = token.created_by.filter(|_| token.kind != TokenKind::Agent) else {
+        return Ok(Standing::NoCreator);
+    };
+    Ok(match store.user(id).await? {
+        Some(user) if !user.disabled => Standing::AtMost(user.role),
+        _ => Standing::Suspended,
+    })
+}
+
+/// Deletes `user`, which revokes the API and enrolment tokens they created in the same
+/// transaction, then audits each revocation naming the creator. Returns their ids.
+pub(super) async fn delete_creator(
+    store: &Store,
+    actor: &Actor,
+    user: &crate::store::users::User,
+) -> Result<Vec<i64>> {
+    let now = store.clock().now_ms();
+    let revoked: Vec<TokenInfo> = store
+        .tokens_created_by(user.id)
+        .await?
+        .into_iter()
+        .filter(|t| t.kind != TokenKind::Agent && t.is_active(now))
+        .collect();
+    store.delete_user(user.id).await?;
+    for t in &revoked {
+        audit(
+            store,
+            actor,
+            "token.revoke",
+            &format!("token:{}", t.id),
+            json!({"kind": t.kind, "name": t.name, "prefix": t.prefix,
+                   "created_by": user.username, "reason": "creator deleted"}),
+        )
+        .await?;
+    }
+    Ok(revoked.iter().map(|t| t.id).collect())
 }
 
 pub async fn revoke(store: &Store, actor: &Actor, id: i64) -> Result<TokenInfo> {
@@ -101,4 +167,22 @@ pub async fn revoke(store: &Store, actor: &Actor, id: i64) -> Result<TokenInfo> 
     )
     .await?;
     Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_acts_with_at_most_its_creators_current_role() {
+        for own in Role::ALL {
+            assert_eq!(Standing::NoCreator.cap(own), Some(own));
+            assert_eq!(Standing::Suspended.cap(own), None);
+            for creator in Role::ALL {
+                let acts = Standing::AtMost(creator).cap(own).unwrap();
+                assert!(acts <= own && acts <= creator, "{own} by {creator}: {acts}");
+                assert!(acts == own || acts == creator);
+            }
+        }
+    }
 }

@@ -17,8 +17,7 @@ pub async fn create(
     password: SecretString,
     role: Role,
 ) -> Result<User> {
-    let username = Username::parse(username).map_err(|m| Error::invalid("username", m))?;
-    password::check_policy(&password).map_err(|m| Error::invalid("password", m))?;
+    let username = check_new_user(username, &password)?;
     let hash = password::hash(password).await;
     let user = store.create_user(&username, &hash, role).await?;
     audit(
@@ -30,6 +29,13 @@ pub async fn create(
     )
     .await?;
     Ok(user)
+}
+
+/// The checks of a new user's name and password, before anything is hashed or stored.
+pub fn check_new_user(username: &str, password: &SecretString) -> Result<Username> {
+    let username = Username::parse(username).map_err(|m| Error::invalid("username", m))?;
+    password::check_policy(password).map_err(|m| Error::invalid("password", m))?;
+    Ok(username)
 }
 
 pub async fn find(store: &Store, username: &str) -> Result<User> {
@@ -122,13 +128,13 @@ pub async fn delete(store: &Store, actor: &Actor, user: &User) -> Result<()> {
             "this is the last enabled administrator; promote another user first".into(),
         ));
     }
-    store.delete_user(user.id).await?;
+    let revoked_tokens = super::tokens::delete_creator(store, actor, user).await?;
     audit(
         store,
         actor,
         "user.delete",
         &user.username,
-        json!({"id": user.id}),
+        json!({"id": user.id, "revoked_tokens": revoked_tokens}),
     )
     .await
 }

@@ -75,7 +75,7 @@ pub async fn run(store: &Store, cmd: &TokenCommand) -> anyhow::Result<()> {
         TokenCommand::List => {
             let now = store.clock().now_ms();
             println!(
-                "{:<5} {:<6} {:<20} {:<13} {:<9} {:<8} {:<6} {:<25} {:<25}",
+                "{:<5} {:<6} {:<20} {:<13} {:<9} {:<8} {:<6} {:<25} {:<25} CREATED BY",
                 "ID", "KIND", "NAME", "PREFIX", "ROLE", "STATE", "USES", "EXPIRES", "LAST USED"
             );
             for t in store.list_tokens(None).await? {
@@ -87,7 +87,7 @@ pub async fn run(store: &Store, cmd: &TokenCommand) -> anyhow::Result<()> {
                     "expired"
                 };
                 println!(
-                    "{:<5} {:<6} {:<20} {:<13} {:<9} {:<8} {:<6} {:<25} {:<25}",
+                    "{:<5} {:<6} {:<20} {:<13} {:<9} {:<8} {:<6} {:<25} {:<25} {}",
                     t.id,
                     t.kind.as_str(),
                     t.name,
@@ -98,7 +98,8 @@ pub async fn run(store: &Store, cmd: &TokenCommand) -> anyhow::Result<()> {
                         .map(|n| n.to_string())
                         .unwrap_or_else(|| "∞".into()),
                     fmt_time(t.expires_at),
-                    fmt_time(t.last_used_at)
+                    fmt_time(t.last_used_at),
+                    t.created_by_name
                 );
             }
         }

@@ -54,25 +54,7 @@ impl Ctx {
                 "expected Content-Type: application/json".into(),
             ));
         }
-        // A NUL can only be in a JSON string as the escape `\u0000`; the body is walked
-        // for the field only when that escape is there at all.
-        if self.body.windows(6).any(|w| w == b"\\u0000")
-            && let Ok(value) = serde_json::from_slice::<serde_json::Value>(&self.body)
-            && let Some(field) = json_path_of_nul(&value, String::new())
-        {
-            return Err(Error::invalid(field, NUL_MESSAGE));
-        }
-        let de = &mut serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let at = format!("line {} column {}", inner.line(), inner.column());
-            if path == "." || inner.is_syntax() || inner.is_eof() {
-                Error::BadRequest(format!("malformed JSON at {at}: {inner}"))
-            } else {
-                Error::invalid(path, inner.to_string())
-            }
-        })
+        decode_json(&self.body)
     }
 
     /// The body as an HTML form (`application/x-www-form-urlencoded`).
@@ -173,6 +155,30 @@ fn json_path_of_nul(value: &serde_json::Value, at: String) -> Option<String> {
         }),
         _ => None,
     }
+}
+
+/// JSON of type `T` as every handler reads it: a NUL in any string is refused naming
+/// its field, and errors say where the JSON is wrong.
+pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    // A NUL can only be in a JSON string as the escape `\u0000`; the body is walked
+    // for the field only when that escape is there at all.
+    if body.windows(6).any(|w| w == b"\\u0000")
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(field) = json_path_of_nul(&value, String::new())
+    {
+        return Err(Error::invalid(field, NUL_MESSAGE));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = format!("line {} column {}", inner.line(), inner.column());
+        if path == "." || inner.is_syntax() || inner.is_eof() {
+            Error::BadRequest(format!("malformed JSON at {at}: {inner}"))
+        } else {
+            Error::invalid(path, inner.to_string())
+        }
+    })
 }
 
 #[cfg(test)]

@@ -419,10 +419,15 @@ async fn authenticate_token(state: &AppState, secret: SecretString) -> Result<Pr
     if info.kind != kind || !info.is_active(now) {
         return Err(invalid());
     }
+    // Never more than its creator may do now: capped by their role, refused while they
+    // are disabled.
+    let role = crate::admin::tokens::standing(&state.store, &info)
+        .await?
+        .cap(info.role.ok_or_else(invalid)?)
+        .ok_or_else(|| Error::Unauthorized("token suspended: its creator is disabled".into()))?;
     if !state.store.use_token(&info).await? {
         return Err(invalid());
     }
-    let role = info.role.ok_or_else(invalid)?;
     Ok(Principal::Token { token: info, role })
 }
 
@@ -488,6 +493,17 @@ async fn authenticate_enrolment(state: &AppState, headers: &HeaderMap) -> Result
         .filter(|t| t.kind == TokenKind::Enrol)
         .ok_or_else(|| Error::Unauthorized("unknown enrolment token".into()))?;
     enrolment_usable(&info, state.store.clock().now_ms())?;
+    // Enrolling needs an administrator: the token's creator must still be one.
+    if crate::admin::tokens::standing(&state.store, &info)
+        .await?
+        .cap(streamswarm_schema::Role::Admin)
+        != Some(streamswarm_schema::Role::Admin)
+    {
+        return Err(Error::Unauthorized(
+            "enrolment token suspended: its creator is disabled or no longer an administrator"
+                .into(),
+        ));
+    }
     Ok(Principal::Enrolment { token: info })
 }
 

@@ -229,32 +229,42 @@ impl Db {
         &self,
         statements: Vec<(String, Vec<Value>)>,
     ) -> Result<(), StoreError> {
+        self.execute_all_counted(statements).await.map(drop)
+    }
+
+    /// [`Db::execute_all`], returning the number of rows each statement changed.
+    pub async fn execute_all_counted(
+        &self,
+        statements: Vec<(String, Vec<Value>)>,
+    ) -> Result<Vec<u64>, StoreError> {
         match self {
             Db::Sqlite(pool) => {
                 pool.with_conn(move |conn| {
                     let tx =
                         conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let mut counts = Vec::with_capacity(statements.len());
                     for (sql, params) in &statements {
                         let mut stmt = tx.prepare_cached(&super::sqlite::positional(sql))?;
-                        stmt.execute(rusqlite::params_from_iter(
+                        counts.push(stmt.execute(rusqlite::params_from_iter(
                             params.iter().map(super::sqlite::to_sqlite),
-                        ))?;
+                        ))? as u64);
                     }
                     tx.commit()?;
-                    Ok(())
+                    Ok(counts)
                 })
                 .await
             }
             Db::Postgres(pool) => {
                 let mut client = pool.get().await?;
                 let tx = client.transaction().await?;
+                let mut counts = Vec::with_capacity(statements.len());
                 for (sql, params) in &statements {
                     let stmt = tx.prepare_cached(sql).await?;
                     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-                    tx.execute(&stmt, &refs).await?;
+                    counts.push(tx.execute(&stmt, &refs).await?);
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(counts)
             }
         }
     }

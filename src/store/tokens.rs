@@ -55,6 +55,9 @@ pub struct TokenInfo {
     pub role: Option<Role>,
     pub agent_id: Option<i64>,
     pub created_by: Option<i64>,
+    /// Who created the token: the user's name, kept after the user is deleted, or `cli`
+    /// for tokens made without a user (the `streamswarm` command).
+    pub created_by_name: String,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
     /// Remaining uses; unlimited when absent.
@@ -84,7 +87,7 @@ pub struct NewToken<'a> {
     pub uses: Option<i64>,
 }
 
-const TOKEN_COLUMNS: &str = "id, kind, name, prefix, role, agent_id, created_by, created_at, expires_at, uses_remaining, last_used_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, kind, name, prefix, role, agent_id, created_by, created_by_name, created_at, expires_at, uses_remaining, last_used_at, revoked_at";
 
 /// `last_used_at` is refreshed at most this often, so a busy automation token costs
 /// reads, not a write per request.
@@ -110,6 +113,7 @@ impl TokenInfo {
                 .map_err(StoreError::Decode)?,
             agent_id: r.opt_i64("agent_id")?,
             created_by: r.opt_i64("created_by")?,
+            created_by_name: r.text("created_by_name")?,
             created_at: Timestamp(r.i64("created_at")?),
             expires_at: r.opt_i64("expires_at")?.map(Timestamp),
             uses_remaining: r.opt_i64("uses_remaining")?,
@@ -125,8 +129,9 @@ impl Store {
             .db
             .query_one(
                 &format!(
-                    "INSERT INTO api_tokens (kind, name, prefix, secret_hash, role, agent_id, created_by, created_at, expires_at, uses_remaining)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {TOKEN_COLUMNS}"
+                    "INSERT INTO api_tokens (kind, name, prefix, secret_hash, role, agent_id, created_by, created_by_name, created_at, expires_at, uses_remaining)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE((SELECT username FROM users WHERE id = $7), 'cli'), $8, $9, $10)
+                     RETURNING {TOKEN_COLUMNS}"
                 ),
                 params![
                     t.kind.as_str(),
@@ -234,6 +239,20 @@ impl Store {
                     .await?
             }
         };
+        rows.iter().map(TokenInfo::from_row).collect()
+    }
+
+    /// The tokens `user_id` created, of every kind and state.
+    pub async fn tokens_created_by(&self, user_id: i64) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE created_by = $1 ORDER BY id"
+                ),
+                params![user_id],
+            )
+            .await?;
         rows.iter().map(TokenInfo::from_row).collect()
     }
 

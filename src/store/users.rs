@@ -207,12 +207,23 @@ impl Store {
         }
     }
 
+    /// Deletes a user and, in the same transaction, revokes the API and enrolment tokens
+    /// they created: a token never outlives its creator's rights. Agent credentials stay
+    /// (they belong to their agent). The tokens keep `created_by_name`.
     pub async fn delete_user(&self, id: i64) -> Result<(), StoreError> {
-        let changed = self
+        let counts = self
             .db
-            .execute("DELETE FROM users WHERE id = $1", params![id])
+            .execute_all_counted(vec![
+                (
+                    "UPDATE api_tokens SET revoked_at = $2
+                     WHERE created_by = $1 AND kind <> 'agent' AND revoked_at IS NULL"
+                        .to_owned(),
+                    params![id, self.now()],
+                ),
+                ("DELETE FROM users WHERE id = $1".to_owned(), params![id]),
+            ])
             .await?;
-        if changed == 0 {
+        if counts[1] == 0 {
             Err(StoreError::NotFound)
         } else {
             Ok(())

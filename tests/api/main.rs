@@ -14,6 +14,7 @@ mod hardening_agent;
 mod hardening_auth;
 mod hardening_http;
 mod hardening_input;
+mod hardening_tokens;
 mod hardening_writes;
 mod openapi;
 mod ops;

@@ -503,9 +503,38 @@ async fn tokens_lookup_use_revoke_list(ctx: Ctx) {
     );
     assert_eq!(s.list_tokens(Some(TokenKind::Api)).await.unwrap().len(), 3);
 
-    // Deleting the creator keeps the token, forgetting who made it.
+    // Every token keeps its creator's name; `cli` when no user made it.
+    assert_eq!(api.created_by_name, "tess");
+    assert_eq!(enrol.created_by_name, "cli");
+    let enrolled_by_tess = s
+        .insert_token(NewToken {
+            kind: TokenKind::Agent,
+            role: None,
+            agent_id: Some(agent.id),
+            created_by: Some(creator.id),
+            ..new_token("agent of tess", "hash-agent-tess")
+        })
+        .await
+        .unwrap();
+    assert_eq!(enrolled_by_tess.created_by_name, "tess");
+
+    // Deleting the creator revokes their API and enrolment tokens in the same
+    // transaction; agent credentials belong to their agent and stay. Names stay.
+    ctx.clock.advance(MINUTE);
     s.delete_user(creator.id).await.unwrap();
-    assert_eq!(s.token(api.id).await.unwrap().unwrap().created_by, None);
+    let api = s.token(api.id).await.unwrap().unwrap();
+    assert_eq!(api.created_by, None);
+    assert_eq!(api.created_by_name, "tess");
+    assert_eq!(api.revoked_at.map(|t| t.0), Some(ctx.now()));
+    let credential = s.token(enrolled_by_tess.id).await.unwrap().unwrap();
+    assert_eq!(
+        (credential.revoked_at, credential.created_by_name.as_str()),
+        (None, "tess")
+    );
+    assert!(matches!(
+        s.delete_user(creator.id).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn one_use_token_is_used_once_under_concurrency(ctx: Ctx) {

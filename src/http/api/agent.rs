@@ -199,6 +199,13 @@ pub struct Enrolment {
     pub facts: HostFacts,
 }
 
+impl Enrolment {
+    pub(crate) fn validate(&self) -> Result<()> {
+        check_hostname("hostname", &self.hostname)?;
+        self.facts.validate()
+    }
+}
+
 /// Where the agent writes its points.
 #[derive(Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -268,8 +275,7 @@ pub async fn enrol(ctx: Ctx) -> Result<Response> {
         return Err(Error::Unauthenticated);
     };
     let body: Enrolment = ctx.json()?;
-    check_hostname("hostname", &body.hostname)?;
-    body.facts.validate()?;
+    body.validate()?;
     let store = &ctx.state.store;
     // One use, atomically: of two hosts racing for the last use, one gets here.
     if !store.use_token(&enrol_token).await? {
@@ -354,6 +360,13 @@ pub struct Heartbeat {
     pub sent_at_ms: Option<i64>,
 }
 
+impl Heartbeat {
+    pub(crate) fn validate(&self) -> Result<()> {
+        check_hostname("hostname", &self.hostname)?;
+        self.facts.validate()
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct HeartbeatAnswer {
     pub server_time_ms: i64,
@@ -372,8 +385,7 @@ fn agent_id(ctx: &Ctx) -> Result<i64> {
 pub async fn heartbeat(ctx: Ctx) -> Result<Response> {
     let id = agent_id(&ctx)?;
     let body: Heartbeat = ctx.json()?;
-    check_hostname("hostname", &body.hostname)?;
-    body.facts.validate()?;
+    body.validate()?;
     let store = &ctx.state.store;
     let facts = serde_json::to_value(&body.facts).map_err(anyhow::Error::from)?;
     if !store

@@ -18,15 +18,23 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
     ok(&ctx.state.store.list_groups().await?)
 }
 
+impl NewGroup {
+    /// Checks the input; returns the name as stored (trimmed).
+    pub(crate) fn validate(&self) -> Result<&str> {
+        let name = crate::names::human_name(&self.name).map_err(|m| Error::invalid("name", m))?;
+        if self.description.chars().count() > 1000 {
+            return Err(Error::invalid(
+                "description",
+                "must be at most 1000 characters",
+            ));
+        }
+        Ok(name)
+    }
+}
+
 pub async fn create(ctx: Ctx) -> Result<Response> {
     let body: NewGroup = ctx.json()?;
-    let name = crate::names::human_name(&body.name).map_err(|m| Error::invalid("name", m))?;
-    if body.description.chars().count() > 1000 {
-        return Err(Error::invalid(
-            "description",
-            "must be at most 1000 characters",
-        ));
-    }
+    let name = body.validate()?;
     let group = ctx
         .state
         .store

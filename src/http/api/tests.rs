@@ -52,6 +52,22 @@ struct ListQuery {
 /// Parses and validates the whole input, reporting every problem at once.
 async fn draft(ctx: &Ctx) -> Result<TestDraft> {
     let input: TestInput = ctx.json()?;
+    let unknown_assignment = ctx
+        .state
+        .store
+        .check_assignments(&input.assignments)
+        .await
+        .err()
+        .map(|(field, message)| ValidationError::new(field, message));
+    validate(input, unknown_assignment)
+}
+
+/// Every check of a test's input that needs no store (the fuzz target runs it too);
+/// `store_finding` is the store's verdict on the assignments, reported with the rest.
+pub(crate) fn validate(
+    input: TestInput,
+    store_finding: Option<ValidationError>,
+) -> Result<TestDraft> {
     let mut errors = Vec::new();
     let name = match crate::names::human_name(&input.name) {
         Ok(name) => name.to_owned(),
@@ -77,9 +93,7 @@ async fn draft(ctx: &Ctx) -> Result<TestDraft> {
     if let Err(e) = spec.validate() {
         errors.extend(e);
     }
-    if let Err((field, message)) = ctx.state.store.check_assignments(&input.assignments).await {
-        errors.push(ValidationError::new(field, message));
-    }
+    errors.extend(store_finding);
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }

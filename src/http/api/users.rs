@@ -26,6 +26,17 @@ pub struct UserUpdate {
     pub password: Option<String>,
 }
 
+impl UserUpdate {
+    /// The new password, if any, once it passes the password policy.
+    pub(crate) fn checked_password(&self) -> Result<Option<SecretString>> {
+        let password = self.password.clone().map(SecretString::from);
+        if let Some(pw) = &password {
+            crate::auth::password::check_policy(pw).map_err(|m| Error::invalid("password", m))?;
+        }
+        Ok(password)
+    }
+}
+
 pub async fn list(ctx: Ctx) -> Result<Response> {
     ok(&ctx.state.store.list_users().await?)
 }
@@ -61,10 +72,7 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
     }
     // A refused request must change nothing: check the new password first, apply role
     // and state (which may be refused: last administrator), and only then the password.
-    let password = body.password.map(SecretString::from);
-    if let Some(pw) = &password {
-        crate::auth::password::check_policy(pw).map_err(|m| Error::invalid("password", m))?;
-    }
+    let password = body.checked_password()?;
     let updated = users::update(store, &actor, &user, body.role, body.disabled).await?;
     match password {
         Some(pw) => {
