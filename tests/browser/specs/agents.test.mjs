@@ -148,7 +148,7 @@ test("the dashboard counts ingested points, charts the fleet and flags a spool b
   const now = Date.now();
   const w = await page.request.post(URL + "/write?db=d&precision=ms", {
     headers: { Authorization: "Token " + stuck.credential },
-    data: `agent_self,agent=${stuck.agent_id} points_sent_total=1i,spool_bytes=4096i,oldest_unsent_age_s=900,probe_errors_total=0i ${now - 5000}`,
+    data: `agent_self,agent=${stuck.agent_id} points_produced_total=1i,points_sent_total=1i,batches_sent_total=1i,batches_retried_total=0i,spool_bytes=4096i,oldest_unsent_age_s=900,probe_errors_total=0i,schedule_lag_max_ms=0,uptime_s=60i ${now - 5000}`,
   });
   assert.equal(w.status(), 204, await w.text());
 
