@@ -11,6 +11,7 @@
 pub mod measurements;
 pub mod migrations;
 pub mod role;
+pub mod target_policy;
 pub mod test_spec;
 
 pub use role::Role;

@@ -11,27 +11,17 @@ use streamswarm_schema::Role;
 const LIMIT: usize = 64 * 1024;
 
 /// What the requests below could change, as the API lists it.
+const LISTED: &[&str] = &[
+    "/api/v1/groups",
+    "/api/v1/tests",
+    "/api/v1/users",
+    "/api/v1/tokens",
+    "/api/v1/settings",
+    "/api/v1/audit",
+];
+
 async fn listing(app: &TestApp, token: &str) -> Value {
-    let mut out = serde_json::Map::new();
-    for path in [
-        "/api/v1/groups",
-        "/api/v1/tests",
-        "/api/v1/users",
-        "/api/v1/tokens",
-        "/api/v1/settings",
-        "/api/v1/audit",
-    ] {
-        let (status, body) = status_json(
-            app.with_token(Method::GET, path, token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, 200, "{path}");
-        out.insert(path.into(), body);
-    }
-    Value::Object(out)
+    crate::helpers::listing(app, token, LISTED).await
 }
 
 fn raw(app: &TestApp, token: &str, method: Method, path: &str) -> reqwest::RequestBuilder {

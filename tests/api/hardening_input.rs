@@ -11,27 +11,17 @@ use serde_json::{Value, json};
 use streamswarm_schema::Role;
 
 /// Everything the refused requests below could have changed, as the API lists it.
+const LISTED: &[&str] = &[
+    "/api/v1/groups",
+    "/api/v1/tests",
+    "/api/v1/users",
+    "/api/v1/tokens",
+    "/api/v1/agents",
+    "/api/v1/settings",
+];
+
 async fn listing(app: &TestApp, token: &str) -> Value {
-    let mut out = serde_json::Map::new();
-    for path in [
-        "/api/v1/groups",
-        "/api/v1/tests",
-        "/api/v1/users",
-        "/api/v1/tokens",
-        "/api/v1/agents",
-        "/api/v1/settings",
-    ] {
-        let (status, body) = status_json(
-            app.with_token(Method::GET, path, token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        assert_eq!(status, 200, "{path}");
-        out.insert(path.into(), body);
-    }
-    Value::Object(out)
+    crate::helpers::listing(app, token, LISTED).await
 }
 
 /// Sends `body` (JSON text as given) and returns the status and the refused fields.

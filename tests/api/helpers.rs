@@ -543,3 +543,21 @@ impl TestApp {
         admin::users::find(self.store(), name).await.unwrap().id
     }
 }
+
+/// What `paths` (JSON API listings) answer to `token`, as one value: compared before and
+/// after refused requests, it shows that nothing stored changed.
+pub async fn listing(app: &TestApp, token: &str, paths: &[&str]) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for path in paths {
+        let (status, body) = status_json(
+            app.with_token(reqwest::Method::GET, path, token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{path}");
+        out.insert((*path).into(), body);
+    }
+    serde_json::Value::Object(out)
+}

@@ -14,7 +14,7 @@
 //! [`natural_duration`] (how long a run may take) and [`timeout_points`] (what a run
 //! cancelled at its limit reports). A new probe adds one arm to each. [`run_test`] takes
 //! the agent's [`TargetPolicy`]: a network probe resolves its target through
-//! [`TargetPolicy::resolve`] (its socket code takes a [`policy::Permitted`] address), so
+//! [`policy::resolve`] (its socket code takes a [`policy::Permitted`] address), so
 //! a denied target becomes the probe's error point before any packet leaves.
 
 pub mod host;

@@ -164,7 +164,7 @@ pub async fn run_with(
     choice: SocketChoice,
 ) -> PingResult {
     let mut result = PingResult::new(target, SystemTime::now());
-    let address = match policy.resolve(target, params.family).await {
+    let address = match super::policy::resolve(policy, target, params.family).await {
         Ok(address) => address,
         Err(e) => {
             result.fail(e);

@@ -72,7 +72,7 @@ pub struct ProbePolicy {
 impl ProbePolicy {
     /// The policy of an agent that did not report one yet (this version's default).
     pub fn agent_default() -> Self {
-        let report = streamswarm_agent::probes::TargetPolicy::default().report();
+        let report = streamswarm_schema::target_policy::TargetPolicy::default().report();
         ProbePolicy {
             deny: report.deny,
             allow: report.allow,
@@ -86,13 +86,17 @@ impl ProbePolicy {
                 check_text(&format!("facts.probe_policy.{key}[{i}]"), entry)?;
             }
         }
-        streamswarm_agent::probes::TargetPolicy::new("facts.probe_policy", &self.deny, &self.allow)
-            .map_err(|e| {
-                Error::invalid(
-                    format!("{}[{}]", e.key, e.index),
-                    format!("{:?} {}", e.value, e.problem),
-                )
-            })?;
+        streamswarm_schema::target_policy::TargetPolicy::new(
+            "facts.probe_policy",
+            &self.deny,
+            &self.allow,
+        )
+        .map_err(|e| {
+            Error::invalid(
+                format!("{}[{}]", e.key, e.index),
+                format!("{:?} {}", e.value, e.problem),
+            )
+        })?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use crate::store::tests::{Assignments, TestFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::IpAddr;
-use streamswarm_agent::probes::TargetPolicy;
+use streamswarm_schema::target_policy::TargetPolicy;
 use streamswarm_schema::{TestKind, TestParams};
 use warp::reply::Response;
 
