@@ -26,19 +26,8 @@ async fn alice(app: &TestApp, admin: &Session, role: Role) -> (i64, Session) {
     )
     .await;
     assert_eq!(status, 201, "{user}");
-    let client = client();
-    let resp = app.post_login(&client, "alice", ALICE_PASSWORD).await;
-    assert_eq!(resp.status(), 303, "alice signs in");
-    let me: Value = client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
-    (user["id"].as_i64().unwrap(), Session { client, csrf })
+    let (session, _) = app.sign_in("alice", ALICE_PASSWORD).await;
+    (user["id"].as_i64().unwrap(), session)
 }
 
 /// Creates a token through the API as `by`; returns (id, secret).

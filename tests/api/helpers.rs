@@ -491,11 +491,15 @@ impl TestApp {
     /// Signs in as the seeded user of `role` and also returns the raw session id (the
     /// cookie value), for tests that replay or inspect it.
     pub async fn login_with_id(&self, role: Role) -> (Session, String) {
+        self.sign_in(username(role), password(role)).await
+    }
+
+    /// Signs in as `user` with `password` (which must succeed); returns the session and
+    /// its raw id.
+    pub async fn sign_in(&self, user: &str, password: &str) -> (Session, String) {
         let client = client();
-        let resp = self
-            .post_login(&client, username(role), password(role))
-            .await;
-        assert_eq!(resp.status(), 303, "login as {role} failed");
+        let resp = self.post_login(&client, user, password).await;
+        assert_eq!(resp.status(), 303, "login as {user} failed");
         let (cookie_name, _) = self.state.cookie_names();
         let id = set_cookie_value(&resp, cookie_name).expect("login sets the session cookie");
         let me: serde_json::Value = client
