@@ -69,6 +69,7 @@ pub async fn run(
 ) {
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let upkeep = tokio::spawn(timeseries_upkeep(state.clone()));
+    let paths = tokio::spawn(crate::paths::track(state.clone()));
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), backend = state.store.backend(), "serving");
     if let Ok(addr) = listener.local_addr()
         && !addr.ip().is_loopback()
@@ -86,6 +87,8 @@ pub async fn run(
         .await;
     housekeeping.abort();
     upkeep.abort();
+    paths.abort();
+    let _ = paths.await;
     // Wait for the upkeep task to be gone so no rollup transaction is cut mid-way by
     // the pools closing (an aborted task stops at its next await, between transactions).
     let _ = upkeep.await;

@@ -26,6 +26,67 @@ pub struct Config {
     /// `[influx]`: an InfluxDB instead of the embedded time-series store.
     #[serde(default)]
     pub influx: InfluxSection,
+    /// `[geoip]`: offline ASN and city/country databases for traceroute hops.
+    #[serde(default)]
+    pub geoip: crate::geoip::GeoIpConfig,
+    /// `[paths]`: the traceroute path tracker.
+    #[serde(default)]
+    pub paths: PathsConfig,
+    /// `[ui]`: web UI options.
+    #[serde(default)]
+    pub ui: UiConfig,
+}
+
+/// `[paths]`: how the server tracks traceroute paths (`crate::paths`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    /// Distinct paths kept per (agent, test), the most recently seen.
+    pub keep: usize,
+    /// Seconds between two reads of new traceroute points.
+    pub poll_seconds: u64,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            keep: 20,
+            poll_seconds: 10,
+        }
+    }
+}
+
+/// `[ui]`: web UI options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// A map tile URL template (`https://tile.example.org/{z}/{x}/{y}.png`). Unset: the
+    /// path map draws no tiles and the browser fetches nothing from anywhere else.
+    pub map_tile_url: Option<String>,
+    /// The attribution the tile provider asks for, shown on the map.
+    pub map_attribution: Option<String>,
+}
+
+impl UiConfig {
+    /// The tile server's origin (`https://tile.example.org`), for the page's
+    /// Content-Security-Policy; `None` without a tile URL.
+    pub fn map_tile_origin(&self) -> Option<String> {
+        let u = self.map_tile_url.as_deref()?;
+        // `{s}`/`{z}` placeholders are not valid in a host; parse with them filled in.
+        let filled = u.replace("{s}", "a").replace(['{', '}'], "");
+        let parsed = url::Url::parse(&filled).ok()?;
+        let host = parsed.host_str()?;
+        let host = if u.contains("{s}.") {
+            // Leaflet's subdomains a, b, c.
+            format!("*.{}", host.split_once('.').map_or(host, |(_, rest)| rest))
+        } else {
+            host.to_owned()
+        };
+        Some(match parsed.port() {
+            Some(p) => format!("{}://{host}:{p}", parsed.scheme()),
+            None => format!("{}://{host}", parsed.scheme()),
+        })
+    }
 }
 
 /// `[influx]`: the keys of `streamswarm_tsdb::InfluxConfig` (`tsdb/influx.example.toml`)
@@ -422,6 +483,31 @@ impl Config {
                 ts.max_concurrent_writes
             ));
         }
+        if !(1..=1000).contains(&self.paths.keep) {
+            return Err(format!(
+                "invalid configuration: paths.keep must be between 1 and 1000, got {}",
+                self.paths.keep
+            ));
+        }
+        if !(1..=3600).contains(&self.paths.poll_seconds) {
+            return Err(format!(
+                "invalid configuration: paths.poll_seconds must be between 1 and 3600, got {}",
+                self.paths.poll_seconds
+            ));
+        }
+        if let Some(u) = &self.ui.map_tile_url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && ["{z}", "{x}", "{y}"].iter().all(|p| u.contains(p))
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"' || c == ';')
+                && self.ui.map_tile_origin().is_some();
+            if !ok {
+                return Err(format!(
+                    "invalid configuration: ui.map_tile_url {u:?} must be an http(s) URL template with {{z}}, {{x}} and {{y}}, e.g. https://tile.example.org/{{z}}/{{x}}/{{y}}.png"
+                ));
+            }
+        }
+        // A configured database that cannot be opened is a startup error naming its key.
+        self.geoip.open()?;
         self.log.filter()?;
         Ok(())
     }

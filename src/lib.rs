@@ -14,8 +14,10 @@ pub mod config;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod geoip;
 pub mod http;
 pub mod names;
+pub mod paths;
 pub mod settings;
 pub mod store;
 pub mod timeseries;

@@ -25,10 +25,12 @@ macro_rules! migrations {
 pub const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "init", "0001_init.sql"),
     (2, "token_creators", "0002_token_creators.sql"),
+    (3, "paths", "0003_paths.sql"),
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     (1, "init", "0001_init.sql"),
     (2, "token_creators", "0002_token_creators.sql"),
+    (3, "paths", "0003_paths.sql"),
 );
 
 #[cfg(test)]

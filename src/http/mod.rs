@@ -54,6 +54,10 @@ pub struct AppState {
     hsts: bool,
     pub secure_cookies: bool,
     router: routes::Router,
+    /// `[geoip]`'s databases, opened at start (none configured: lookups find nothing).
+    pub geoip: std::sync::Arc<crate::geoip::GeoIp>,
+    /// The Content-Security-Policy of pages (`img-src` admits `ui.map_tile_url`'s host).
+    csp: HeaderValue,
 }
 
 impl AppState {
@@ -67,7 +71,18 @@ impl AppState {
         let public_url_set = config.server.public_url.is_some();
         // The origin is normalised (`HTTPS://` in the configuration is `https://` here).
         let hsts = public_url_set && public_origin.starts_with("https://");
+        let geoip = config.geoip.open().unwrap_or_else(|e| {
+            // Validated at load; a file removed since then leaves the fields absent.
+            tracing::warn!(error = %e, "geoip databases not available");
+            crate::geoip::GeoIp::default()
+        });
+        let csp = HeaderValue::from_str(&content_security_policy(
+            config.ui.map_tile_origin().as_deref(),
+        ))
+        .expect("validated tile origin");
         AppState {
+            geoip: std::sync::Arc::new(geoip),
+            csp,
             public_url_set,
             hsts,
             timeseries,
@@ -150,7 +165,7 @@ where
                 Error::MethodNotAllowed(format!("{method} is not allowed on {path}"))
             };
             let mut resp = error::respond(err, error::ErrorFormat::for_path(&path), &state);
-            security_headers(resp.headers_mut(), api, state.hsts);
+            security_headers(resp.headers_mut(), api, state.hsts, &state.csp);
             state
                 .metrics
                 .observe(&method, "unmatched", resp.status(), started.elapsed());
@@ -278,7 +293,7 @@ where
         }
         Err(e) => error::respond(e, route.error_format, &state),
     };
-    security_headers(resp.headers_mut(), api, state.hsts);
+    security_headers(resp.headers_mut(), api, state.hsts, &state.csp);
     state
         .metrics
         .observe(&method, route.path, resp.status(), started.elapsed());
@@ -619,7 +634,20 @@ fn form_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
 
 /// Headers on every response. `hsts`: `server.public_url` is https, so browsers are
 /// told to use https only (a year, subdomains included).
-fn security_headers(h: &mut HeaderMap, api: bool, hsts: bool) {
+/// The pages' Content-Security-Policy: everything from this origin only; images also
+/// from the configured map tile server, when there is one.
+pub fn content_security_policy(tile_origin: Option<&str>) -> String {
+    let img = match tile_origin {
+        Some(o) => format!("img-src 'self' data: {o}"),
+        None => "img-src 'self' data:".to_owned(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; {img}; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+fn security_headers(h: &mut HeaderMap, api: bool, hsts: bool, csp: &HeaderValue) {
     if hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
@@ -635,12 +663,6 @@ fn security_headers(h: &mut HeaderMap, api: bool, hsts: bool) {
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     if !api {
-        h.insert(
-            "content-security-policy",
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-                 connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            ),
-        );
+        h.insert("content-security-policy", csp.clone());
     }
 }

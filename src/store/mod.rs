@@ -8,6 +8,7 @@ pub mod agents;
 pub mod audit;
 pub mod db;
 pub mod migrate;
+pub mod paths;
 mod postgres;
 pub mod sessions;
 pub mod settings;
