@@ -21,6 +21,10 @@ PINS=(
   "chartjs-adapter-date-fns@3.0.0 package/LICENSE.md LICENSE.chartjs-adapter-date-fns b4b8355c2cd2b18354980a0c6422181d7bd6e895d94ae88b3570e97c60eea03d"
   # The adapter's bundle includes date-fns (built against 2.19); its licence:
   "date-fns@2.19.0 package/LICENSE.md LICENSE.date-fns d3d4c536c5e003933ffa274c6a0d3b4e03f851960ecd60727846d38b18e7d959"
+  # The traceroute path map (markers and lines; tiles only from a configured ui.map_tile_url).
+  "leaflet@1.9.4 package/dist/leaflet.js leaflet.js db49d009c841f5ca34a888c96511ae936fd9f5533e90d8b2c4d57596f4e5641a"
+  "leaflet@1.9.4 package/dist/leaflet.css leaflet.css a7837102824184820dfa198d1ebcd109ff6d0ff9a2672a074b9a1b4d147d04c6"
+  "leaflet@1.9.4 package/LICENSE LICENSE.leaflet 53e8dc25862014e4324741ca18fbe3611e11d42ef69f59f86ea8c5389647d4cb"
 )
 
 command -v npm >/dev/null || { echo "vendor-assets: npm is required" >&2; exit 1; }

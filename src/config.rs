@@ -498,7 +498,9 @@ impl Config {
         if let Some(u) = &self.ui.map_tile_url {
             let ok = (u.starts_with("https://") || u.starts_with("http://"))
                 && ["{z}", "{x}", "{y}"].iter().all(|p| u.contains(p))
-                && !u.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\'' || c == '"' || c == ';')
+                && !u.chars().any(|c| {
+                    c.is_whitespace() || c.is_control() || c == '\'' || c == '"' || c == ';'
+                })
                 && self.ui.map_tile_origin().is_some();
             if !ok {
                 return Err(format!(

@@ -172,8 +172,12 @@ impl Num {
 }
 
 impl GeoIp {
-    pub fn is_empty(&self) -> bool {
-        self.asn.is_none() && self.city.is_none()
+    pub fn has_asn(&self) -> bool {
+        self.asn.is_some()
+    }
+
+    pub fn has_city(&self) -> bool {
+        self.city.is_some()
     }
 
     /// What the configured databases know about `ip` (all absent without databases).
@@ -191,7 +195,11 @@ impl GeoIp {
                 .or(rec.as_org)
                 .filter(|s| !s.is_empty());
         }
-        if let Some(rec) = self.city.as_ref().and_then(|db| db.lookup::<CityRecord>(ip)) {
+        if let Some(rec) = self
+            .city
+            .as_ref()
+            .and_then(|db| db.lookup::<CityRecord>(ip))
+        {
             info.country = rec
                 .country
                 .and_then(|c| c.iso_code)

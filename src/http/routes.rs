@@ -78,7 +78,7 @@ const METRICS: Access = Access::Metrics;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     use api::{
-        agent, agents, audit, dashboard, groups, me, series, settings, tests, tokens, users,
+        agent, agents, audit, dashboard, groups, me, paths, series, settings, tests, tokens, users,
     };
     vec![
         // Operations.
@@ -100,6 +100,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/tests", VIEWER, "Tests page", ui::tests::list),
         route!(GET "/tests/new", OPERATOR, "New-test form", ui::tests::new),
         route!(GET "/tests/{id}", VIEWER, "Test page", ui::tests::detail),
+        route!(GET "/tests/{id}/paths", VIEWER, "Traceroute path page of a test (`?agent=<id>`)", ui::paths::page),
         route!(GET "/tests/{id}/edit", OPERATOR, "Edit-test form", ui::tests::edit),
         route!(GET "/users", ADMIN, "Users page", ui::users::list),
         route!(GET "/tokens", ADMIN, "API tokens page", ui::tokens::list),
@@ -135,6 +136,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(POST "/api/v1/tests", OPERATOR, "Create a test", tests::create, req = tests::TestInput, res = 201 crate::store::tests::TestRecord),
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
         route!(GET "/api/v1/tests/{id}/series", VIEWER, "A test's results aggregated per agent for its charts (JSON or CSV)", series::get, res = 200 series::TestSeries),
+        route!(GET "/api/v1/tests/{id}/paths", VIEWER, "A traceroute test's current path (hops enriched with ASN and place, latest per-hop statistics), path history and path changes with hop diffs, for one agent (`?agent=<id>`)", paths::get, res = 200 paths::TestPaths),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
         // The agent API (docs/agent-api.md).

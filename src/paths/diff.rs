@@ -98,7 +98,11 @@ mod tests {
 
     #[test]
     fn a_swapped_router_is_one_left_and_one_appeared() {
-        let d = diff("10.0.0.1 10.0.1.1 10.0.9.9", "10.0.0.1 10.0.2.1 10.0.9.9", 1);
+        let d = diff(
+            "10.0.0.1 10.0.1.1 10.0.9.9",
+            "10.0.0.1 10.0.2.1 10.0.9.9",
+            1,
+        );
         assert_eq!(
             d,
             vec![HopChange {

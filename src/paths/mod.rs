@@ -167,7 +167,11 @@ pub async fn track(state: std::sync::Arc<AppState>) {
         tick.tick().await;
         match poll_once(&state).await {
             Ok(s) if s.changes > 0 => {
-                tracing::info!(runs = s.runs, changes = s.changes, "traceroute path changes recorded")
+                tracing::info!(
+                    runs = s.runs,
+                    changes = s.changes,
+                    "traceroute path changes recorded"
+                )
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "path tracker poll failed; retrying"),

@@ -62,7 +62,10 @@ impl Store {
     pub async fn path_tracker_position(&self) -> Result<Option<i64>, StoreError> {
         Ok(self
             .db
-            .query_opt("SELECT scanned_to_ns FROM path_tracker WHERE id = 1", vec![])
+            .query_opt(
+                "SELECT scanned_to_ns FROM path_tracker WHERE id = 1",
+                vec![],
+            )
             .await?
             .map(|r| r.i64("scanned_to_ns"))
             .transpose()?)
@@ -181,7 +184,11 @@ impl Store {
     }
 
     /// The distinct paths of an (agent, test), most recently seen first.
-    pub async fn paths_of(&self, agent_id: i64, test_id: i64) -> Result<Vec<PathRecord>, StoreError> {
+    pub async fn paths_of(
+        &self,
+        agent_id: i64,
+        test_id: i64,
+    ) -> Result<Vec<PathRecord>, StoreError> {
         let rows = self
             .db
             .query(

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod groups;
 pub mod me;
+pub mod paths;
 pub mod series;
 pub mod settings;
 pub mod tests;

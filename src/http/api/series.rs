@@ -209,7 +209,7 @@ fn number(v: &Option<Value>) -> Option<f64> {
     }
 }
 
-fn read_error(e: ReadError) -> Error {
+pub(crate) fn read_error(e: ReadError) -> Error {
     match e {
         ReadError::Unreachable(_) | ReadError::Server { .. } => {
             Error::Unavailable(format!("time-series store: {e}"))

@@ -35,6 +35,26 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8"
     ),
     asset!(
+        "paths.js",
+        "assets/paths.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "vendor/leaflet.js",
+        "assets/vendor/leaflet.js",
+        "text/javascript; charset=utf-8"
+    ),
+    asset!(
+        "vendor/leaflet.css",
+        "assets/vendor/leaflet.css",
+        "text/css; charset=utf-8"
+    ),
+    asset!(
+        "vendor/LICENSE.leaflet",
+        "assets/vendor/LICENSE.leaflet",
+        "text/plain; charset=utf-8"
+    ),
+    asset!(
         "vendor/bootstrap.min.css",
         "assets/vendor/bootstrap.min.css",
         "text/css; charset=utf-8"

@@ -14,6 +14,7 @@ pub mod enrol;
 pub mod groups;
 pub mod home;
 pub mod login;
+pub mod paths;
 pub mod profile;
 pub mod settings;
 pub mod tests;
@@ -48,6 +49,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tests", include_str!("templates/tests.hbs")),
     ("test", include_str!("templates/test.hbs")),
     ("test_form", include_str!("templates/test_form.hbs")),
+    ("paths", include_str!("templates/paths.hbs")),
     ("users", include_str!("templates/users.hbs")),
     ("tokens", include_str!("templates/tokens.hbs")),
     ("settings", include_str!("templates/settings.hbs")),

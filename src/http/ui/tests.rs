@@ -265,6 +265,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
             "groups": assigned_groups,
             "unassigned": assigned_agents.is_empty() && assigned_groups.is_empty(),
             "operator": can_operate(&ctx),
+            "traceroute": t.spec.kind == streamswarm_schema::TestKind::Traceroute,
         }),
     )
 }
