@@ -18,6 +18,7 @@ mod hardening_tokens;
 mod hardening_writes;
 mod openapi;
 mod ops;
+mod paths;
 mod resources;
 mod secrets;
 mod smoke;
