@@ -379,6 +379,10 @@ fn generate_kinds(kinds: &[KindFile]) -> String {
             writeln!(out, "    pub {}: {},", p.name, rust_param_type(p)).unwrap();
         }
         out.push_str("}\n\n");
+        if k.params.is_empty() {
+            // Clippy would have a struct without fields derive `Default`.
+            out.push_str("#[allow(clippy::derivable_impls)]\n");
+        }
         writeln!(
             out,
             "impl Default for {ty} {{\n    fn default() -> Self {{\n        {ty} {{"
