@@ -379,6 +379,10 @@ fn generate_kinds(kinds: &[KindFile]) -> String {
             writeln!(out, "    pub {}: {},", p.name, rust_param_type(p)).unwrap();
         }
         out.push_str("}\n\n");
+        if k.params.is_empty() {
+            // Clippy would have a struct without fields derive `Default`.
+            out.push_str("#[allow(clippy::derivable_impls)]\n");
+        }
         writeln!(
             out,
             "impl Default for {ty} {{\n    fn default() -> Self {{\n        {ty} {{"
@@ -676,7 +680,7 @@ fn chart_def(out: &mut String, c: &ChartSpec) {
         .collect();
     writeln!(
         out,
-        "            crate::kinds::ChartDef {{ key: {:?}, title: {:?}, unit: {:?}, measurement: {:?}, filter: &[{}], fields: &[{}], group_by: {:?}, stacked: {} }},",
+        "            crate::kinds::ChartDef {{ key: {:?}, title: {:?}, unit: {:?}, measurement: {:?}, filter: &[{}], fields: &[{}], group_by: {:?}, style: {:?} }},",
         c.key,
         c.title,
         c.unit,
@@ -684,7 +688,7 @@ fn chart_def(out: &mut String, c: &ChartSpec) {
         filter.join(", "),
         fields.join(", "),
         c.group_by,
-        c.stacked
+        c.style
     )
     .unwrap();
 }
