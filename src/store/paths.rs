@@ -60,15 +60,14 @@ pub struct PathRun<'a> {
 impl Store {
     /// The tracker's global read position (time-series ns), if it ever ran.
     pub async fn path_tracker_position(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self
-            .db
+        self.db
             .query_opt(
                 "SELECT scanned_to_ns FROM path_tracker WHERE id = 1",
                 vec![],
             )
             .await?
             .map(|r| r.i64("scanned_to_ns"))
-            .transpose()?)
+            .transpose()
     }
 
     pub async fn set_path_tracker_position(&self, ns: i64) -> Result<(), StoreError> {
