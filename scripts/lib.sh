@@ -235,6 +235,15 @@ ensure_chromium() {
     ok "$(chromium --version 2>/dev/null | head -1), node $(node --version)"
 }
 
+# ensure_mmdb_writer: MaxMind's Perl writer (Debian's libmaxmind-db-writer-perl), with
+# which tests/api/paths.rs builds its tiny GeoIP databases (tests/api/mmdb_writer.pl).
+ensure_mmdb_writer() {
+    perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null || apt_install libmaxmind-db-writer-perl
+    perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null \
+        || die "MaxMind::DB::Writer::Tree still missing after installing libmaxmind-db-writer-perl"
+    ok "MaxMind::DB::Writer (libmaxmind-db-writer-perl)"
+}
+
 # stop_process PID [TENTHS]: SIGTERM, wait up to TENTHS × 0.1 s (default 300) for the
 # process to exit, then SIGKILL; reaps it when it is our child.
 stop_process() {

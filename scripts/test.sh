@@ -61,6 +61,9 @@ provision() {
         || python3 -m pip install --quiet influxdb-client influxdb \
         || die "cannot install influxdb-client and influxdb from PyPI"
     ok "influxdb-client, influxdb (tests/api/timeseries_clients.rs)"
+
+    section "GeoIP test databases"
+    ensure_mmdb_writer
 }
 
 # ---------------------------------------------------------------------------

@@ -27,6 +27,10 @@ pub struct GeoIpConfig {
     /// A city or country database (GeoLite2-City/Country, ip-location-db's
     /// `*-city.mmdb` / `*-country.mmdb`).
     pub city_db: Option<PathBuf>,
+    /// For databases split by address family (ip-location-db's `*-ipv4.mmdb` and
+    /// `*-ipv6.mmdb`): the IPv6 file; `asn_db` / `city_db` then answer IPv4 only.
+    pub asn_db_ipv6: Option<PathBuf>,
+    pub city_db_ipv6: Option<PathBuf>,
 }
 
 impl GeoIpConfig {
@@ -38,6 +42,8 @@ impl GeoIpConfig {
         Ok(GeoIp {
             asn: one("geoip.asn_db", &self.asn_db)?,
             city: one("geoip.city_db", &self.city_db)?,
+            asn_v6: one("geoip.asn_db_ipv6", &self.asn_db_ipv6)?,
+            city_v6: one("geoip.city_db_ipv6", &self.city_db_ipv6)?,
         })
     }
 }
@@ -73,6 +79,8 @@ impl Db {
 pub struct GeoIp {
     asn: Option<Db>,
     city: Option<Db>,
+    asn_v6: Option<Db>,
+    city_v6: Option<Db>,
 }
 
 impl std::fmt::Debug for GeoIp {
@@ -80,6 +88,8 @@ impl std::fmt::Debug for GeoIp {
         f.debug_struct("GeoIp")
             .field("asn", &self.asn.is_some())
             .field("city", &self.city.is_some())
+            .field("asn_v6", &self.asn_v6.is_some())
+            .field("city_v6", &self.city_v6.is_some())
             .finish()
     }
 }
@@ -173,17 +183,27 @@ impl Num {
 
 impl GeoIp {
     pub fn has_asn(&self) -> bool {
-        self.asn.is_some()
+        self.asn.is_some() || self.asn_v6.is_some()
     }
 
     pub fn has_city(&self) -> bool {
-        self.city.is_some()
+        self.city.is_some() || self.city_v6.is_some()
+    }
+
+    /// The database for `ip` among a main one and an IPv6-only one.
+    fn pick<'a>(ip: IpAddr, main: &'a Option<Db>, v6: &'a Option<Db>) -> Option<&'a Db> {
+        match (ip, v6) {
+            (IpAddr::V6(_), Some(db)) => Some(db),
+            _ => main.as_ref(),
+        }
     }
 
     /// What the configured databases know about `ip` (all absent without databases).
     pub fn lookup(&self, ip: IpAddr) -> HopInfo {
         let mut info = HopInfo::default();
-        if let Some(rec) = self.asn.as_ref().and_then(|db| db.lookup::<AsnRecord>(ip)) {
+        if let Some(rec) =
+            Self::pick(ip, &self.asn, &self.asn_v6).and_then(|db| db.lookup::<AsnRecord>(ip))
+        {
             info.asn = rec
                 .autonomous_system_number
                 .or(rec.asn)

@@ -349,7 +349,20 @@ fn geolite2_dbs(dir: &Path) -> (PathBuf, PathBuf) {
     (asn, city)
 }
 
-/// ip-location-db's layout: the same ASN keys, places flat.
+/// ip-location-db's layout: the same ASN keys, places flat; files split by family (this
+/// one the IPv6 ASN file).
+fn ip_location_db_asn_v6(dir: &Path) -> PathBuf {
+    mmdb(
+        dir,
+        "asn-ipv6.mmdb",
+        json!({
+            "database_type": "ip-location-db-asn",
+            "types": {"autonomous_system_number": "uint32", "autonomous_system_organization": "utf8_string"},
+            "networks": [["2001:db8::/32", {"autonomous_system_number": 64511, "autonomous_system_organization": "Flat Transit v6"}]]
+        }),
+    )
+}
+
 fn ip_location_db_dbs(dir: &Path) -> (PathBuf, PathBuf) {
     let asn = mmdb(
         dir,
@@ -438,6 +451,7 @@ both_backends_with!(
         let (asn, city) = ip_location_db_dbs(&dir);
         c.geoip.asn_db = Some(asn);
         c.geoip.city_db = Some(city);
+        c.geoip.asn_db_ipv6 = Some(ip_location_db_asn_v6(&dir));
     },
     |app| async {
         let (test, _, _) = route_change(&app).await;
@@ -448,6 +462,15 @@ both_backends_with!(
             json!([{"address": "198.51.100.7", "asn": 64510, "org": "Flat Transit", "country": "FR",
                     "city": "Paris", "lat": 48.8566, "lon": 2.3522}])
         );
+        // IPv6 addresses are looked up in the IPv6 file, IPv4 ones in the other.
+        let v6 = app.state.geoip.lookup("2001:db8::1".parse().unwrap());
+        assert_eq!(
+            (v6.asn, v6.org.as_deref()),
+            (Some(64511), Some("Flat Transit v6"))
+        );
+        assert_eq!(v6.city, None, "no IPv6 city file: no city");
+        let v4 = app.state.geoip.lookup("198.51.100.9".parse().unwrap());
+        assert_eq!(v4.asn, Some(64510));
         // Without tiles the map is blank: the page names no other host.
         let viewer = app.api_token(Role::Viewer).await;
         let html = app
