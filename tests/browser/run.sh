@@ -44,6 +44,27 @@ for u in admin operator viewer; do
   printf '%s\n' "${!var}" | "$BIN" --data-dir "$WORK/data" user add "$u" --role "$u" --password-stdin >/dev/null
 done
 
+# Tiny GeoIP databases for the path page (specs/paths.test.mjs): MaxMind's Perl writer
+# (libmaxmind-db-writer-perl), the same as tests/api/paths.rs uses.
+perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null \
+  || { echo "browser tests: apt-get install -y libmaxmind-db-writer-perl" >&2; exit 1; }
+perl "$ROOT/tests/api/mmdb_writer.pl" "$WORK/asn.mmdb" <<'JSON'
+{"database_type": "GeoLite2-ASN",
+ "types": {"autonomous_system_number": "uint32", "autonomous_system_organization": "utf8_string"},
+ "networks": [["198.51.100.0/24", {"autonomous_system_number": 64500, "autonomous_system_organization": "Example Transit"}],
+              ["203.0.113.0/24", {"autonomous_system_number": 64501, "autonomous_system_organization": "Example Hosting"}]]}
+JSON
+perl "$ROOT/tests/api/mmdb_writer.pl" "$WORK/city.mmdb" <<'JSON'
+{"database_type": "GeoLite2-City",
+ "types": {"country": "map", "iso_code": "utf8_string", "city": "map", "names": "map", "en": "utf8_string",
+           "location": "map", "latitude": "double", "longitude": "double"},
+ "networks": [["198.51.100.0/24", {"country": {"iso_code": "DE"}, "city": {"names": {"en": "Frankfurt am Main"}},
+                                   "location": {"latitude": 50.1109, "longitude": 8.6821}}],
+              ["203.0.113.0/24", {"country": {"iso_code": "NL"}, "city": {"names": {"en": "Amsterdam"}},
+                                  "location": {"latitude": 52.3676, "longitude": 4.9041}}]]}
+JSON
+export STREAMSWARM__GEOIP__ASN_DB="$WORK/asn.mmdb" STREAMSWARM__GEOIP__CITY_DB="$WORK/city.mmdb"
+
 "$BIN" --data-dir "$WORK/data" up --bind 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 URL=""
