@@ -105,10 +105,20 @@ const HOPS_B: [&str; 4] = [
     "address=\"203.0.113.50\",sent=5i,received=5i,loss_percent=0,rtt_min_ms=3,rtt_avg_ms=3.5,rtt_max_ms=4,rtt_stdev_ms=0.5,reply=\"echo_reply\"",
 ];
 
-/// Two runs over path A, then the route swapped at TTL 2: path B.
+/// Two runs over path A, then the route swapped at TTL 2: path B. Written through the
+/// server's `/write` with the agent's credential.
 async fn route_change(app: &TestApp) -> (i64, i64, i64) {
     let (test, agent, credential) = traceroute_test(app, json!({"cycles": 5, "queries": 1})).await;
     let t0 = app.clock.now_ns();
+    let (body, t_b) = route_change_lines(agent, test, t0);
+    write(app, &credential, body).await;
+    app.clock.advance(Duration::from_secs(30));
+    streamswarm::paths::poll_once(&app.state).await.unwrap();
+    (test, agent, t_b)
+}
+
+/// The line protocol of [`route_change`] and the time of the run with path B.
+fn route_change_lines(agent: i64, test: i64, t0: i64) -> (String, i64) {
     let step = 10_000_000_000i64;
     let mut body = String::new();
     body.push_str(&run_lines(agent, test, t0, PATH_A, None));
@@ -126,16 +136,37 @@ async fn route_change(app: &TestApp) -> (i64, i64, i64) {
         PATH_B,
         Some(&HOPS_B),
     ));
-    write(app, &credential, body).await;
-    app.clock.advance(Duration::from_secs(30));
-    streamswarm::paths::poll_once(&app.state).await.unwrap();
-    (test, agent, t0 + 2 * step)
+    (body, t0 + 2 * step)
+}
+
+/// What the API must answer after [`route_change`]'s runs (no GeoIP databases).
+fn assert_route_change_answer(body: &Value, agent: i64, t_b: i64) {
+    assert_eq!(body["agent_id"], agent);
+    let changes = body["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{body}");
+    assert_eq!(changes[0]["at"], t_b / 1_000_000);
+    assert_eq!(
+        changes[0]["diff"],
+        json!([{"ttl": 2, "before": ["203.0.113.2"], "after": ["198.51.100.7"],
+                "left": ["203.0.113.2"], "appeared": ["198.51.100.7"]}])
+    );
+    let runs: Vec<i64> = body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["runs"].as_i64().unwrap())
+        .collect();
+    assert_eq!(runs, [1, 2]);
+    let hops = body["current"]["hops"].as_array().unwrap();
+    assert_eq!(hops[1]["stats"]["loss_percent"], 20.0);
+    assert_eq!(hops[1]["stats"]["mpls"], "16001/0/1/254");
+    assert_eq!(hops[2]["addresses"], json!([]));
 }
 
 both_backends!(a_route_change_is_recorded_with_its_hop_diff, |app| async {
     let (test, agent, t_b) = route_change(&app).await;
     let body = paths_api(&app, test, "").await;
-    assert_eq!(body["agent_id"], agent);
+    assert_route_change_answer(&body, agent, t_b);
     assert_eq!(body["agents"], json!([agent]));
     assert_eq!(body["geoip"], json!({"asn": false, "city": false}));
 
@@ -221,6 +252,113 @@ both_backends!(a_route_change_is_recorded_with_its_hop_diff, |app| async {
         .unwrap();
     assert!(test_page.contains(&format!("href=\"/tests/{test}/paths\"")));
 });
+
+// --- InfluxDB -------------------------------------------------------------------------
+
+fn influx_url() -> Option<url::Url> {
+    match std::env::var("STREAMSWARM_TEST_INFLUX_URL") {
+        Ok(u) if !u.trim().is_empty() => {
+            let url = url::Url::parse(u.trim()).expect("STREAMSWARM_TEST_INFLUX_URL is a URL");
+            assert!(
+                matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+                "STREAMSWARM_TEST_INFLUX_URL must point at a loopback address, got {url}"
+            );
+            Some(url)
+        }
+        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => panic!(
+            "paths: STREAMSWARM_TEST_INFLUX_URL is not set, and CI=true requires the real InfluxDB"
+        ),
+        _ => {
+            eprintln!(
+                "SKIPPED: paths influx test: STREAMSWARM_TEST_INFLUX_URL is not set (run scripts/test.sh)"
+            );
+            None
+        }
+    }
+}
+
+async fn influx_post(url: &url::Url, path: &str, form: &[(&str, &str)], body: String) {
+    let resp = reqwest::Client::new()
+        .post(url.join(path).unwrap())
+        .query(form)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    assert!(
+        status.is_success(),
+        "{path}: {status} {}",
+        resp.text().await.unwrap()
+    );
+}
+
+/// Drops the test's InfluxDB database when the test ends.
+struct DropDb(url::Url, String);
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let (url, q) = (
+            self.0.join("query").unwrap(),
+            format!("DROP DATABASE \"{}\"", self.1),
+        );
+        let _ = std::thread::spawn(move || {
+            let _ = reqwest::blocking::Client::new()
+                .post(url)
+                .form(&[("q", q)])
+                .send();
+        })
+        .join();
+    }
+}
+
+/// The tracker reads through the `Reader`: a server configured with `[influx]` records
+/// the same change from points written straight into the real InfluxDB 1.6.7.
+async fn route_change_from_influxdb(backend: crate::helpers::Backend) {
+    let Some(url) = influx_url() else { return };
+    let db = format!("streamswarm_paths_{:016x}", rand::random::<u64>());
+    influx_post(
+        &url,
+        "query",
+        &[("q", &format!("CREATE DATABASE \"{db}\""))],
+        String::new(),
+    )
+    .await;
+    let _drop = DropDb(url.clone(), db.clone());
+    let (u, d) = (url.to_string(), db.clone());
+    let Some(app) = crate::helpers::spawn_app_with(backend, move |config| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("influx.toml");
+        std::fs::write(
+            &path,
+            format!("[influx]\nurl = \"{u}\"\ndatabase = \"{d}\"\n"),
+        )
+        .unwrap();
+        config.influx = Config::load(Some(&path)).unwrap().influx;
+    })
+    .await
+    else {
+        return;
+    };
+    assert!(app.state.timeseries.embedded().is_none());
+    let (test, agent, _) = traceroute_test(&app, json!({})).await;
+    let t0 = app.clock.now_ns();
+    let (body, t_b) = route_change_lines(agent, test, t0);
+    influx_post(&url, "write", &[("db", &db), ("precision", "ns")], body).await;
+    streamswarm::paths::poll_once(&app.state).await.unwrap();
+    let answer = paths_api(&app, test, "").await;
+    assert_route_change_answer(&answer, agent, t_b);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_change_is_read_from_influxdb_sqlite() {
+    route_change_from_influxdb(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_change_is_read_from_influxdb_postgres() {
+    route_change_from_influxdb(crate::helpers::Backend::Postgres).await;
+}
 
 both_backends!(bad_requests_and_other_kinds, |app| async {
     let (test, _, _) = traceroute_test(&app, json!({})).await;
