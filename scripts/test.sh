@@ -43,6 +43,9 @@ provision() {
     STREAMSWARM_TEST_DATABASE_URL=$(pg_url postgres)
     info "STREAMSWARM_TEST_DATABASE_URL=$STREAMSWARM_TEST_DATABASE_URL"
 
+    section "Network-lab tools"
+    ensure_lab_tools
+
     section "InfluxDB 1.6.7"
     ensure_influxdb || die "cannot install InfluxDB (apt-get install influxdb)"
     INFLUX_DIR=$(mktemp -d /tmp/streamswarm-influx.XXXXXX)
