@@ -56,7 +56,7 @@ pub(super) async fn trace(address: Permitted, options: &Options, result: &mut Tr
 fn open(ip: IpAddr, options: &Options) -> Result<Sockets, String> {
     let ipv4 = ip.is_ipv4();
     let domain = if ipv4 { Domain::IPV4 } else { Domain::IPV6 };
-    let port = options.destination_port();
+    let port = super::destination_port(options);
     // The source address (and for UDP the source port) the kernel picks for this
     // destination: connecting a UDP socket sends nothing.
     let udp = Socket::new(domain, Type::DGRAM, Some(SocketProtocol::UDP))

@@ -33,13 +33,14 @@
 
 use super::icmp::Family;
 use super::policy::TargetPolicy;
+use super::registry::{Probe, ProbeError, RunContext};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 use streamswarm_schema::measurements::{traceroute, traceroute_hop};
-use streamswarm_schema::test_spec::AddressFamily;
+use streamswarm_schema::test_spec::{TestSpec, TracerouteParams};
 use streamswarm_tsdb::{Point, Timestamp};
 
 #[cfg(target_os = "linux")]
@@ -51,64 +52,74 @@ pub use wire::Protocol;
 /// How many TTLs a round probes at once before waiting for their answers.
 pub const WINDOW: u8 = 8;
 
-/// The parameters of one traceroute test, named as in `schema/kinds/traceroute.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Options {
-    pub protocol: Protocol,
-    pub first_ttl: u8,
-    pub max_ttl: u8,
-    pub queries: u32,
-    pub cycles: u32,
-    pub timeout_ms: u32,
-    pub packet_size: u32,
-    pub port: Option<u16>,
-    pub reverse_dns: bool,
-    pub family: AddressFamily,
+/// The parameters of one traceroute test (generated from `schema/kinds/traceroute.toml`).
+pub type Options = TracerouteParams;
+
+/// The destination port of UDP and TCP probes.
+pub fn destination_port(options: &Options) -> u16 {
+    options.port.unwrap_or(match options.protocol {
+        Protocol::Tcp => 80,
+        _ => 33_434,
+    })
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            protocol: Protocol::Icmp,
-            first_ttl: 1,
-            max_ttl: 30,
-            queries: 3,
-            cycles: 1,
-            timeout_ms: 1000,
-            packet_size: 60,
-            port: None,
-            reverse_dns: false,
-            family: AddressFamily::Any,
+fn probe_timeout(options: &Options) -> Duration {
+    Duration::from_millis(u64::from(options.timeout_ms))
+}
+
+/// The longest a run takes by its parameters: resolution, every window of every round
+/// waiting its full timeout, and the reverse lookups.
+pub fn natural_duration(options: &Options) -> Duration {
+    let ttls = u32::from(options.max_ttl.saturating_sub(options.first_ttl)) + 1;
+    let windows = ttls.div_ceil(u32::from(WINDOW));
+    super::policy::RESOLVE_TIMEOUT
+        + probe_timeout(options) * (windows * options.cycles.max(1))
+        + if options.reverse_dns {
+            probe_timeout(options)
+        } else {
+            Duration::ZERO
         }
-    }
 }
 
-impl Options {
-    /// The destination port of UDP and TCP probes.
-    pub fn destination_port(&self) -> u16 {
-        self.port.unwrap_or(match self.protocol {
-            Protocol::Tcp => 80,
-            _ => 33_434,
-        })
+/// The traceroute probe in the agent's table (`registry::PROBES`).
+pub struct TracerouteProbe;
+
+impl Probe for TracerouteProbe {
+    type Params = TracerouteParams;
+    type State = ();
+
+    fn prepare(&self, _: &TestSpec, _: &TracerouteParams) -> Result<(), ProbeError> {
+        Ok(())
     }
 
-    fn timeout(&self) -> Duration {
-        Duration::from_millis(u64::from(self.timeout_ms))
+    fn natural_duration(&self, _: &TestSpec, params: &TracerouteParams) -> Duration {
+        natural_duration(params)
     }
 
-    /// The longest a run takes by its parameters: resolution, every window of every
-    /// round waiting its full timeout, and the reverse lookups.
-    pub fn natural_duration(&self) -> Duration {
-        let ttls = u32::from(self.max_ttl.saturating_sub(self.first_ttl)) + 1;
-        let windows = ttls.div_ceil(u32::from(WINDOW));
-        super::policy::RESOLVE_TIMEOUT
-            + self.timeout() * (windows * self.cycles.max(1))
-            + if self.reverse_dns {
-                self.timeout()
-            } else {
-                Duration::ZERO
-            }
+    async fn run(
+        &self,
+        ctx: RunContext<'_>,
+        params: &TracerouteParams,
+        _: &(),
+    ) -> Result<Vec<Point>, ProbeError> {
+        let result = run(&ctx.spec.target, params, ctx.policy).await;
+        Ok(to_points(&result, ctx.agent_id, ctx.test_id))
+    }
+
+    fn timeout_points(
+        &self,
+        ctx: RunContext<'_>,
+        params: &TracerouteParams,
+        limit: Duration,
+    ) -> Vec<Point> {
+        timeout_points(
+            &ctx.spec.target,
+            params.protocol,
+            ctx.agent_id,
+            ctx.test_id,
+            ctx.started_at,
+            limit,
+        )
     }
 }
 
@@ -327,7 +338,7 @@ pub async fn run(target: &str, options: &Options, policy: &TargetPolicy) -> Trac
     #[cfg(not(target_os = "linux"))]
     result.fail("traceroute is implemented for Linux only so far");
     if options.reverse_dns {
-        reverse_names(&mut result.hops, options.timeout()).await;
+        reverse_names(&mut result.hops, probe_timeout(options)).await;
     }
     if result.error.is_none() && !result.reached() && result.probes_sent > 0 {
         result.fail(format_args!(
@@ -508,6 +519,7 @@ fn one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use streamswarm_schema::test_spec::AddressFamily;
     use streamswarm_tsdb::{FieldValue, Precision, assert_follows_schema};
 
     fn answer(from: &str, rtt_ms: f64) -> Option<Reply> {

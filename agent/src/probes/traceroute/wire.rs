@@ -26,24 +26,8 @@ pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMPV6: u8 = 58;
 
-/// The probe protocol of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    Icmp,
-    Udp,
-    Tcp,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Icmp => "icmp",
-            Protocol::Udp => "udp",
-            Protocol::Tcp => "tcp",
-        }
-    }
-}
+/// The probe protocol of a run (generated from `schema/kinds/traceroute.toml`).
+pub use streamswarm_schema::test_spec::TracerouteProtocol as Protocol;
 
 /// What stays constant over a run's probes, and what identifies them as this run's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
