@@ -446,8 +446,8 @@ fn debian_traceroute(ns: &Netns, flags: &[&str], target: &str) -> Vec<String> {
         .collect()
 }
 
-/// mtr's report in `ns`: (host, loss %) per hop.
-fn mtr(ns: &Netns, flags: &[&str], target: &str, cycles: u32) -> Vec<(String, f64)> {
+/// mtr's report in `ns`: (host, loss %, average RTT ms) per hop.
+fn mtr(ns: &Netns, flags: &[&str], target: &str, cycles: u32) -> Vec<(String, f64, f64)> {
     let output = ns
         .command("mtr")
         .args([
@@ -477,7 +477,11 @@ fn mtr(ns: &Netns, flags: &[&str], target: &str, cycles: u32) -> Vec<(String, f6
         .map(|hub| {
             let host = hub["host"].as_str().unwrap();
             let host = if host == "???" { "*" } else { host };
-            (host.to_owned(), hub["Loss%"].as_f64().unwrap())
+            (
+                host.to_owned(),
+                hub["Loss%"].as_f64().unwrap(),
+                hub["Avg"].as_f64().unwrap(),
+            )
         })
         .collect()
 }
@@ -529,8 +533,21 @@ fn the_chain_is_r1_r2_r3_target_in_every_mode_like_traceroute_and_mtr() {
             let deb = debian_traceroute(&chain.agent, &debian, &target);
             assert_eq!(deb, expected, "Debian traceroute {debian:?} v6={v6}");
             let m = mtr(&chain.agent, &mtr_flags, &target, 3);
-            let hosts: Vec<&str> = m.iter().map(|(h, _)| h.as_str()).collect();
+            let hosts: Vec<&str> = m.iter().map(|(h, _, _)| h.as_str()).collect();
             assert_eq!(hosts, expected, "mtr {mtr_flags:?} v6={v6}: {m:?}");
+            // RTTs on veth links are tens of microseconds for both; no hop may differ
+            // from mtr's average by a millisecond, and nothing is lost.
+            for (hop, (_, loss, avg)) in hops(&value).iter().zip(&m) {
+                assert_eq!(*loss, 0.0, "mtr {m:?}");
+                let ours = hop["rtts_ms"].as_array().unwrap();
+                let ours =
+                    ours.iter().map(|r| r.as_f64().unwrap()).sum::<f64>() / ours.len() as f64;
+                assert!(
+                    (ours - avg).abs() < 1.0,
+                    "{ours} ms vs mtr {avg} ms: {what}"
+                );
+                assert!(ours > 0.0, "{what}");
+            }
         }
     }
     assert_seen(&[
@@ -582,7 +599,7 @@ fn a_router_dropping_every_fifth_answer_reads_twenty_percent_loss_like_mtr() {
         }
         // mtr, 10 cycles: the same 20 % at hop 2 and nothing elsewhere.
         let m = mtr(&chain.agent, &[], &target, 10);
-        let loss: Vec<f64> = m.iter().map(|(_, l)| *l).collect();
+        let loss: Vec<f64> = m.iter().map(|(_, l, _)| *l).collect();
         assert_eq!(loss, [0.0, 20.0, 0.0, 0.0], "mtr v6={v6}: {m:?}");
     }
 }

@@ -82,6 +82,26 @@ pub fn enable_receive_info(socket: &Socket, ipv6: bool) -> io::Result<()> {
     }
 }
 
+/// Kernel-side filter of a raw ICMP socket: only echo replies, destination unreachable
+/// and time exceeded reach it (a raw ICMP socket otherwise gets a copy of every ICMP
+/// message the host receives).
+pub fn pass_only_echo_replies_and_errors(socket: &Socket, ipv6: bool) -> io::Result<()> {
+    if ipv6 {
+        // `struct icmp6_filter`: 256 bits, a set bit blocks that type. Keep
+        // destination unreachable (1), time exceeded (3) and echo reply (129).
+        let mut blocked = [u32::MAX; 8];
+        for kind in [1u8, 3, 129] {
+            blocked[usize::from(kind >> 5)] &= !(1u32 << (kind & 31));
+        }
+        set_option(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &blocked)
+    } else {
+        // `struct icmp_filter`: a set bit drops that type. Keep echo reply (0),
+        // destination unreachable (3) and time exceeded (11).
+        let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
+        set_int_option(socket, SOL_RAW, ICMP_FILTER, !pass as libc::c_int)
+    }
+}
+
 /// Sets the TTL (IPv4) or unicast hop limit (IPv6) of the datagrams sent next.
 pub fn set_ttl(socket: &Socket, ipv6: bool, ttl: u8) -> io::Result<()> {
     if ipv6 {

@@ -3,9 +3,7 @@
 //! of [`super`] explains the timing and matching rules implemented here.
 
 use super::{PingResult, SocketChoice, SocketKind};
-use crate::net::socket::{
-    ICMP_FILTER, ICMP6_FILTER, SO_TIMESTAMPNS, SOL_RAW, is_permission, set_int_option, set_option,
-};
+use crate::net::socket::{SO_TIMESTAMPNS, is_permission, set_int_option};
 use crate::net::{Received, receive};
 use crate::probes::icmp::{self, Family};
 use crate::probes::policy::Permitted;
@@ -661,23 +659,7 @@ async fn read_shared(shared: Arc<SharedRaw>) {
 /// run wants (on loopback every request we send arrives too), and queues large enough
 /// for a burst of replies to thousands of runs started in the same instant.
 fn configure_shared_raw(socket: &Socket, family: Family) -> io::Result<()> {
-    match family {
-        Family::Ipv4 => {
-            // `struct icmp_filter`: a set bit drops that type. Keep echo reply (0),
-            // destination unreachable (3) and time exceeded (11).
-            let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
-            set_int_option(socket, SOL_RAW, ICMP_FILTER, !pass as libc::c_int)?;
-        }
-        Family::Ipv6 => {
-            // `struct icmp6_filter`: 256 bits, a set bit blocks that type. Keep
-            // destination unreachable (1), time exceeded (3) and echo reply (129).
-            let mut blocked = [u32::MAX; 8];
-            for kind in [1u8, 3, 129] {
-                blocked[usize::from(kind >> 5)] &= !(1u32 << (kind & 31));
-            }
-            set_option(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &blocked)?;
-        }
-    }
+    crate::net::socket::pass_only_echo_replies_and_errors(socket, family == Family::Ipv6)?;
     for (force, plain, bytes) in [
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, SHARED_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, SHARED_SNDBUF),

@@ -4,7 +4,10 @@
 
 use super::wire::{Flow, Protocol};
 use super::{Options, Reply, Sent, TracerouteResult, WINDOW, summarise};
-use crate::net::socket::{enable_receive_info, is_permission, raw_permission_error, set_ttl};
+use crate::net::socket::{
+    enable_receive_info, is_permission, pass_only_echo_replies_and_errors, raw_permission_error,
+    set_ttl,
+};
 use crate::net::{cmsg, receive};
 use crate::probes::policy::Permitted;
 use socket2::{Domain, Protocol as SocketProtocol, SockAddr, Socket, Type};
@@ -101,9 +104,18 @@ fn open(ip: IpAddr, options: &Options) -> Result<Sockets, String> {
         SocketProtocol::ICMPV6
     };
     let icmp = raw(domain, icmp_protocol, "ICMP", local.ip())?;
+    pass_only_echo_replies_and_errors(&icmp, !ipv4)
+        .map_err(|e| format!("cannot filter the raw ICMP socket: {e}"))?;
     let transport = match options.protocol {
         Protocol::Icmp => None,
-        Protocol::Udp => Some(raw(domain, SocketProtocol::UDP, "UDP", local.ip())?),
+        Protocol::Udp => {
+            let udp = raw(domain, SocketProtocol::UDP, "UDP", local.ip())?;
+            // Send-only: it would get a copy of every UDP datagram the host receives;
+            // the smallest queue the kernel allows keeps those few.
+            udp.set_recv_buffer_size(0)
+                .map_err(|e| format!("cannot configure the raw UDP socket: {e}"))?;
+            Some(udp)
+        }
         Protocol::Tcp => Some(raw(domain, SocketProtocol::TCP, "TCP", local.ip())?),
     };
     let register = |socket: Socket| {
