@@ -631,6 +631,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_limit_covers_every_window_of_every_cycle_and_the_names() {
+        let params = TracerouteParams {
+            first_ttl: 1,
+            max_ttl: 30,
+            cycles: 3,
+            timeout_ms: 500,
+            reverse_dns: true,
+            ..TracerouteParams::default()
+        };
+        // 30 TTLs = 4 windows of 8, × 3 cycles, + resolution + one lookup timeout.
+        assert_eq!(
+            natural_duration(&params),
+            crate::probes::policy::RESOLVE_TIMEOUT + Duration::from_millis(12 * 500 + 500)
+        );
+        assert_eq!(destination_port(&params), 33_434);
+        let tcp = TracerouteParams {
+            protocol: Protocol::Tcp,
+            ..TracerouteParams::default()
+        };
+        assert_eq!(destination_port(&tcp), 80);
+        let kind = crate::probes::probe_for(streamswarm_schema::test_spec::TestKind::Traceroute)
+            .expect("traceroute is registered");
+        assert_eq!(
+            kind.kind(),
+            streamswarm_schema::test_spec::TestKind::Traceroute
+        );
+    }
+
     #[tokio::test]
     async fn a_denied_target_sends_nothing_and_says_why() {
         let options = Options {
@@ -640,5 +669,19 @@ mod tests {
         let result = run("127.0.0.1", &options, &TargetPolicy::permit_all()).await;
         assert_eq!(result.probes_sent, 0);
         assert!(result.error.unwrap().contains("not an IPv6 address"));
+        // The agent's default policy denies cloud metadata: nothing is sent.
+        let denied = run(
+            "169.254.169.254",
+            &TracerouteParams::default(),
+            &TargetPolicy::default(),
+        )
+        .await;
+        assert_eq!(denied.probes_sent, 0);
+        let error = denied.error.clone().unwrap();
+        assert!(error.contains("denied"), "{error}");
+        let points = to_points(&denied, 1, 2);
+        assert_eq!(points.len(), 1);
+        assert_follows_schema(&points[0]);
+        assert!(points[0].field_value("path").is_none());
     }
 }
