@@ -6,6 +6,8 @@
 //! - `ping` — ICMP echo (loss, RTT statistics, reply TTL) over IPv4 and IPv6.
 //! - `stats` — the pure RTT statistics shared by probes (mdev, RFC 3550 jitter, percentiles).
 //! - `icmp` — ICMP echo packet building and parsing, no I/O.
+//! - `traceroute` — traceroute / MTR (Paris-style flows; ICMP, UDP, TCP SYN) as the
+//!   `traceroute` and `traceroute_hop` measurements.
 //! - `policy` — the outbound target policy (`[probes] deny` / `allow`): every network
 //!   probe gets its addresses from it, checked at run time on the resolved address.
 //!
@@ -26,6 +28,7 @@ pub mod ping;
 pub mod policy;
 pub mod registry;
 pub mod stats;
+pub mod traceroute;
 
 use std::time::{Duration, SystemTime};
 

@@ -16,12 +16,15 @@ use streamswarm_schema::test_spec::{KindParams, TestKind, TestSpec};
 use streamswarm_tsdb::Point;
 
 use super::policy::TargetPolicy;
-use super::{host, ping};
+use super::{host, ping, traceroute};
 
 /// Every probe this agent has, one per kind. A kind missing here is refused by
 /// [`probe_for`] with [`ProbeError::Unsupported`] (and not scheduled).
-pub static PROBES: &[&dyn ErasedProbe] =
-    &[&Registered(host::HostProbe), &Registered(ping::PingProbe)];
+pub static PROBES: &[&dyn ErasedProbe] = &[
+    &Registered(host::HostProbe),
+    &Registered(ping::PingProbe),
+    &Registered(traceroute::TracerouteProbe),
+];
 
 /// The probe of `kind`, if this agent has one.
 pub fn probe_for(kind: TestKind) -> Result<&'static dyn ErasedProbe, ProbeError> {
