@@ -28,7 +28,18 @@ static SYSTEM_ROOTS: LazyLock<Vec<CertificateDer<'static>>> = LazyLock::new(|| {
 });
 
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    static PROVIDER: LazyLock<Arc<rustls::crypto::CryptoProvider>> = LazyLock::new(|| {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        // The crypto library initialises itself (CPU features, seeding its random
+        // generator) on first use, tens of milliseconds once per process. Done here,
+        // before any request's clock starts, so it is not timed as a TLS handshake.
+        let _ = provider.secure_random.fill(&mut [0u8; 16]);
+        for group in provider.kx_groups.iter() {
+            let _ = group.start();
+        }
+        Arc::new(provider)
+    });
+    Arc::clone(&PROVIDER)
 }
 
 /// The system roots plus the certificates in `ca_file` (PEM).
