@@ -142,12 +142,17 @@ async fn main() -> anyhow::Result<()> {
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
             let key = PrivateKeyDer::from_pem_file(key)?;
-            let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
+            let provider = rustls::crypto::aws_lc_rs::default_provider();
+            // The crypto library's one-time initialisation, before READY: otherwise the
+            // first client's handshake would wait for it.
+            let _ = provider.secure_random.fill(&mut [0u8; 16]);
+            for group in provider.kx_groups.iter() {
+                let _ = group.start();
+            }
+            let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(chain, key)?;
             config.alpn_protocols = if args.h1_only {
                 vec![b"http/1.1".to_vec()]
             } else {

@@ -15,9 +15,7 @@
 //! `SKIPPED` and passes.
 #![cfg(target_os = "linux")]
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -159,7 +157,11 @@ fn example(name: &str) -> String {
             "building the agent's examples"
         );
     });
-    profile_dir.join("examples").join(name).display().to_string()
+    profile_dir
+        .join("examples")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// The test CA and the server certificates it signed, as PEM files in `dir`.
@@ -195,11 +197,14 @@ fn make_pki(v4: &str, v6: &str) -> Pki {
     let leaves: [(&str, Vec<String>, TimeDuration, TimeDuration); 3] = [
         (
             "good",
-            ["good.sshttp.test".to_owned(), "good6.sshttp.test".to_owned()]
-                .into_iter()
-                .chain(series_names())
-                .chain([v4.to_owned(), v6.to_owned()])
-                .collect(),
+            [
+                "good.sshttp.test".to_owned(),
+                "good6.sshttp.test".to_owned(),
+            ]
+            .into_iter()
+            .chain(series_names())
+            .chain([v4.to_owned(), v6.to_owned()])
+            .collect(),
             TimeDuration::days(-1),
             TimeDuration::days(30) + TimeDuration::hours(6),
         ),
@@ -229,11 +234,7 @@ fn make_pki(v4: &str, v6: &str) -> Pki {
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &issuer).unwrap();
         std::fs::write(dir.path().join(format!("{name}.pem")), cert.pem()).unwrap();
-        std::fs::write(
-            dir.path().join(format!("{name}.key")),
-            key.serialize_pem(),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join(format!("{name}.key")), key.serialize_pem()).unwrap();
     }
     Pki { dir }
 }
@@ -263,7 +264,11 @@ fn start(ns: &Netns, args: &[&str]) -> Background {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert_eq!(line.trim(), "READY", "http_responder {args:?} did not start");
+    assert_eq!(
+        line.trim(),
+        "READY",
+        "http_responder {args:?} did not start"
+    );
     Background(child)
 }
 
@@ -283,8 +288,18 @@ impl Lab {
         run(
             "ip",
             &[
-                "link", "add", &end_c, "netns", &client.name, "type", "veth", "peer", "name",
-                &end_s, "netns", &server.name,
+                "link",
+                "add",
+                &end_c,
+                "netns",
+                &client.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &end_s,
+                "netns",
+                &server.name,
             ],
         );
         let (x, y) = (rand::random::<u8>(), (rand::random::<u8>() % 64) * 4);
@@ -406,7 +421,10 @@ impl Lab {
             command.args(["-o", "/dev/null", url]);
         }
         let output = command.output().unwrap();
-        assert!(output.status.success(), "curl {args:?} {urls:?}: {output:?}");
+        assert!(
+            output.status.success(),
+            "curl {args:?} {urls:?}: {output:?}"
+        );
         String::from_utf8(output.stdout)
             .unwrap()
             .lines()
@@ -493,8 +511,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-const CURL_MARKS: &str =
-    "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total} %{http_code} %{http_version} %{size_download}";
+const CURL_MARKS: &str = "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_starttransfer} %{time_total} %{http_code} %{http_version} %{size_download}";
 
 /// Names of the timing series: `n1…` resolve to the server's IPv4 address, `m1…` to
 /// its IPv6 address; the valid certificate names them all.
@@ -512,7 +529,13 @@ fn series_names() -> impl Iterator<Item = String> {
 /// (curl's OpenSSL and CA store set-up, the probe's resolver thread) that a
 /// long-running agent does not pay per run. Every cumulative mark's median over the
 /// remaining runs must agree within 1 ms. Returns the probe's medians (ms).
-fn compare_with_curl(lab: &Lab, url: &str, ipv6: bool, params: Value, curl_args: &[&str]) -> [f64; 5] {
+fn compare_with_curl(
+    lab: &Lab,
+    url: &str,
+    ipv6: bool,
+    params: Value,
+    curl_args: &[&str],
+) -> [f64; 5] {
     let prefix = if ipv6 { 'm' } else { 'n' };
     let urls: Vec<String> = (1..=RUNS)
         .map(|i| url.replace("HOST", &format!("{prefix}{i}.sshttp.test")))
@@ -550,13 +573,24 @@ fn compare_with_curl(lab: &Lab, url: &str, ipv6: bool, params: Value, curl_args:
             theirs.push([s(0), s(1), s(2), s(3), s(4)]);
         }
     }
-    let names = ["namelookup", "connect", "appconnect", "starttransfer", "total"];
+    let names = [
+        "namelookup",
+        "connect",
+        "appconnect",
+        "starttransfer",
+        "total",
+    ];
     let mut medians = [0.0; 5];
     for (i, name) in names.iter().enumerate() {
-        let (a_all, b_all): (Vec<f64>, Vec<f64>) =
-            (ours.iter().map(|m| m[i]).collect(), theirs.iter().map(|m| m[i]).collect());
+        let (a_all, b_all): (Vec<f64>, Vec<f64>) = (
+            ours.iter().map(|m| m[i]).collect(),
+            theirs.iter().map(|m| m[i]).collect(),
+        );
         let (a, b) = (median(a_all.clone()), median(b_all.clone()));
-        eprintln!("{url} {name}: probe {a:.3} ms, curl {b:.3} ms, Δ {:.3} ms", a - b);
+        eprintln!(
+            "{url} {name}: probe {a:.3} ms, curl {b:.3} ms, Δ {:.3} ms",
+            a - b
+        );
         assert!(
             (a - b).abs() <= 1.0,
             "{url} time_{name}: probe median {a:.3} ms vs curl {b:.3} ms over {} runs\nprobe {a_all:.3?}\ncurl  {b_all:.3?}",
@@ -698,9 +732,21 @@ fn invalid_certificates_are_named_and_still_described() {
     let lab = Lab::new();
     let ca = lab.pki.path("ca.pem");
     let cases = [
-        ("https://expired.sshttp.test:8445/", true, "certificate rejected: expired"),
-        ("https://wrong.sshttp.test:8446/", true, "certificate rejected: wrong host"),
-        ("https://good.sshttp.test/", false, "certificate rejected: unknown CA"),
+        (
+            "https://expired.sshttp.test:8445/",
+            true,
+            "certificate rejected: expired",
+        ),
+        (
+            "https://wrong.sshttp.test:8446/",
+            true,
+            "certificate rejected: wrong host",
+        ),
+        (
+            "https://good.sshttp.test/",
+            false,
+            "certificate rejected: unknown CA",
+        ),
     ];
     for (url, with_ca, error) in cases {
         let params = if with_ca {
@@ -737,7 +783,10 @@ fn invalid_certificates_are_named_and_still_described() {
         json!({"ca_file": ca, "verify_tls": false}),
     );
     let result = &value["result"];
-    assert!(result["error"].is_null(), "without verify_tls the run goes on: {value}");
+    assert!(
+        result["error"].is_null(),
+        "without verify_tls the run goes on: {value}"
+    );
     assert_eq!(result["exchanges"][0]["status"], json!(200));
     let expected = openssl_days_left(&lab.pki.dir.path().join("expired.pem"));
     assert_eq!(expected, -11);
@@ -931,10 +980,7 @@ fn every_declared_field_is_written() {
             "https://expired.sshttp.test:8445/size/10".to_owned(),
             json!({"ca_file": ca, "verify_tls": false}),
         ),
-        (
-            "http://plain.sshttp.test/status/500".to_owned(),
-            json!({}),
-        ),
+        ("http://plain.sshttp.test/status/500".to_owned(), json!({})),
     ] {
         lab.probe(&url, params);
     }

@@ -124,7 +124,8 @@ fn authority(url: &Url, always_port: bool) -> String {
 
 /// Runs one request; fills `out` as it goes (so a timeout leaves the marks reached) and
 /// sets `out.error` when the request did not complete.
-pub async fn exchange(req: &Outgoing<'_>, run_start: Instant, out: &mut Exchange) {
+/// `run_start` is the run's clock: set by the first request when its own clock starts.
+pub async fn exchange(req: &Outgoing<'_>, run_start: &mut Option<Instant>, out: &mut Exchange) {
     if let Err(error) = exchange_inner(req, run_start, out).await {
         out.error = Some(error);
     }
@@ -132,7 +133,7 @@ pub async fn exchange(req: &Outgoing<'_>, run_start: Instant, out: &mut Exchange
 
 async fn exchange_inner(
     req: &Outgoing<'_>,
-    run_start: Instant,
+    run_start: &mut Option<Instant>,
     out: &mut Exchange,
 ) -> Result<(), String> {
     let url = req.url;
@@ -168,12 +169,17 @@ async fn exchange_inner(
         };
         let name = ServerName::try_from(host.to_owned())
             .map_err(|e| format!("{host} is not a TLS server name: {e}"))?;
-        Some((tokio_rustls::TlsConnector::from(Arc::new(config)), verifier, name))
+        Some((
+            tokio_rustls::TlsConnector::from(Arc::new(config)),
+            verifier,
+            name,
+        ))
     } else {
         None
     };
 
     let start = Instant::now();
+    let run_start = *run_start.get_or_insert(start);
     out.started_ms = start.duration_since(run_start).as_secs_f64() * 1000.0;
     // Through a proxy the proxy resolves the target; the policy still applies to a
     // target given as an address.
@@ -375,7 +381,9 @@ async fn tunnel(io: &mut Box<dyn Io>, authority: &str) -> Result<(), String> {
     let status_line = head.lines().next().unwrap_or_default();
     let status = status_line.split_whitespace().nth(1).unwrap_or_default();
     if !status.starts_with('2') {
-        return Err(format!("the proxy refused CONNECT {authority}: {status_line}"));
+        return Err(format!(
+            "the proxy refused CONNECT {authority}: {status_line}"
+        ));
     }
     Ok(())
 }

@@ -36,15 +36,15 @@ mod client;
 pub mod params;
 pub mod tls;
 
-pub use client::{Exchange, Marks, TlsInfo};
 use client::Outgoing;
+pub use client::{Exchange, Marks, TlsInfo};
 use hyper::Method;
 use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 use params::{HttpMethod, HttpParams};
 use serde::Serialize;
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use streamswarm_schema::measurements::{http, http_redirect};
 use streamswarm_tsdb::{Point, Timestamp};
 use url::Url;
@@ -170,7 +170,9 @@ fn parse_url(text: &str, what: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{what} {text:?} is not a URL: {e}"))?;
     match url.scheme() {
         "http" | "https" => Ok(url),
-        other => Err(format!("{what} {text:?}: scheme {other} is not http or https")),
+        other => Err(format!(
+            "{what} {text:?}: scheme {other} is not http or https"
+        )),
     }
 }
 
@@ -181,9 +183,7 @@ async fn run_inner(result: &mut HttpResult, params: &HttpParams, policy: &Target
         let body_match = params
             .body_match
             .as_deref()
-            .map(|re| {
-                regex::bytes::Regex::new(re).map_err(|e| format!("body_match {re:?}: {e}"))
-            })
+            .map(|re| regex::bytes::Regex::new(re).map_err(|e| format!("body_match {re:?}: {e}")))
             .transpose()?;
         let proxy = params
             .proxy
@@ -237,8 +237,7 @@ async fn run_inner(result: &mut HttpResult, params: &HttpParams, policy: &Target
             ..Exchange::default()
         });
         let exchange = result.exchanges.last_mut().expect("just pushed");
-        let run_start = *run_start.get_or_insert_with(Instant::now);
-        client::exchange(&outgoing, run_start, exchange).await;
+        client::exchange(&outgoing, &mut run_start, exchange).await;
         if let Some(error) = exchange.error.clone() {
             return result.fail(error);
         }

@@ -48,8 +48,8 @@ pub fn roots(ca_file: Option<&str>) -> Result<Arc<RootCertStore>, String> {
     let (_added, _ignored) = store.add_parsable_certificates(SYSTEM_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
         let mut added = 0;
-        for cert in CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("ca_file {path}: {e}"))?
+        for cert in
+            CertificateDer::pem_file_iter(path).map_err(|e| format!("ca_file {path}: {e}"))?
         {
             let cert = cert.map_err(|e| format!("ca_file {path}: {e}"))?;
             store
@@ -165,15 +165,16 @@ fn describe_error(
                     details.map_or_else(|| "a later date".into(), |d| d.not_before)
                 )
             }
-            CertificateError::NotValidForName
-            | CertificateError::NotValidForNameContext { .. } => {
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
                 let presented = match cert {
                     CertificateError::NotValidForNameContext { presented, .. } => {
                         presented.join(", ")
                     }
                     _ => String::new(),
                 };
-                format!("wrong host: the certificate is not valid for {host} (it names {presented})")
+                format!(
+                    "wrong host: the certificate is not valid for {host} (it names {presented})"
+                )
             }
             CertificateError::UnknownIssuer => format!(
                 "unknown CA: the certificate for {host} (issuer {}) does not chain to a CA this agent trusts (system store and ca_file)",
