@@ -11,8 +11,9 @@
 use streamswarm_agent::probes;
 
 use clap::Parser;
-use probes::http::{self, Phases, params::HttpParams};
+use probes::http::{self, Phases};
 use probes::policy::TargetPolicy;
+use streamswarm_schema::test_spec::HttpParams;
 use streamswarm_tsdb::{Precision, validate_against_schema};
 
 #[derive(Parser)]

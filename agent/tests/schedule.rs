@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use streamswarm_agent::probes;
+use streamswarm_agent::probes::{self, ProbeError};
 use streamswarm_agent::schedule::{
     self, AssignedTest, RunContext, Runner, SchedulerConfig, SchedulerHandle, WallClock,
 };
@@ -105,18 +105,16 @@ impl Drop for Leaving {
 impl Runner for FakeProbe {
     type State = Arc<AtomicU64>;
 
-    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, String> {
+    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, ProbeError> {
         // The real answer to "can this agent run it".
-        probes::prepare(&test.spec)
-            .map(|_| Arc::default())
-            .map_err(|e| e.to_string())
+        probes::prepare(&test.spec).map(|_| Arc::default())
     }
 
     fn run(
         &self,
         run: RunContext,
         state: Self::State,
-    ) -> impl Future<Output = Result<Vec<Point>, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<Point>, ProbeError>> + Send + 'static {
         let inner = Arc::clone(&self.0);
         async move {
             let state_runs = state.fetch_add(1, Ordering::SeqCst) + 1;
@@ -134,7 +132,9 @@ impl Runner for FakeProbe {
             match inner.behaviour {
                 Behaviour::Take(d) => sleep(d).await,
                 Behaviour::Hang => std::future::pending().await,
-                Behaviour::Fail => return Err("fake probe failure".into()),
+                Behaviour::Fail => {
+                    return Err(ProbeError::failed(run.test.spec.kind, "fake probe failure"));
+                }
             }
             // No timestamp: the scheduler stamps points with the run's start.
             Ok(vec![

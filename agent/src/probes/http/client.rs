@@ -10,7 +10,6 @@
 //! byte was read. As in curl, the request's clock starts once it is set up (URL, TLS
 //! configuration), right before resolution.
 
-use super::params::{AddressFamily, HttpVersion};
 use super::tls::{self, CertInfo, RecordingVerifier};
 use crate::probes::policy::{self, TargetPolicy};
 use http_body_util::{BodyExt, Full};
@@ -24,6 +23,7 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use streamswarm_schema::test_spec::{AddressFamily, HttpVersion};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use url::Url;

@@ -33,7 +33,6 @@
 //! time_appconnect), `http://` as an absolute-form request.
 
 mod client;
-pub mod params;
 pub mod tls;
 
 use client::Outgoing;
@@ -41,15 +40,16 @@ pub use client::{Exchange, Marks, TlsInfo};
 use hyper::Method;
 use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
-use params::{HttpMethod, HttpParams};
 use serde::Serialize;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 use streamswarm_schema::measurements::{http, http_redirect};
+use streamswarm_schema::test_spec::{HttpMethod, HttpParams, TestSpec};
 use streamswarm_tsdb::{Point, Timestamp};
 use url::Url;
 
 use super::policy::TargetPolicy;
+use super::registry::{Probe, ProbeError, RunContext};
 
 /// Everything one run observed: the requests in order, the last one the final.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,9 +109,41 @@ impl HttpResult {
     }
 }
 
-/// The whole run may take `timeout_ms`; nothing else bounds it.
-pub fn natural_duration(params: &HttpParams) -> Duration {
-    Duration::from_millis(u64::from(params.timeout_ms))
+/// The HTTP probe in the registry.
+pub struct HttpProbe;
+
+impl Probe for HttpProbe {
+    type Params = HttpParams;
+    type State = ();
+
+    fn prepare(&self, _: &TestSpec, _: &HttpParams) -> Result<(), ProbeError> {
+        Ok(())
+    }
+
+    /// The whole run (resolution, every hop) is bounded by `timeout_ms`.
+    fn natural_duration(&self, _: &TestSpec, params: &HttpParams) -> Duration {
+        Duration::from_millis(u64::from(params.timeout_ms))
+    }
+
+    async fn run(
+        &self,
+        ctx: RunContext<'_>,
+        params: &HttpParams,
+        _: &(),
+    ) -> Result<Vec<Point>, ProbeError> {
+        let result = run(&ctx.spec.target, params, ctx.policy).await;
+        Ok(to_points(&result, ctx.agent_id, ctx.test_id))
+    }
+
+    /// The `http` point of a run that did not finish: no response known, an `error`.
+    fn timeout_points(&self, ctx: RunContext<'_>, _: &HttpParams, limit: Duration) -> Vec<Point> {
+        let mut result = HttpResult::new(&ctx.spec.target, ctx.started_at);
+        result.fail(format_args!(
+            "timeout: the run did not finish within {} ms and was cancelled",
+            limit.as_millis()
+        ));
+        to_points(&result, ctx.agent_id, ctx.test_id)
+    }
 }
 
 /// Runs one HTTP test against `target` (a URL).
