@@ -61,6 +61,12 @@ provision() {
         || python3 -m pip install --quiet influxdb-client influxdb \
         || die "cannot install influxdb-client and influxdb from PyPI"
     ok "influxdb-client, influxdb (tests/api/timeseries_clients.rs)"
+
+    section "Network lab tools"
+    # agent/tests/http_lab.rs runs curl and openssl side by side with the HTTP probe.
+    ensure_command curl
+    ensure_command openssl
+    ok "curl, openssl"
 }
 
 # ---------------------------------------------------------------------------
@@ -131,7 +137,7 @@ run_tests() {
             # Measurement-truth tests compare the agent with the kernel and with iputils
             # on a machine they assume quiet (loopback byte counts, TCP states, RTTs to
             # 50 µs): they run after the rest, one at a time.
-            local quiet='binary(host_metrics) | binary(ping_lab)'
+            local quiet='binary(host_metrics) | binary(ping_lab) | binary(http_lab)'
             # The end-to-end tests (real server, agent and InfluxDB processes) spend
             # most of their time waiting out 60-second outages: they run side by side.
             local e2e='binary(e2e)'

@@ -170,10 +170,9 @@ async fn main() -> anyhow::Result<()> {
     std::io::stdout().flush()?;
     let proxy_mode = args.proxy;
     let h1_only = args.h1_only;
-    let mut tasks = Vec::new();
     for listener in listeners {
         let tls = tls.clone();
-        tasks.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
@@ -206,10 +205,9 @@ async fn main() -> anyhow::Result<()> {
                     }
                 });
             }
-        }));
+        });
     }
-    for task in tasks {
-        task.await?;
-    }
+    // Serves until killed.
+    std::future::pending::<()>().await;
     Ok(())
 }

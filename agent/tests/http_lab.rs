@@ -462,7 +462,7 @@ fn record_fields(value: &Value) {
         let measurement = line.split([',', ' ']).next().unwrap();
         // The field set sits between the first unescaped space and the timestamp;
         // lab values hold no `,`/`=` inside strings except URLs, handled by keys only.
-        let fields = line.splitn(2, ' ').nth(1).unwrap();
+        let fields = line.split_once(' ').unwrap().1;
         let fields = &fields[..fields.rfind(' ').unwrap()];
         for part in split_fields(fields) {
             let key = part.split('=').next().unwrap();

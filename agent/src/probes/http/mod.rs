@@ -476,3 +476,130 @@ fn one_line(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use streamswarm_tsdb::{Precision, assert_follows_schema};
+
+    fn exchange(url: &str, status: u16, started_ms: f64) -> Exchange {
+        Exchange {
+            url: url.into(),
+            method: "GET".into(),
+            started_ms,
+            address: Some("192.0.2.7:443".parse().unwrap()),
+            marks: Marks {
+                namelookup: Some(1.0),
+                connect: Some(3.0),
+                appconnect: Some(7.0),
+                starttransfer: Some(17.0),
+                total: Some(18.5),
+            },
+            status: Some(status),
+            location: (status == 302).then(|| "/next".to_owned()),
+            http_version: Some("2"),
+            body_bytes: Some(10),
+            body_truncated: Some(false),
+            body: Vec::new(),
+            tls: Some(TlsInfo {
+                version: Some("TLSv1.3".into()),
+                cipher: Some("TLS_AES_128_GCM_SHA256".into()),
+                alpn: Some("h2".into()),
+                cert: None,
+                verified: Some(true),
+                cert_error: None,
+            }),
+            error: None,
+        }
+    }
+
+    fn two_hops() -> HttpResult {
+        HttpResult {
+            target: "https://example.net/start?session=1".into(),
+            started_at_ns: 1_700_000_000_000_000_000,
+            exchanges: vec![
+                exchange("https://example.net/start?session=1", 302, 0.0),
+                exchange("https://example.net/next", 200, 20.0),
+            ],
+            status_ok: Some(true),
+            body_matched: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn phases_are_differences_of_curl_style_marks() {
+        let phases = Phases::of(&two_hops().exchanges[1]);
+        assert_eq!(phases.dns_ms, Some(1.0));
+        assert_eq!(phases.connect_ms, Some(2.0));
+        assert_eq!(phases.tls_ms, Some(4.0));
+        assert_eq!(phases.wait_ms, Some(10.0));
+        assert_eq!(phases.transfer_ms, Some(1.5));
+        let mut plain = two_hops().exchanges[1].clone();
+        plain.marks.appconnect = None;
+        let phases = Phases::of(&plain);
+        assert_eq!((phases.tls_ms, phases.wait_ms), (None, Some(14.0)));
+    }
+
+    #[test]
+    fn a_redirected_run_makes_one_http_point_and_one_point_per_hop() {
+        let result = two_hops();
+        assert_eq!(result.total_ms(), Some(38.5));
+        let points = to_points(&result, 3, 14);
+        assert_eq!(points.len(), 2);
+        for point in &points {
+            assert_follows_schema(point);
+        }
+        let line = points[0].to_line(Precision::Nanoseconds).unwrap();
+        for field in [
+            "redirects=1i",
+            "redirect_ms=20.0",
+            "ttfb_ms=17.0",
+            "total_ms=38.5",
+            "url=\"https://example.net/next\"",
+            "cert_valid=true",
+        ] {
+            assert!(line.contains(field), "{field} missing from {line}");
+        }
+        let hop = points[1].to_line(Precision::Nanoseconds).unwrap();
+        assert!(
+            hop.starts_with("http_redirect,agent=3,family=ipv4,step=1,"),
+            "{hop}"
+        );
+        assert!(hop.contains("location=\"/next\""), "{hop}");
+        // The hop's URL (query string and all) is a field, never a tag.
+        assert!(
+            hop.contains("url=\"https://example.net/start?session=1\""),
+            "{hop}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_target_that_is_not_a_url_is_an_error_point() {
+        let result = run(
+            "ftp://example.net/",
+            &HttpParams::default(),
+            &TargetPolicy::permit_all(),
+        )
+        .await;
+        let error = result.error.clone().unwrap();
+        assert!(error.contains("is not http or https"), "{error}");
+        let points = to_points(&result, 1, 2);
+        assert_eq!(points.len(), 1);
+        assert_follows_schema(&points[0]);
+        assert!(points[0].field_value("status").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_denied_address_is_refused_before_connecting() {
+        let result = run(
+            "http://169.254.169.254/latest/meta-data/",
+            &HttpParams::default(),
+            &TargetPolicy::default(),
+        )
+        .await;
+        let error = result.error.unwrap();
+        assert!(error.contains("denied"), "{error}");
+        assert!(result.exchanges[0].address.is_none());
+    }
+}
