@@ -62,8 +62,9 @@ pub struct ChartDef {
     pub fields: &'static [ChartField],
     /// A tag whose values each get their own line.
     pub group_by: Option<&'static str>,
-    /// Lines stacked (the phases of one request) rather than overlaid.
-    pub stacked: bool,
+    /// `line`, `band` (first field the lower edge, last the upper, those between lines),
+    /// `bar`, or `stacked` (bars stacked per series: the phases of one request).
+    pub style: &'static str,
 }
 
 /// One line of a chart per agent (and group): a field aggregated per time bucket.
