@@ -999,3 +999,69 @@ fn every_declared_field_is_written() {
     }
     assert!(missing.is_empty(), "fields no scenario wrote: {missing:?}");
 }
+
+/// Redirect time and total over a chain of three hosts (so neither tool can reuse a
+/// connection): the probe's `redirect_ms` and `total_ms` against curl -L's
+/// `time_redirect` and `time_total`, medians within 1 ms, compared as
+/// [`compare_with_curl`] does (one process each, first chain dropped, warm-up round).
+#[test]
+fn redirect_and_total_time_match_curl() {
+    if !lab() {
+        return;
+    }
+    let lab = Lab::new();
+    let ca = lab.pki.path("ca.pem");
+    let enc = |s: &str| -> String { url::form_urlencoded::byte_serialize(s.as_bytes()).collect() };
+    let chains: Vec<String> = (0..RUNS / 3)
+        .map(|i| {
+            let host = |k: usize| format!("n{}.sshttp.test", 3 * i + k);
+            let third = format!("https://{}/", host(3));
+            let second = format!("https://{}/to/{}", host(2), enc(&third));
+            format!("http://{}/to/{}", host(1), enc(&second))
+        })
+        .collect();
+    let params = json!({"ca_file": ca});
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        let values = lab.probe_many(&chains, &params);
+        let outs = lab.curl_many(
+            &chains,
+            &[
+                "-L",
+                "--cacert",
+                &ca,
+                "-w",
+                "%{time_redirect} %{time_total} %{num_redirects}\n",
+            ],
+        );
+        if round == 0 {
+            continue;
+        }
+        for (value, out) in values.iter().zip(&outs).skip(1) {
+            let result = &value["result"];
+            assert!(result["error"].is_null(), "{value}");
+            assert_eq!(result["exchanges"].as_array().unwrap().len(), 3);
+            assert_eq!(out[2], "2");
+            let last = &result["exchanges"][2];
+            ours.push([
+                last["started_ms"].as_f64().unwrap(),
+                value["total_ms"].as_f64().unwrap(),
+            ]);
+            let s = |i: usize| out[i].parse::<f64>().unwrap() * 1000.0;
+            theirs.push([s(0), s(1)]);
+        }
+    }
+    for (i, name) in ["redirect", "total"].iter().enumerate() {
+        let a_all: Vec<f64> = ours.iter().map(|m| m[i]).collect();
+        let b_all: Vec<f64> = theirs.iter().map(|m| m[i]).collect();
+        let (a, b) = (median(a_all.clone()), median(b_all.clone()));
+        eprintln!(
+            "redirect chain {name}: probe {a:.3} ms, curl {b:.3} ms, Δ {:.3} ms",
+            a - b
+        );
+        assert!(
+            (a - b).abs() <= 1.0,
+            "time_{name}: probe {a:.3} ms vs curl {b:.3} ms\nprobe {a_all:.3?}\ncurl  {b_all:.3?}"
+        );
+    }
+}
