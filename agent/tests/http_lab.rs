@@ -936,6 +936,24 @@ fn methods_headers_status_body_and_proxy() {
     assert!(line.contains("body_bytes=1000i"), "{line}");
     assert!(line.contains("body_truncated=true"), "{line}");
     assert!(!line.contains("transfer_ms="), "{line}");
+    // HTTP/2 over cleartext when asked (prior knowledge), as curl's
+    // --http2-prior-knowledge.
+    let value = lab.probe(
+        "http://plain.sshttp.test/",
+        json!({"http_version": "http2"}),
+    );
+    assert_eq!(
+        value["result"]["exchanges"][0]["http_version"],
+        json!("2"),
+        "{value}"
+    );
+    let (code, out) = lab.curl(&[
+        "--http2-prior-knowledge",
+        "-w",
+        "%{http_version}",
+        "http://plain.sshttp.test/",
+    ]);
+    assert_eq!((code, out), (0, vec!["2".to_owned()]));
     // A closed port: connection refused is the error.
     let value = lab.probe("http://plain.sshttp.test:9/", json!({}));
     let error = value["result"]["error"].as_str().unwrap();

@@ -574,6 +574,34 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_cancelled_run_reports_a_timeout_error_point() {
+        use streamswarm_schema::test_spec::{Schedule, TestParams};
+        let spec = TestSpec {
+            kind: streamswarm_schema::test_spec::TestKind::Http,
+            target: "https://example.net/".into(),
+            params: TestParams::Http(HttpParams::default()),
+            schedule: Schedule::every(60),
+        };
+        let ctx = RunContext {
+            agent_id: 1,
+            test_id: 2,
+            spec: &spec,
+            policy: &TargetPolicy::permit_all(),
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        };
+        let points =
+            HttpProbe.timeout_points(ctx, &HttpParams::default(), Duration::from_millis(12_000));
+        assert_eq!(points.len(), 1);
+        assert_follows_schema(&points[0]);
+        let line = points[0].to_line(Precision::Nanoseconds).unwrap();
+        assert!(
+            line.contains("error=\"timeout: the run did not finish within 12000 ms"),
+            "{line}"
+        );
+        assert!(line.trim_end().ends_with(" 1700000000000000000"), "{line}");
+    }
+
     #[tokio::test]
     async fn a_target_that_is_not_a_url_is_an_error_point() {
         let result = run(
