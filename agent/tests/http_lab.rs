@@ -759,7 +759,12 @@ fn invalid_certificates_are_named_and_still_described() {
         let value = lab.probe(url, params);
         let result = &value["result"];
         let text = result["error"].as_str().unwrap_or_default();
+        eprintln!("{url}: {text}");
         assert!(text.starts_with(error), "{url}: {value}");
+        if url.contains("wrong") {
+            // The names the certificate does carry are in the message.
+            assert!(text.contains("somewhere-else.test"), "{text}");
+        }
         let exchange = &result["exchanges"][0];
         // Nothing was requested over a connection that failed verification.
         assert!(exchange["status"].is_null(), "{value}");

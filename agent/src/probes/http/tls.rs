@@ -166,15 +166,17 @@ fn describe_error(
                 )
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
-                let presented = match cert {
-                    CertificateError::NotValidForNameContext { presented, .. } => {
-                        presented.join(", ")
+                match cert {
+                    CertificateError::NotValidForNameContext { presented, .. }
+                        if !presented.is_empty() =>
+                    {
+                        format!(
+                            "wrong host: the certificate is not valid for {host} (it names {})",
+                            presented.join(", ")
+                        )
                     }
-                    _ => String::new(),
-                };
-                format!(
-                    "wrong host: the certificate is not valid for {host} (it names {presented})"
-                )
+                    _ => format!("wrong host: the certificate is not valid for {host}"),
+                }
             }
             CertificateError::UnknownIssuer => format!(
                 "unknown CA: the certificate for {host} (issuer {}) does not chain to a CA this agent trusts (system store and ca_file)",
