@@ -170,9 +170,14 @@ fn describe_error(
                     CertificateError::NotValidForNameContext { presented, .. }
                         if !presented.is_empty() =>
                     {
+                        // rustls spells them `DnsName("a.example")`, `IpAddress(…)`.
+                        let names: Vec<&str> = presented
+                            .iter()
+                            .map(|p| p.split('"').nth(1).unwrap_or(p))
+                            .collect();
                         format!(
                             "wrong host: the certificate is not valid for {host} (it names {})",
-                            presented.join(", ")
+                            names.join(", ")
                         )
                     }
                     _ => format!("wrong host: the certificate is not valid for {host}"),
