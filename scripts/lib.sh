@@ -226,12 +226,21 @@ wait_http() {
     return 1
 }
 
-# ensure_lab_tools: the standard tools the network-lab tests run side by side with the
-# probes (agent/tests/*_lab.rs): Debian's traceroute and mtr (traceroute_lab).
+# ensure_lab_tools: what the network-lab tests (agent/tests/*_lab.rs, the browser
+# tests' tests/browser/lab/net.sh) build their labs with and run side by side with the
+# probes: iproute2 and nftables; iputils ping, Debian's traceroute and mtr, curl and
+# openssl, dig and dnsmasq.
 ensure_lab_tools() {
+    ensure_command ip iproute2
+    ensure_command nft nftables
+    ensure_command ping iputils-ping
     ensure_command traceroute traceroute
     ensure_command mtr mtr-tiny
-    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1)"
+    ensure_command curl curl
+    ensure_command openssl openssl
+    ensure_command dig dnsutils
+    ensure_command dnsmasq dnsmasq-base
+    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1), $(curl --version | head -1 | cut -d' ' -f1-2), dig, dnsmasq"
 }
 
 # ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)

@@ -23,6 +23,7 @@
 //! denied target becomes the probe's error point before any packet leaves.
 
 pub mod host;
+pub mod http;
 pub mod icmp;
 pub mod ping;
 pub mod policy;

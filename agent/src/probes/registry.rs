@@ -16,7 +16,7 @@ use streamswarm_schema::test_spec::{KindParams, TestKind, TestSpec};
 use streamswarm_tsdb::Point;
 
 use super::policy::TargetPolicy;
-use super::{host, ping, traceroute};
+use super::{host, http, ping, traceroute};
 
 /// Every probe this agent has, one per kind. A kind missing here is refused by
 /// [`probe_for`] with [`ProbeError::Unsupported`] (and not scheduled).
@@ -24,6 +24,7 @@ pub static PROBES: &[&dyn ErasedProbe] = &[
     &Registered(host::HostProbe),
     &Registered(ping::PingProbe),
     &Registered(traceroute::TracerouteProbe),
+    &Registered(http::HttpProbe),
 ];
 
 /// The probe of `kind`, if this agent has one.
