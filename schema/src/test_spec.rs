@@ -128,6 +128,9 @@ impl Default for PingParams {
     }
 }
 
+// TEMPORARY (branch i11/dns): DnsParams/TcpParams in the shape `schema/kinds/{dns,tcp}.toml`
+// declares, standing in for the generated structs until the "kinds declared once" commit
+// lands on main; at that merge this block is replaced by main's version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DnsRecordType {
@@ -135,10 +138,29 @@ pub enum DnsRecordType {
     Aaaa,
     Cname,
     Mx,
-    Ns,
     Txt,
+    Ns,
     Soa,
     Ptr,
+    Srv,
+    Caa,
+}
+
+impl DnsRecordType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsRecordType::A => "A",
+            DnsRecordType::Aaaa => "AAAA",
+            DnsRecordType::Cname => "CNAME",
+            DnsRecordType::Mx => "MX",
+            DnsRecordType::Txt => "TXT",
+            DnsRecordType::Ns => "NS",
+            DnsRecordType::Soa => "SOA",
+            DnsRecordType::Ptr => "PTR",
+            DnsRecordType::Srv => "SRV",
+            DnsRecordType::Caa => "CAA",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -146,25 +168,45 @@ pub enum DnsRecordType {
 pub enum DnsTransport {
     Udp,
     Tcp,
+    Dot,
+    Doh,
+}
+
+impl DnsTransport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsTransport::Udp => "udp",
+            DnsTransport::Tcp => "tcp",
+            DnsTransport::Dot => "dot",
+            DnsTransport::Doh => "doh",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsParams {
-    /// Resolver address (`ip` or `ip:port`); the host's configured resolvers when absent.
-    pub resolver: Option<String>,
+    pub resolvers: Vec<String>,
     pub record_type: DnsRecordType,
     pub transport: DnsTransport,
+    pub recursion_desired: bool,
     pub timeout_ms: u32,
+    pub retries: u32,
+    pub expected: Vec<String>,
+    pub tls_name: Option<String>,
 }
 
 impl Default for DnsParams {
     fn default() -> Self {
         DnsParams {
-            resolver: None,
+            resolvers: Vec::new(),
             record_type: DnsRecordType::A,
             transport: DnsTransport::Udp,
+            recursion_desired: true,
             timeout_ms: 2000,
+            retries: 1,
+            expected: Vec::new(),
+            tls_name: None,
         }
     }
 }
@@ -173,6 +215,8 @@ impl Default for DnsParams {
 #[serde(deny_unknown_fields, default)]
 pub struct TcpParams {
     pub timeout_ms: u32,
+    pub send: Option<String>,
+    pub read_bytes: u32,
     pub family: AddressFamily,
 }
 
@@ -180,6 +224,8 @@ impl Default for TcpParams {
     fn default() -> Self {
         TcpParams {
             timeout_ms: 3000,
+            send: None,
+            read_bytes: 0,
             family: AddressFamily::Any,
         }
     }
@@ -322,7 +368,7 @@ impl TestParams {
             }
             TestParams::Dns(p) => {
                 range("timeout_ms", p.timeout_ms.into(), 10, 60_000);
-                if let Some(r) = &p.resolver {
+                for r in &p.resolvers {
                     let ok = r.parse::<std::net::IpAddr>().is_ok()
                         || r.parse::<std::net::SocketAddr>().is_ok();
                     if !ok {

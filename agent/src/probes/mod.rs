@@ -17,6 +17,7 @@
 //! [`policy::resolve`] (its socket code takes a [`policy::Permitted`] address), so
 //! a denied target becomes the probe's error point before any packet leaves.
 
+pub mod dns;
 pub mod host;
 pub mod icmp;
 pub mod ping;
