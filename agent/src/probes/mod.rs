@@ -23,6 +23,7 @@ pub mod icmp;
 pub mod ping;
 pub mod policy;
 pub mod stats;
+pub mod tcp;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
