@@ -235,6 +235,18 @@ ensure_chromium() {
     ok "$(chromium --version 2>/dev/null | head -1), node $(node --version)"
 }
 
+# ensure_lab_tools: what the DNS and TCP lab tests compare with and run as servers
+# (dig, dnsmasq without its system service, curl, nft, tc, ss).
+ensure_lab_tools() {
+    ensure_command dig dnsutils
+    ensure_command dnsmasq dnsmasq-base
+    ensure_command curl curl
+    ensure_command nft nftables
+    ensure_command tc iproute2
+    ensure_command ss iproute2
+    ok "lab tools: dig, dnsmasq, curl, nft, tc, ss"
+}
+
 # stop_process PID [TENTHS]: SIGTERM, wait up to TENTHS × 0.1 s (default 300) for the
 # process to exit, then SIGKILL; reaps it when it is our child.
 stop_process() {

@@ -52,6 +52,9 @@ provision() {
     STREAMSWARM_TEST_INFLUX_URL=$(start_influxdb "$INFLUX_DIR" "$port") || die "InfluxDB did not start (see $INFLUX_DIR/influxd.log)"
     info "STREAMSWARM_TEST_INFLUX_URL=$STREAMSWARM_TEST_INFLUX_URL"
 
+    section "Network lab tools"
+    ensure_lab_tools
+
     section "Python test tools"
     python3 -c 'import openapi_spec_validator' 2>/dev/null \
         || python3 -m pip install --quiet 'openapi-spec-validator>=0.7' \
@@ -131,7 +134,7 @@ run_tests() {
             # Measurement-truth tests compare the agent with the kernel and with iputils
             # on a machine they assume quiet (loopback byte counts, TCP states, RTTs to
             # 50 µs): they run after the rest, one at a time.
-            local quiet='binary(host_metrics) | binary(ping_lab)'
+            local quiet='binary(host_metrics) | binary(ping_lab) | binary(dns_lab) | binary(tcp_lab)'
             # The end-to-end tests (real server, agent and InfluxDB processes) spend
             # most of their time waiting out 60-second outages: they run side by side.
             local e2e='binary(e2e)'

@@ -328,7 +328,9 @@ async fn ask(
                 result.truncated = Some(true);
                 result.attempts += 1;
                 result.transport = DnsTransport::Tcp.as_str().to_owned();
-                let tcp = tcp_exchange(address, query.clone(), options.clone(), timeout).await;
+                let provider = TokioRuntimeProvider::new();
+                let tcp =
+                    tcp_exchange(address, query.clone(), options.clone(), timeout, &provider).await;
                 match tcp {
                     Ok(response) => {
                         let elapsed = started.elapsed();
@@ -390,17 +392,20 @@ async fn exchange(
     options: DnsRequestOptions,
     timeout: Duration,
 ) -> Result<DnsResponse, String> {
+    // The provider owns the tasks driving the connection (a JoinSet aborted on drop), so
+    // it lives until the answer is in.
     let provider = TokioRuntimeProvider::new();
     match params.transport {
         DnsTransport::Udp => {
-            let exchange = hickory_net::udp::UdpClientStream::builder(address, provider)
-                .with_timeout(Some(timeout))
+            let exchange = hickory_net::udp::UdpClientStream::builder(address, provider.clone())
+                // The attempt's timeout is ours (in `send`); hickory's own only backs it.
+                .with_timeout(Some(timeout * 2))
                 // One datagram per attempt; the retries are ours (after a timeout).
                 .with_max_retries(1)
                 .exchange();
             send(exchange, query, options, timeout).await
         }
-        DnsTransport::Tcp => tcp_exchange(address, query, options, timeout).await,
+        DnsTransport::Tcp => tcp_exchange(address, query, options, timeout, &provider).await,
         DnsTransport::Dot => {
             let server_name = tls_server_name(params.tls_name.as_deref(), address.ip())?;
             let config =
@@ -411,7 +416,7 @@ async fn exchange(
                 config,
                 timeout,
                 None,
-                provider,
+                provider.clone(),
             );
             let exchange = tokio::time::timeout(timeout, connect)
                 .await
@@ -427,7 +432,7 @@ async fn exchange(
                 hickory_net::tls::client_config().map_err(|e| format!("TLS configuration: {e}"))?;
             let server_name: Arc<str> = params.tls_name.as_deref().unwrap_or(host).into();
             let mut builder =
-                hickory_net::h2::HttpsClientStream::builder(Arc::new(config), provider);
+                hickory_net::h2::HttpsClientStream::builder(Arc::new(config), provider.clone());
             builder.request_timeout(timeout);
             let connect = builder.exchange(address, server_name, path.as_str().into());
             let exchange = tokio::time::timeout(timeout, connect)
@@ -444,14 +449,10 @@ async fn tcp_exchange(
     query: Query,
     options: DnsRequestOptions,
     timeout: Duration,
+    provider: &TokioRuntimeProvider,
 ) -> Result<DnsResponse, String> {
-    let connect = hickory_net::tcp::TcpClientStream::exchange(
-        address,
-        None,
-        timeout,
-        None,
-        TokioRuntimeProvider::new(),
-    );
+    let connect =
+        hickory_net::tcp::TcpClientStream::exchange(address, None, timeout, None, provider.clone());
     let exchange = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| format!("no TCP connection to {address} within {timeout:?}"))?
@@ -597,22 +598,22 @@ pub fn expected_match(expected: &[String], answers: &[String]) -> bool {
     expected.iter().all(|e| answers.contains(&normal(e)))
 }
 
-/// The answers joined by `; `, cut at [`ANSWERS_MAX_BYTES`] at an answer boundary.
+/// The answers joined by `; `; past [`ANSWERS_MAX_BYTES`] cut (at a character boundary)
+/// and ended with ` …`.
 pub fn answers_text(answers: &[String]) -> Option<String> {
-    let mut text = String::new();
-    for (i, answer) in answers.iter().enumerate() {
-        let piece = if i == 0 {
-            answer.clone()
-        } else {
-            format!("; {answer}")
-        };
-        if text.len() + piece.len() > ANSWERS_MAX_BYTES {
-            text.push_str(if text.is_empty() { "…" } else { "; …" });
-            break;
-        }
-        text.push_str(&piece);
+    if answers.is_empty() {
+        return None;
     }
-    (!answers.is_empty()).then(|| one_line(&text))
+    let mut text = one_line(&answers.join("; "));
+    if text.len() > ANSWERS_MAX_BYTES {
+        let mut cut = ANSWERS_MAX_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(" …");
+    }
+    Some(text)
 }
 
 /// The schema's `dns` points of a run, one per resolver.
