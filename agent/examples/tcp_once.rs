@@ -21,6 +21,10 @@ struct Args {
     /// Run the test this many times in a row (one JSON line each).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
+    /// Keep the (last) connection open this long after printing, so `ss -ti` can be read
+    /// beside the probe's TCP_INFO.
+    #[arg(long, default_value_t = 0)]
+    hold_ms: u64,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -29,7 +33,8 @@ async fn main() -> anyhow::Result<()> {
     let params: TcpParams = serde_json::from_str(&args.params)?;
     for _ in 0..args.repeat {
         // The agent's default target policy, as a freshly installed agent applies it.
-        let result = tcp::run(&args.target, &params, &TargetPolicy::default()).await;
+        let (result, connection) =
+            tcp::run_keeping(&args.target, &params, &TargetPolicy::default()).await;
         let point = tcp::to_point(&result, 1, 1);
         let violations = match validate_against_schema(&point) {
             Ok(()) => Vec::new(),
@@ -42,6 +47,11 @@ async fn main() -> anyhow::Result<()> {
             "schema_violations": violations,
         });
         println!("{output}");
+        std::io::Write::flush(&mut std::io::stdout())?;
+        if args.hold_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(args.hold_ms)).await;
+        }
+        drop(connection);
     }
     Ok(())
 }

@@ -168,15 +168,25 @@ fn outcome_of(e: &io::Error) -> Outcome {
     }
 }
 
-/// Runs one TCP test against `target`.
+/// Runs one TCP test against `target`; the connection is closed when it returns.
 pub async fn run(target: &str, params: &TcpParams, policy: &TargetPolicy) -> TcpResult {
+    run_keeping(target, params, policy).await.0
+}
+
+/// [`run`], handing back the connection (when there is one) so the caller decides when
+/// it closes (the `tcp_once` example keeps it open for `ss -ti`).
+pub async fn run_keeping(
+    target: &str,
+    params: &TcpParams,
+    policy: &TargetPolicy,
+) -> (TcpResult, Option<tokio::net::TcpStream>) {
     let mut result = TcpResult::new(target, SystemTime::now());
     let Some((host, port)) = split_target(target) else {
         result.outcome = Outcome::Unresolved;
         result.fail(format_args!(
             "{target:?} is not host:port (IPv6 as [addr]:port)"
         ));
-        return result;
+        return (result, None);
     };
     let ip = match policy::resolve(policy, host, params.family).await {
         Ok(permitted) => permitted.ip(),
@@ -186,7 +196,7 @@ pub async fn run(target: &str, params: &TcpParams, policy: &TargetPolicy) -> Tcp
                 _ => Outcome::Denied,
             };
             result.fail(e);
-            return result;
+            return (result, None);
         }
     };
     let address = SocketAddr::new(ip, port);
@@ -200,7 +210,7 @@ pub async fn run(target: &str, params: &TcpParams, policy: &TargetPolicy) -> Tcp
         Ok(socket) => socket,
         Err(e) => {
             result.fail(format_args!("opening a TCP socket: {e}"));
-            return result;
+            return (result, None);
         }
     };
     let started = Instant::now();
@@ -213,12 +223,12 @@ pub async fn run(target: &str, params: &TcpParams, policy: &TargetPolicy) -> Tcp
                 "no answer from {address} within {} ms",
                 timeout.as_millis()
             ));
-            return result;
+            return (result, None);
         }
         Ok(Err(e)) => {
             result.outcome = outcome_of(&e);
             result.fail(format_args!("connecting to {address}: {e}"));
-            return result;
+            return (result, None);
         }
         Ok(Ok(stream)) => stream,
     };
@@ -267,7 +277,7 @@ pub async fn run(target: &str, params: &TcpParams, policy: &TargetPolicy) -> Tcp
         Ok(info) => result.info = info,
         Err(e) => result.fail(format_args!("reading TCP_INFO: {e}")),
     }
-    result
+    (result, Some(stream))
 }
 
 /// The schema's `tcp` point of a run.
