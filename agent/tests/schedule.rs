@@ -12,13 +12,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use streamswarm_agent::probes;
+use streamswarm_agent::probes::{self, ProbeError};
 use streamswarm_agent::schedule::{
     self, AssignedTest, RunContext, Runner, SchedulerConfig, SchedulerHandle, WallClock,
 };
-use streamswarm_schema::test_spec::{
-    DnsParams, HostParams, PingParams, Schedule, TestParams, TestSpec,
-};
+use streamswarm_schema::test_spec::{HostParams, PingParams, Schedule, TestParams, TestSpec};
 use streamswarm_tsdb::{FieldValue, Point, Timestamp, assert_follows_schema};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
@@ -105,18 +103,16 @@ impl Drop for Leaving {
 impl Runner for FakeProbe {
     type State = Arc<AtomicU64>;
 
-    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, String> {
+    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, ProbeError> {
         // The real answer to "can this agent run it".
-        probes::prepare(&test.spec)
-            .map(|_| Arc::default())
-            .map_err(|e| e.to_string())
+        probes::prepare(&test.spec).map(|_| Arc::default())
     }
 
     fn run(
         &self,
         run: RunContext,
         state: Self::State,
-    ) -> impl Future<Output = Result<Vec<Point>, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<Point>, ProbeError>> + Send + 'static {
         let inner = Arc::clone(&self.0);
         async move {
             let state_runs = state.fetch_add(1, Ordering::SeqCst) + 1;
@@ -134,7 +130,9 @@ impl Runner for FakeProbe {
             match inner.behaviour {
                 Behaviour::Take(d) => sleep(d).await,
                 Behaviour::Hang => std::future::pending().await,
-                Behaviour::Fail => return Err("fake probe failure".into()),
+                Behaviour::Fail => {
+                    return Err(ProbeError::failed(run.test.spec.kind, "fake probe failure"));
+                }
             }
             // No timestamp: the scheduler stamps points with the run's start.
             Ok(vec![
@@ -553,13 +551,24 @@ async fn kinds_this_agent_cannot_run_and_invalid_tests_are_not_scheduled() {
     let _capture = logs.capture();
     let (tx, points) = collect();
     let scheduler = schedule::spawn(SchedulerConfig::new(1), tx);
+    // A kind this agent has no probe for (the kinds gain probes one by one).
+    let kind = streamswarm_schema::TestKind::ALL
+        .into_iter()
+        .find(|k| streamswarm_agent::probes::probe_for(*k).is_err())
+        .expect("a kind without a probe");
     let dns = AssignedTest {
         id: 1,
-        name: "dns".into(),
+        name: "unsupported".into(),
         spec: TestSpec {
-            kind: streamswarm_schema::TestKind::Dns,
-            target: "example.net".into(),
-            params: TestParams::Dns(DnsParams::default()),
+            kind,
+            // A target valid for the kind: only the missing probe is refused.
+            target: match kind.as_str() {
+                "http" => "http://example.net/",
+                "tcp" => "example.net:80",
+                _ => "example.net",
+            }
+            .into(),
+            params: TestParams::from_json(kind, serde_json::Value::Null).unwrap(),
             schedule: schedule(1),
         },
     };
@@ -575,8 +584,10 @@ async fn kinds_this_agent_cannot_run_and_invalid_tests_are_not_scheduled() {
     // Each refusal is logged once, however often the same test is assigned.
     let text = logs.text();
     assert_eq!(
-        text.matches("dns tests are not supported by this agent version")
-            .count(),
+        text.matches(&format!(
+            "{kind} tests are not supported by this agent version"
+        ))
+        .count(),
         1,
         "{text}"
     );

@@ -8,6 +8,7 @@
 //! - [`measurements`]: every time series StreamSwarm writes (measurements, tags, fields,
 //!   types, units), generated from `schema/measurements.toml`.
 
+pub mod kinds;
 pub mod measurements;
 pub mod migrations;
 pub mod role;

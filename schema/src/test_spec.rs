@@ -10,6 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use crate::kinds::{ParamFormat, ParamType, TargetSyntax};
+
 /// One rejected field: which field (JSON path, e.g. `params.count`) and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct ValidationError {
@@ -32,45 +34,9 @@ impl fmt::Display for ValidationError {
     }
 }
 
-/// The kinds of test an agent can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TestKind {
-    /// Host health of the agent itself (CPU, memory, disks, interfaces). No target.
-    Host,
-    /// ICMP echo.
-    Ping,
-    /// DNS resolution of a name.
-    Dns,
-    /// TCP connect to `host:port`.
-    Tcp,
-    /// HTTP(S) request to a URL.
-    Http,
-    /// Hop-by-hop path to a host.
-    Traceroute,
-}
+include!(concat!(env!("OUT_DIR"), "/kinds.rs"));
 
 impl TestKind {
-    pub const ALL: [TestKind; 6] = [
-        TestKind::Host,
-        TestKind::Ping,
-        TestKind::Dns,
-        TestKind::Tcp,
-        TestKind::Http,
-        TestKind::Traceroute,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TestKind::Host => "host",
-            TestKind::Ping => "ping",
-            TestKind::Dns => "dns",
-            TestKind::Tcp => "tcp",
-            TestKind::Http => "http",
-            TestKind::Traceroute => "traceroute",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -82,316 +48,96 @@ impl fmt::Display for TestKind {
     }
 }
 
-/// Address family a probe resolves its target to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AddressFamily {
-    #[default]
-    Any,
-    Ipv4,
-    Ipv6,
+/// The generated parameter structs: which kind they belong to, and how to get them out
+/// of a [`TestParams`]. Code generic over kinds (the agent's probe registry) uses it.
+pub trait KindParams:
+    Clone + fmt::Debug + PartialEq + Default + Serialize + Send + Sync + 'static
+{
+    const KIND: TestKind;
+    /// These parameters, when `params` are of this kind.
+    fn of(params: &TestParams) -> Option<&Self>;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct HostParams {}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct PingParams {
-    /// Echo requests per run (1–1000).
-    pub count: u32,
-    /// Gap between echo requests in milliseconds (10–10000).
-    pub interval_ms: u32,
-    /// ICMP payload bytes (0–65000).
-    pub payload_size: u32,
-    /// How long to wait for each reply in milliseconds (10–60000).
-    pub timeout_ms: u32,
-    /// IP TTL / hop limit (1–255); the system default when absent.
-    pub ttl: Option<u8>,
-    /// DSCP code point (0–63) to mark echo requests with.
-    pub dscp: Option<u8>,
-    pub family: AddressFamily,
-}
-
-impl Default for PingParams {
-    fn default() -> Self {
-        PingParams {
-            count: 5,
-            interval_ms: 200,
-            payload_size: 56,
-            timeout_ms: 1000,
-            ttl: None,
-            dscp: None,
-            family: AddressFamily::Any,
-        }
-    }
-}
-
-// TEMPORARY (branch i11/dns): DnsParams/TcpParams in the shape `schema/kinds/{dns,tcp}.toml`
-// declares, standing in for the generated structs until the "kinds declared once" commit
-// lands on main; at that merge this block is replaced by main's version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum DnsRecordType {
-    A,
-    Aaaa,
-    Cname,
-    Mx,
-    Txt,
-    Ns,
-    Soa,
-    Ptr,
-    Srv,
-    Caa,
-}
-
-impl DnsRecordType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DnsRecordType::A => "A",
-            DnsRecordType::Aaaa => "AAAA",
-            DnsRecordType::Cname => "CNAME",
-            DnsRecordType::Mx => "MX",
-            DnsRecordType::Txt => "TXT",
-            DnsRecordType::Ns => "NS",
-            DnsRecordType::Soa => "SOA",
-            DnsRecordType::Ptr => "PTR",
-            DnsRecordType::Srv => "SRV",
-            DnsRecordType::Caa => "CAA",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum DnsTransport {
-    Udp,
-    Tcp,
-    Dot,
-    Doh,
-}
-
-impl DnsTransport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DnsTransport::Udp => "udp",
-            DnsTransport::Tcp => "tcp",
-            DnsTransport::Dot => "dot",
-            DnsTransport::Doh => "doh",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct DnsParams {
-    pub resolvers: Vec<String>,
-    pub record_type: DnsRecordType,
-    pub transport: DnsTransport,
-    pub recursion_desired: bool,
-    pub timeout_ms: u32,
-    pub retries: u32,
-    pub expected: Vec<String>,
-    pub tls_name: Option<String>,
-}
-
-impl Default for DnsParams {
-    fn default() -> Self {
-        DnsParams {
-            resolvers: Vec::new(),
-            record_type: DnsRecordType::A,
-            transport: DnsTransport::Udp,
-            recursion_desired: true,
-            timeout_ms: 2000,
-            retries: 1,
-            expected: Vec::new(),
-            tls_name: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct TcpParams {
-    pub timeout_ms: u32,
-    pub send: Option<String>,
-    pub read_bytes: u32,
-    pub family: AddressFamily,
-}
-
-impl Default for TcpParams {
-    fn default() -> Self {
-        TcpParams {
-            timeout_ms: 3000,
-            send: None,
-            read_bytes: 0,
-            family: AddressFamily::Any,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum HttpMethod {
-    Get,
-    Head,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct HttpParams {
-    pub method: HttpMethod,
-    /// Status codes that count as success; any 2xx/3xx when empty.
-    pub expected_status: Vec<u16>,
-    pub follow_redirects: bool,
-    /// Verify the server certificate chain and name (HTTPS).
-    pub verify_tls: bool,
-    pub timeout_ms: u32,
-}
-
-impl Default for HttpParams {
-    fn default() -> Self {
-        HttpParams {
-            method: HttpMethod::Get,
-            expected_status: Vec::new(),
-            follow_redirects: true,
-            verify_tls: true,
-            timeout_ms: 10_000,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TracerouteProtocol {
-    Icmp,
-    Udp,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
-pub struct TracerouteParams {
-    /// Highest TTL probed (1–64).
-    pub max_hops: u8,
-    /// Probes per hop (1–100).
-    pub probes_per_hop: u32,
-    pub protocol: TracerouteProtocol,
-    pub timeout_ms: u32,
-    pub family: AddressFamily,
-}
-
-impl Default for TracerouteParams {
-    fn default() -> Self {
-        TracerouteParams {
-            max_hops: 30,
-            probes_per_hop: 3,
-            protocol: TracerouteProtocol::Icmp,
-            timeout_ms: 1000,
-            family: AddressFamily::Any,
-        }
-    }
-}
-
-/// Parameters, one variant per [`TestKind`].
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-#[serde(untagged)]
-pub enum TestParams {
-    Host(HostParams),
-    Ping(PingParams),
-    Dns(DnsParams),
-    Tcp(TcpParams),
-    Http(HttpParams),
-    Traceroute(TracerouteParams),
+fn parse_params<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, ValidationError> {
+    serde_json::from_value(v).map_err(|e| ValidationError::new("params", e.to_string()))
 }
 
 impl TestParams {
-    /// Parses `params` as the parameters of `kind`; `null` means all defaults.
-    pub fn from_json(kind: TestKind, params: serde_json::Value) -> Result<Self, ValidationError> {
-        let params = if params.is_null() {
-            serde_json::json!({})
-        } else {
-            params
-        };
-        fn parse<T: serde::de::DeserializeOwned>(
-            v: serde_json::Value,
-        ) -> Result<T, ValidationError> {
-            serde_json::from_value(v).map_err(|e| ValidationError::new("params", e.to_string()))
-        }
-        Ok(match kind {
-            TestKind::Host => TestParams::Host(parse(params)?),
-            TestKind::Ping => TestParams::Ping(parse(params)?),
-            TestKind::Dns => TestParams::Dns(parse(params)?),
-            TestKind::Tcp => TestParams::Tcp(parse(params)?),
-            TestKind::Http => TestParams::Http(parse(params)?),
-            TestKind::Traceroute => TestParams::Traceroute(parse(params)?),
-        })
-    }
-
-    pub fn kind(&self) -> TestKind {
-        match self {
-            TestParams::Host(_) => TestKind::Host,
-            TestParams::Ping(_) => TestKind::Ping,
-            TestParams::Dns(_) => TestKind::Dns,
-            TestParams::Tcp(_) => TestKind::Tcp,
-            TestParams::Http(_) => TestKind::Http,
-            TestParams::Traceroute(_) => TestKind::Traceroute,
-        }
-    }
-
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("test parameters always serialize")
     }
 
     fn validate(&self, errors: &mut Vec<ValidationError>) {
-        let mut range = |field: &str, value: u64, lo: u64, hi: u64| {
-            if !(lo..=hi).contains(&value) {
-                errors.push(ValidationError::new(
-                    format!("params.{field}"),
-                    format!("must be between {lo} and {hi}, got {value}"),
-                ));
-            }
-        };
-        match self {
-            TestParams::Host(_) => {}
-            TestParams::Ping(p) => {
-                range("count", p.count.into(), 1, 1000);
-                range("interval_ms", p.interval_ms.into(), 10, 10_000);
-                range("payload_size", p.payload_size.into(), 0, 65_000);
-                range("timeout_ms", p.timeout_ms.into(), 10, 60_000);
-                if let Some(ttl) = p.ttl {
-                    range("ttl", ttl.into(), 1, 255);
-                }
-                if let Some(dscp) = p.dscp {
-                    range("dscp", dscp.into(), 0, 63);
-                }
-            }
-            TestParams::Dns(p) => {
-                range("timeout_ms", p.timeout_ms.into(), 10, 60_000);
-                for r in &p.resolvers {
-                    let ok = r.parse::<std::net::IpAddr>().is_ok()
-                        || r.parse::<std::net::SocketAddr>().is_ok();
-                    if !ok {
-                        errors.push(ValidationError::new(
-                            "params.resolver",
-                            "must be an IP address, optionally with a port (e.g. 192.0.2.53 or [2001:db8::53]:53)",
-                        ));
-                    }
-                }
-            }
-            TestParams::Tcp(p) => range("timeout_ms", p.timeout_ms.into(), 10, 60_000),
-            TestParams::Http(p) => {
-                range("timeout_ms", p.timeout_ms.into(), 10, 120_000);
-                for s in &p.expected_status {
-                    range("expected_status", (*s).into(), 100, 599);
-                }
-            }
-            TestParams::Traceroute(p) => {
-                range("max_hops", p.max_hops.into(), 1, 64);
-                range("probes_per_hop", p.probes_per_hop.into(), 1, 100);
-                range("timeout_ms", p.timeout_ms.into(), 10, 10_000);
-            }
+        self.check_limits(errors);
+    }
+}
+
+fn check_range(errors: &mut Vec<ValidationError>, field: &str, value: u64, lo: u64, hi: u64) {
+    if !(lo..=hi).contains(&value) {
+        errors.push(ValidationError::new(
+            format!("params.{field}"),
+            format!("must be between {lo} and {hi}, got {value}"),
+        ));
+    }
+}
+
+fn check_items(errors: &mut Vec<ValidationError>, field: &str, len: usize, max: usize) {
+    if len > max {
+        errors.push(ValidationError::new(
+            format!("params.{field}"),
+            format!("at most {max} items, got {len}"),
+        ));
+    }
+}
+
+fn check_len(errors: &mut Vec<ValidationError>, field: &str, value: &str, max: usize) {
+    let len = value.chars().count();
+    if len > max {
+        errors.push(ValidationError::new(
+            format!("params.{field}"),
+            format!("at most {max} characters, got {len}"),
+        ));
+    }
+}
+
+/// Regular expressions are compiled under this size limit, on the server and the agent.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+fn check_format(errors: &mut Vec<ValidationError>, field: &str, value: &str, format: ParamFormat) {
+    let problem = match format {
+        ParamFormat::Resolver => {
+            let ok = value.parse::<std::net::IpAddr>().is_ok()
+                || value.parse::<std::net::SocketAddr>().is_ok()
+                || (value.starts_with("https://") && validate_url(value).is_ok());
+            (!ok).then(|| {
+                format!(
+                    "{value:?} must be an IP address, optionally with a port (192.0.2.53, [2001:db8::53]:53), or an https:// URL"
+                )
+            })
         }
+        ParamFormat::Header => match value.split_once(':') {
+            Some((name, v))
+                if !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+                    && !v.contains(['\r', '\n']) =>
+            {
+                None
+            }
+            _ => Some(format!("{value:?} must be a header line `Name: value`")),
+        },
+        ParamFormat::Regex => regex::RegexBuilder::new(value)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+            .err()
+            .map(|e| format!("not a valid regular expression: {e}")),
+        ParamFormat::Url => validate_url(value).err(),
+    };
+    if let Some(message) = problem {
+        errors.push(ValidationError::new(format!("params.{field}"), message));
     }
 }
 
@@ -497,16 +243,18 @@ impl TestSpec {
 }
 
 fn validate_target(kind: TestKind, target: &str) -> Result<(), String> {
-    match kind {
-        TestKind::Host => {
+    match kind.def().target {
+        TargetSyntax::None => {
             if target.is_empty() {
                 Ok(())
             } else {
-                Err("host tests measure the agent itself; leave target empty".into())
+                Err(format!(
+                    "{kind} tests measure the agent itself; leave target empty"
+                ))
             }
         }
-        TestKind::Ping | TestKind::Traceroute => host_or_ip(target),
-        TestKind::Dns => {
+        TargetSyntax::Host => host_or_ip(target),
+        TargetSyntax::DnsName => {
             if is_hostname(target.trim_end_matches('.'))
                 || target.parse::<std::net::IpAddr>().is_ok()
             {
@@ -515,7 +263,7 @@ fn validate_target(kind: TestKind, target: &str) -> Result<(), String> {
                 Err(format!("{target:?} is not a DNS name"))
             }
         }
-        TestKind::Tcp => {
+        TargetSyntax::HostPort => {
             let (host, port) = split_host_port(target)
                 .ok_or_else(|| format!("{target:?} must be host:port (IPv6 as [addr]:port)"))?;
             host_or_ip(host)?;
@@ -524,18 +272,24 @@ fn validate_target(kind: TestKind, target: &str) -> Result<(), String> {
                 _ => Err(format!("port {port:?} must be 1–65535")),
             }
         }
-        TestKind::Http => {
-            let rest = target
-                .strip_prefix("http://")
-                .or_else(|| target.strip_prefix("https://"))
-                .ok_or_else(|| format!("{target:?} must start with http:// or https://"))?;
-            let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-            let host = split_host_port(authority)
-                .map(|(h, _)| h)
-                .unwrap_or(authority);
-            host_or_ip(host.trim_start_matches('[').trim_end_matches(']'))
-        }
+        TargetSyntax::Url => validate_url(target),
     }
+}
+
+/// An absolute `http://` or `https://` URL with a host name or IP address.
+fn validate_url(target: &str) -> Result<(), String> {
+    let rest = target
+        .strip_prefix("http://")
+        .or_else(|| target.strip_prefix("https://"))
+        .ok_or_else(|| format!("{target:?} must start with http:// or https://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    let host = split_host_port(authority)
+        .map(|(h, _)| h)
+        .unwrap_or(authority);
+    host_or_ip(host.trim_start_matches('[').trim_end_matches(']'))
 }
 
 fn split_host_port(s: &str) -> Option<(&str, &str)> {

@@ -471,7 +471,7 @@ both_backends!(invalid_test_definitions_name_each_field, |app| async {
         ),
         (
             "param of another kind",
-            with(json!({"params": {"max_hops": 3}})),
+            with(json!({"params": {"max_ttl": 3}})),
             vec!["params"],
         ),
         (

@@ -820,7 +820,7 @@ async fn tests_round_trip_update_and_delete(ctx: Ctx) {
     let mut d2 = draft("renamed", TestKind::Dns, "example.org");
     d2.spec.params = TestParams::from_json(
         TestKind::Dns,
-        json!({"resolver": "[2001:db8::53]:53", "record_type": "AAAA", "transport": "tcp"}),
+        json!({"resolvers": ["[2001:db8::53]:53"], "record_type": "AAAA", "transport": "tcp"}),
     )
     .unwrap();
     d2.assignments = Assignments {

@@ -9,96 +9,58 @@
 //! - `policy` — the outbound target policy (`[probes] deny` / `allow`): every network
 //!   probe gets its addresses from it, checked at run time on the resolved address.
 //!
-//! This file is the dispatch the scheduler calls: [`prepare`] (can this agent run the
-//! test, and the state it keeps between runs), [`run_test`] (one run → its points),
+//! - `registry` — the [`Probe`] trait every kind implements and the one table of probes
+//!   ([`registry::PROBES`]), keyed by test kind.
+//!
+//! How to add a kind: `ARCHITECTURE.md` ("Adding a test kind"). The functions below are
+//! what the scheduler calls, for any kind: [`prepare`] (can this agent run the test, and
+//! the state it keeps between runs), [`run`] (one run → its points),
 //! [`natural_duration`] (how long a run may take) and [`timeout_points`] (what a run
-//! cancelled at its limit reports). A new probe adds one arm to each. [`run_test`] takes
-//! the agent's [`TargetPolicy`]: a network probe resolves its target through
-//! [`policy::resolve`] (its socket code takes a [`policy::Permitted`] address), so
-//! a denied target becomes the probe's error point before any packet leaves.
+//! cancelled at its limit reports). A network probe resolves its target through
+//! [`policy::resolve`] (its socket code takes a [`policy::Permitted`] address), so a
+//! denied target becomes the probe's error point before any packet leaves.
 
 pub mod dns;
 pub mod host;
 pub mod icmp;
 pub mod ping;
 pub mod policy;
+pub mod registry;
 pub mod stats;
 pub mod tcp;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use streamswarm_schema::test_spec::{PingParams, TestKind, TestParams, TestSpec};
-use streamswarm_tsdb::{Point, Timestamp};
+use streamswarm_schema::test_spec::TestSpec;
+use streamswarm_tsdb::Point;
 
 pub use policy::TargetPolicy;
-
-/// The longest a ping run spends resolving its target (the policy's resolve timeout).
-const PING_RESOLVE_BOUND: Duration = policy::RESOLVE_TIMEOUT;
-
-/// How long one host sample may take: it reads `/proc` and walks the process table,
-/// normally in milliseconds; seconds mean the host is in trouble.
-const HOST_SAMPLE_BOUND: Duration = Duration::from_secs(10);
-
-/// Why a probe could not run or produced nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
-    #[error(
-        "{0} tests are not supported by this agent version ({version}); the test is not scheduled",
-        version = env!("CARGO_PKG_VERSION")
-    )]
-    Unsupported(TestKind),
-    #[error("the parameters are not those of a {0} test")]
-    ParamsMismatch(TestKind),
-    #[error(transparent)]
-    HostUnavailable(#[from] host::HostUnavailable),
-    #[error("the host sample failed: {0}")]
-    HostSample(String),
-}
-
-/// What a test keeps between its runs. Cheap to clone: the scheduler hands a clone to
-/// every run.
-#[derive(Debug, Clone)]
-pub enum ProbeState {
-    Ping,
-    /// The test's own sampler, so rates span the time since this test's previous run.
-    /// Created on the first run (on a blocking thread); `None` until then.
-    Host(Arc<Mutex<Option<host::HostSampler>>>),
-}
+pub use registry::{Probe, ProbeError, ProbeState, RunContext, probe_for};
 
 /// Checks that this agent can run `spec` and makes the state its runs share.
 pub fn prepare(spec: &TestSpec) -> Result<ProbeState, ProbeError> {
-    match (spec.kind, &spec.params) {
-        (TestKind::Host, TestParams::Host(_)) => Ok(ProbeState::Host(Arc::default())),
-        (TestKind::Ping, TestParams::Ping(_)) => Ok(ProbeState::Ping),
-        (kind @ (TestKind::Host | TestKind::Ping), _) => Err(ProbeError::ParamsMismatch(kind)),
-        (kind @ (TestKind::Dns | TestKind::Tcp | TestKind::Http | TestKind::Traceroute), _) => {
-            Err(ProbeError::Unsupported(kind))
-        }
-    }
+    probe_for(spec.kind)?.prepare(spec)
 }
 
 /// The longest one run of `spec` takes by its own parameters; the scheduler adds its
-/// margin and cancels a run that exceeds the sum.
+/// margin and cancels a run that exceeds the sum. A test this agent cannot run (never
+/// scheduled) is bounded by its interval.
 pub fn natural_duration(spec: &TestSpec) -> Duration {
-    match &spec.params {
-        TestParams::Ping(p) => ping_duration(p),
-        TestParams::Host(_) => HOST_SAMPLE_BOUND,
-        // Not runnable yet (see `prepare`); a bound for completeness.
-        _ => Duration::from_secs(u64::from(spec.schedule.interval_seconds)),
-    }
+    probe_for(spec.kind)
+        .and_then(|p| p.natural_duration(spec))
+        .unwrap_or(Duration::from_secs(u64::from(
+            spec.schedule.interval_seconds,
+        )))
 }
 
-/// Resolution, the gaps between requests, then the last request's reply timeout.
-fn ping_duration(p: &PingParams) -> Duration {
-    PING_RESOLVE_BOUND
-        + Duration::from_millis(u64::from(p.count.saturating_sub(1)) * u64::from(p.interval_ms))
-        + Duration::from_millis(u64::from(p.timeout_ms))
-}
-
-/// Runs `spec` once and returns its points. Probes report target failures inside
-/// their points (`error` fields), a target `policy` denies included; `Err` means the
+/// Runs a test once and returns its points. Probes report target failures inside
+/// their points (`error` fields), a target the policy denies included; `Err` means the
 /// agent itself could not measure.
+pub async fn run(ctx: RunContext<'_>, state: &ProbeState) -> Result<Vec<Point>, ProbeError> {
+    probe_for(ctx.spec.kind)?.run(ctx, state).await
+}
+
+/// [`run`] started now: what tests and `--check-test` call.
 pub async fn run_test(
     agent_id: i64,
     test_id: i64,
@@ -106,41 +68,18 @@ pub async fn run_test(
     state: &ProbeState,
     policy: &TargetPolicy,
 ) -> Result<Vec<Point>, ProbeError> {
-    match (&spec.params, state) {
-        (TestParams::Ping(params), ProbeState::Ping) => {
-            let result = ping::run(&spec.target, params, policy).await;
-            Ok(vec![
-                ping::to_point(&result, agent_id, test_id).into_dynamic(),
-            ])
-        }
-        (TestParams::Host(_), ProbeState::Host(sampler)) => {
-            let sampler = Arc::clone(sampler);
-            // sysinfo and `/proc` reads block; they run off the async workers.
-            tokio::task::spawn_blocking(move || {
-                // A sample that panicked left nothing half-updated worth refusing.
-                let mut guard = sampler.lock().unwrap_or_else(|e| e.into_inner());
-                let sampler = match &mut *guard {
-                    Some(sampler) => sampler,
-                    None => guard.insert(host::HostSampler::new()?),
-                };
-                Ok(host::to_points(&sampler.sample(), agent_id))
-            })
-            .await
-            .map_err(|e| ProbeError::HostSample(e.to_string()))?
-        }
-        _ => Err(prepare(spec)
-            .err()
-            .unwrap_or(ProbeError::ParamsMismatch(spec.kind))),
-    }
+    let ctx = RunContext {
+        agent_id,
+        test_id,
+        spec,
+        policy,
+        started_at: SystemTime::now(),
+    };
+    run(ctx, state).await
 }
 
-/// The points of a run the scheduler cancelled after `limit`, stamped `started_at`.
-///
-/// - ping: the schema's failed-run point — `sent` is the run's `count` (its limit leaves
-///   time for every request to go out), nothing received (replies the cancelled run may
-///   have had are not known, so none count), loss 100 %, and an `error` saying so.
-/// - host: none. The `host_*` measurements have no `error` field and no value of a
-///   sample that never finished is known; the scheduler counts and logs the timeout.
+/// The points of a run the scheduler cancelled after `limit`, stamped `started_at`
+/// (each probe documents what its cancelled run reports).
 pub fn timeout_points(
     agent_id: i64,
     test_id: i64,
@@ -148,37 +87,29 @@ pub fn timeout_points(
     started_at: SystemTime,
     limit: Duration,
 ) -> Vec<Point> {
-    match &spec.params {
-        TestParams::Ping(params) => {
-            let result = ping::PingResult {
-                target: spec.target.clone(),
-                started_at_ns: Timestamp::from_system_time(started_at)
-                    .map(Timestamp::as_nanos)
-                    .unwrap_or(0),
-                resolved: None,
-                family: None,
-                socket: None,
-                sent: params.count,
-                received: 0,
-                duplicates: 0,
-                rtts_ms: Vec::new(),
-                reply_ttl: None,
-                error: Some(format!(
-                    "timeout: the run did not finish within {} ms and was cancelled",
-                    limit.as_millis()
-                )),
-            };
-            vec![ping::to_point(&result, agent_id, test_id).into_dynamic()]
-        }
-        _ => Vec::new(),
+    // A cancelled run sends nothing more; its points need no policy.
+    static UNUSED: std::sync::LazyLock<TargetPolicy> =
+        std::sync::LazyLock::new(TargetPolicy::default);
+    let ctx = RunContext {
+        agent_id,
+        test_id,
+        spec,
+        policy: &UNUSED,
+        started_at,
+    };
+    match probe_for(spec.kind) {
+        Ok(probe) => probe.timeout_points(ctx, limit),
+        Err(_) => Vec::new(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use streamswarm_schema::test_spec::{DnsParams, HostParams, Schedule};
-    use streamswarm_tsdb::{FieldValue, assert_follows_schema};
+    use streamswarm_schema::test_spec::{
+        DnsParams, HostParams, PingParams, Schedule, TestKind, TestParams,
+    };
+    use streamswarm_tsdb::{FieldValue, Timestamp, assert_follows_schema};
 
     fn spec(params: TestParams, target: &str) -> TestSpec {
         TestSpec {
@@ -190,15 +121,23 @@ mod tests {
     }
 
     #[test]
-    fn only_host_and_ping_are_runnable_and_refusals_say_why() {
+    fn registered_kinds_are_runnable_and_refusals_say_why() {
         assert!(prepare(&spec(TestParams::Host(HostParams {}), "")).is_ok());
         assert!(prepare(&spec(TestParams::Ping(PingParams::default()), "h")).is_ok());
-        let dns = spec(TestParams::Dns(DnsParams::default()), "example.net");
-        let error = prepare(&dns).unwrap_err().to_string();
-        assert!(
-            error.contains("dns tests are not supported by this agent version"),
-            "{error}"
-        );
+        assert!(prepare(&spec(TestParams::Dns(DnsParams::default()), "example.net")).is_ok());
+        // A kind without a probe (while there is one) is refused by name.
+        if let Some(kind) = TestKind::ALL.into_iter().find(|k| probe_for(*k).is_err()) {
+            let params = TestParams::from_json(kind, serde_json::Value::Null).unwrap();
+            let error = prepare(&spec(params, "example.net"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(&format!(
+                    "{kind} tests are not supported by this agent version"
+                )),
+                "{error}"
+            );
+        }
         let mut mismatched = spec(TestParams::Host(HostParams {}), "");
         mismatched.kind = TestKind::Ping;
         assert!(matches!(

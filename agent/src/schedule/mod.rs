@@ -39,7 +39,7 @@ use tokio::sync::{Semaphore, TryAcquireError, mpsc};
 use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 
-use crate::probes;
+use crate::probes::{self, ProbeError};
 pub use plan::{Plan, Slot};
 
 /// How long [`SchedulerHandle::shutdown`] waits beyond the longest running run's limit.
@@ -116,14 +116,14 @@ pub trait Runner: Send + Sync + 'static {
     type State: Clone + Send + Sync + 'static;
 
     /// The test's state, or why this agent cannot run it (logged once; not scheduled).
-    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, String>;
+    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, ProbeError>;
 
     /// One run; `Err` when the agent itself could not measure (counted as a probe error).
     fn run(
         &self,
         run: RunContext,
         state: Self::State,
-    ) -> impl Future<Output = Result<Vec<Point>, String>> + Send + 'static;
+    ) -> impl Future<Output = Result<Vec<Point>, ProbeError>> + Send + 'static;
 
     /// How long a run of `spec` takes by its own parameters (before the margin).
     fn natural_duration(&self, spec: &TestSpec) -> Duration {
@@ -162,8 +162,8 @@ pub struct ProbeRunner {
 impl Runner for ProbeRunner {
     type State = probes::ProbeState;
 
-    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, String> {
-        probes::prepare(&test.spec).map_err(|e| e.to_string())
+    fn prepare(&self, test: &AssignedTest) -> Result<Self::State, ProbeError> {
+        probes::prepare(&test.spec)
     }
 
     #[allow(
@@ -174,12 +174,17 @@ impl Runner for ProbeRunner {
         &self,
         run: RunContext,
         state: Self::State,
-    ) -> impl Future<Output = Result<Vec<Point>, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<Point>, ProbeError>> + Send + 'static {
         let policy = Arc::clone(&self.policy);
         async move {
-            probes::run_test(run.agent_id, run.test.id, &run.test.spec, &state, &policy)
-                .await
-                .map_err(|e| e.to_string())
+            let ctx = probes::RunContext {
+                agent_id: run.agent_id,
+                test_id: run.test.id,
+                spec: &run.test.spec,
+                policy: &policy,
+                started_at: run.started_at,
+            };
+            probes::run(ctx, &state).await
         }
     }
 }
@@ -498,7 +503,7 @@ impl<R: Runner> Actor<R> {
         }
     }
 
-    fn refuse(&mut self, test: AssignedTest, reason: &str) {
+    fn refuse(&mut self, test: AssignedTest, reason: &dyn std::fmt::Display) {
         if self.refused.get(&test.id) != Some(&test.spec) {
             tracing::warn!(test = test.id, name = %test.name, kind = %test.spec.kind, "{reason}");
             self.refused.insert(test.id, test.spec);

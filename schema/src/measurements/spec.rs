@@ -5,6 +5,9 @@
 //! the rules themselves on small broken schemas. Keeping one copy means the rules the
 //! tests exercise are exactly the ones the build enforces.
 
+// Compiled twice (build.rs and the tests), each reading different parts of the model.
+#![allow(dead_code)]
+
 use serde::Deserialize;
 use std::collections::HashSet;
 
@@ -65,18 +68,6 @@ pub const AGENT_TAG: &str = "agent";
 
 /// Keys InfluxDB reserves: a point using one as a tag or field key is dropped or refused.
 pub const RESERVED_NAMES: &[&str] = &["time"];
-
-/// Parses the schema file and applies every rule; `Err` lists every problem found, not
-/// just the first, so one build run shows everything to fix.
-pub fn parse(text: &str) -> Result<SchemaFile, Vec<String>> {
-    let schema: SchemaFile = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
-    let problems = check(&schema);
-    if problems.is_empty() {
-        Ok(schema)
-    } else {
-        Err(problems)
-    }
-}
 
 /// `[a-z][a-z0-9_]*`: safe unescaped in line protocol, InfluxQL, Flux and Rust
 /// identifiers, and free of the case ambiguities InfluxDB would keep as separate keys.
@@ -259,5 +250,294 @@ fn check_description(at: &str, text: &str, problem: &mut impl FnMut(String)) {
         problem(format!(
             "{at}: description should be a sentence ending with `.`"
         ));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Test kinds: `schema/kinds/<kind>.toml` (format: `schema/kinds/README.md`)
+// ---------------------------------------------------------------------------------------
+
+pub use super::syntax::{ParamFormat, ParamType, TargetSyntax};
+
+/// One test kind, declared once: its parameters, the measurements its probe writes and
+/// the charts that show them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindFile {
+    pub kind: String,
+    pub label: String,
+    pub description: String,
+    pub target: TargetSyntax,
+    #[serde(default)]
+    pub params: Vec<ParamSpec>,
+    #[serde(default)]
+    pub measurements: Vec<MeasurementSpec>,
+    #[serde(default)]
+    pub charts: Vec<ChartSpec>,
+    /// Names of `measurements`, kept when `parse_all` moves them into the schema.
+    #[serde(skip)]
+    pub measurements_names: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub param_type: ParamType,
+    /// Element type of a `list`.
+    pub items: Option<ParamType>,
+    /// Rust type name of an `enum` (shared by kinds that use the same name).
+    #[serde(rename = "enum")]
+    pub enum_name: Option<String>,
+    /// The values of an `enum`, as they appear in JSON.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// The value when the key is absent (every non-optional parameter has one).
+    pub default: Option<toml::Value>,
+    /// Absent means "not set" (`Option<T>`); such parameters have no default.
+    #[serde(default)]
+    pub optional: bool,
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    pub max_items: Option<u32>,
+    pub max_len: Option<u32>,
+    pub format: Option<ParamFormat>,
+    pub label: String,
+    pub description: String,
+}
+
+/// A chart of a kind's results: one line per field (and per agent on a test page, per
+/// `group_by` value when set).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartSpec {
+    pub key: String,
+    pub title: String,
+    /// Unit of the values, as stored.
+    pub unit: String,
+    pub measurement: String,
+    /// Tag equalities every point of the chart has (e.g. `{ cpu = "total" }`).
+    #[serde(default)]
+    pub filter: std::collections::BTreeMap<String, String>,
+    pub fields: Vec<ChartFieldSpec>,
+    /// A tag whose values each get their own line (e.g. `resolver`, `interface`).
+    pub group_by: Option<String>,
+    /// Lines stacked (phases of one request) rather than overlaid.
+    #[serde(default)]
+    pub stacked: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartFieldSpec {
+    pub field: String,
+    /// Legend label (empty: the group's value alone).
+    #[serde(default)]
+    pub label: String,
+    /// How the runs in a bucket combine: `mean`, `min`, `max`, `sum` or `count`.
+    pub aggregate: String,
+}
+
+pub const AGGREGATES: &[&str] = &["mean", "min", "max", "sum", "count"];
+
+/// Parses `measurements.toml` and the kind files (`(file name, text)`), merges the
+/// kinds' measurements after the file's own, and applies every rule of both.
+pub fn parse_all(
+    measurements_text: &str,
+    kind_files: &[(String, String)],
+) -> Result<(SchemaFile, Vec<KindFile>), Vec<String>> {
+    let mut schema: SchemaFile =
+        toml::from_str(measurements_text).map_err(|e| vec![format!("measurements.toml: {e}")])?;
+    let mut kinds = Vec::new();
+    let mut problems = Vec::new();
+    for (file, text) in kind_files {
+        match toml::from_str::<KindFile>(text) {
+            Ok(kind) => {
+                if format!("{}.toml", kind.kind) != *file {
+                    problems.push(format!(
+                        "kinds/{file}: declares kind `{}`; the file must be named {}.toml",
+                        kind.kind, kind.kind
+                    ));
+                }
+                kinds.push(kind);
+            }
+            Err(e) => problems.push(format!("kinds/{file}: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    for kind in &mut kinds {
+        kind.measurements_names = kind.measurements.iter().map(|m| m.name.clone()).collect();
+        schema.measurements.append(&mut kind.measurements);
+    }
+    let mut problems = check(&schema);
+    problems.extend(check_kinds(&schema, &kinds));
+    if problems.is_empty() {
+        Ok((schema, kinds))
+    } else {
+        Err(problems)
+    }
+}
+
+/// The rules of kind files (see `schema/kinds/README.md`).
+pub fn check_kinds(schema: &SchemaFile, kinds: &[KindFile]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut problem = |msg: String| problems.push(msg);
+    check_names("kind", kinds.iter().map(|k| k.kind.as_str()), &mut problem);
+    let mut enums: std::collections::HashMap<&str, &Vec<String>> = Default::default();
+    for kind in kinds {
+        let at = format!("kind `{}`", kind.kind);
+        check_text(&at, "label", &kind.label, &mut problem);
+        check_description(&at, &kind.description, &mut problem);
+        check_names(
+            &format!("{at} parameter"),
+            kind.params.iter().map(|p| p.name.as_str()),
+            &mut problem,
+        );
+        for p in &kind.params {
+            let at = format!("{at} parameter `{}`", p.name);
+            check_text(&at, "label", &p.label, &mut problem);
+            check_description(&at, &p.description, &mut problem);
+            check_param(&at, p, &mut problem);
+            if let Some(name) = &p.enum_name {
+                match enums.get(name.as_str()) {
+                    Some(values) if **values != p.values => problem(format!(
+                        "{at}: enum `{name}` is declared elsewhere with other values"
+                    )),
+                    _ => {
+                        enums.insert(name, &p.values);
+                    }
+                }
+            }
+        }
+        check_names(
+            &format!("{at} chart"),
+            kind.charts.iter().map(|c| c.key.as_str()),
+            &mut problem,
+        );
+        for c in &kind.charts {
+            let at = format!("{at} chart `{}`", c.key);
+            check_text(&at, "title", &c.title, &mut problem);
+            let Some(m) = schema.measurements.iter().find(|m| m.name == c.measurement) else {
+                problem(format!(
+                    "{at}: measurement `{}` is not in the schema",
+                    c.measurement
+                ));
+                continue;
+            };
+            let has_tag = |t: &str| m.tags.iter().chain(&m.optional_tags).any(|x| x == t);
+            for tag in c.filter.keys().chain(&c.group_by) {
+                if !has_tag(tag) {
+                    problem(format!("{at}: `{}` has no tag `{tag}`", m.name));
+                }
+            }
+            if c.fields.is_empty() {
+                problem(format!("{at} shows no field"));
+            }
+            for f in &c.fields {
+                match m.fields.iter().find(|x| x.name == f.field) {
+                    None => problem(format!("{at}: `{}` has no field `{}`", m.name, f.field)),
+                    Some(x) if matches!(x.field_type, TypeSpec::String) => {
+                        problem(format!("{at}: field `{}` is text, not a number", f.field))
+                    }
+                    Some(_) => {}
+                }
+                if !AGGREGATES.contains(&f.aggregate.as_str()) {
+                    problem(format!(
+                        "{at}: aggregate `{}` is not one of {AGGREGATES:?}",
+                        f.aggregate
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn check_param(at: &str, p: &ParamSpec, problem: &mut impl FnMut(String)) {
+    use ParamType as T;
+    let is_int = |t: ParamType| matches!(t, T::U8 | T::U16 | T::U32);
+    let element = match p.param_type {
+        T::List => match p.items {
+            Some(T::List) | Some(T::Enum) | None => {
+                problem(format!(
+                    "{at}: a list needs `items` of u8, u16, u32, bool or string"
+                ));
+                return;
+            }
+            Some(items) => items,
+        },
+        t => {
+            if p.items.is_some() || p.max_items.is_some() {
+                problem(format!("{at}: `items`/`max_items` belong to lists only"));
+            }
+            t
+        }
+    };
+    if (p.param_type == T::Enum) != (p.enum_name.is_some() && !p.values.is_empty()) {
+        problem(format!(
+            "{at}: `enum` (the Rust type name) and `values` go together, on enums only"
+        ));
+    }
+    if (p.min.is_some() || p.max.is_some()) && !is_int(element) {
+        problem(format!("{at}: `min`/`max` apply to integers only"));
+    }
+    if let Some(max) = p.max {
+        let limit = match element {
+            T::U8 => i64::from(u8::MAX),
+            T::U16 => i64::from(u16::MAX),
+            _ => i64::from(u32::MAX),
+        };
+        if max > limit || p.min.is_some_and(|min| min < 0 || min > max) {
+            problem(format!("{at}: min/max do not fit the type"));
+        }
+    }
+    if (p.max_len.is_some() || p.format.is_some()) && element != T::String {
+        problem(format!("{at}: `max_len`/`format` apply to strings only"));
+    }
+    match (&p.default, p.optional) {
+        (Some(_), true) => problem(format!("{at}: an optional parameter has no default")),
+        (None, false) => problem(format!("{at}: needs a `default` (or `optional = true`)")),
+        (Some(value), false) => {
+            if let Err(why) = check_default(p, value) {
+                problem(format!("{at}: default {value}: {why}"));
+            }
+        }
+        (None, true) => {}
+    }
+}
+
+fn check_default(p: &ParamSpec, value: &toml::Value) -> Result<(), String> {
+    fn scalar(p: &ParamSpec, t: ParamType, v: &toml::Value) -> Result<(), String> {
+        match (t, v) {
+            (ParamType::Bool, toml::Value::Boolean(_)) => Ok(()),
+            (ParamType::String, toml::Value::String(s)) => match p.max_len {
+                Some(max) if s.chars().count() > max as usize => Err("longer than max_len".into()),
+                _ => Ok(()),
+            },
+            (ParamType::Enum, toml::Value::String(s)) if p.values.contains(s) => Ok(()),
+            (ParamType::U8 | ParamType::U16 | ParamType::U32, toml::Value::Integer(i)) => {
+                let (lo, hi) = (p.min.unwrap_or(0), p.max.unwrap_or(i64::MAX));
+                if (lo..=hi).contains(i) {
+                    Ok(())
+                } else {
+                    Err("outside min..max".into())
+                }
+            }
+            _ => Err(format!("is not a value of type {t:?}")),
+        }
+    }
+    match (p.param_type, value) {
+        (ParamType::List, toml::Value::Array(items)) => {
+            if p.max_items.is_some_and(|max| items.len() > max as usize) {
+                return Err("more items than max_items".into());
+            }
+            let t = p.items.unwrap_or(ParamType::String);
+            items.iter().try_for_each(|v| scalar(p, t, v))
+        }
+        (ParamType::List, _) => Err("a list's default is an array".into()),
+        (t, v) => scalar(p, t, v),
     }
 }

@@ -17,7 +17,11 @@ pub mod linux;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+use super::registry::{Probe, ProbeError, RunContext};
+use streamswarm_schema::test_spec::{HostParams, TestKind, TestSpec};
 
 use streamswarm_schema::measurements::{
     host_cpu, host_disk, host_diskio, host_memory, host_net, host_swap, host_system, host_tcp,
@@ -126,6 +130,57 @@ struct Counters {
     disks: BTreeMap<String, DiskCounters>,
     #[cfg(target_os = "linux")]
     net: BTreeMap<String, NetCounters>,
+}
+
+/// How long one host sample may take: it reads `/proc` and walks the process table,
+/// normally in milliseconds; seconds mean the host is in trouble.
+const SAMPLE_BOUND: Duration = Duration::from_secs(10);
+
+/// The `host` kind: the `host_*` points of one sample per run.
+pub struct HostProbe;
+
+impl Probe for HostProbe {
+    type Params = HostParams;
+    /// The test's own sampler, so rates span the time since this test's previous run.
+    /// Created on the first run (on a blocking thread); `None` until then.
+    type State = Arc<Mutex<Option<HostSampler>>>;
+
+    fn prepare(&self, _: &TestSpec, _: &HostParams) -> Result<Self::State, ProbeError> {
+        Ok(Arc::default())
+    }
+
+    fn natural_duration(&self, _: &TestSpec, _: &HostParams) -> Duration {
+        SAMPLE_BOUND
+    }
+
+    async fn run(
+        &self,
+        ctx: RunContext<'_>,
+        _: &HostParams,
+        state: &Self::State,
+    ) -> Result<Vec<Point>, ProbeError> {
+        let sampler = Arc::clone(state);
+        let agent_id = ctx.agent_id;
+        // sysinfo and `/proc` reads block; they run off the async workers.
+        tokio::task::spawn_blocking(move || {
+            // A sample that panicked left nothing half-updated worth refusing.
+            let mut guard = sampler.lock().unwrap_or_else(|e| e.into_inner());
+            let sampler = match &mut *guard {
+                Some(sampler) => sampler,
+                None => guard
+                    .insert(HostSampler::new().map_err(|e| ProbeError::failed(TestKind::Host, e))?),
+            };
+            Ok(to_points(&sampler.sample(), agent_id))
+        })
+        .await
+        .map_err(|e| ProbeError::failed(TestKind::Host, e))?
+    }
+
+    /// None: the `host_*` measurements have no `error` field and no value of a sample
+    /// that never finished is known; the scheduler counts and logs the timeout.
+    fn timeout_points(&self, _: RunContext<'_>, _: &HostParams, _: Duration) -> Vec<Point> {
+        Vec::new()
+    }
 }
 
 /// Samples the host; keep one for the agent's lifetime (see the module doc).

@@ -58,13 +58,14 @@
 
 use super::icmp::Family;
 use super::policy::TargetPolicy;
+use super::registry::{Probe, ProbeError, RunContext};
 use super::stats::{self, RttSummary};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use streamswarm_schema::measurements::ping;
-use streamswarm_schema::test_spec::PingParams;
+use streamswarm_schema::test_spec::{PingParams, TestSpec};
 use streamswarm_tsdb::{Point, Timestamp};
 
 /// The socket side: Linux ICMP sockets, `recvmsg` control messages, the send/receive loop.
@@ -147,6 +148,70 @@ impl PingResult {
         if self.error.is_none() {
             self.error = Some(one_line(&error.to_string()));
         }
+    }
+}
+
+/// The longest a ping run spends resolving its target (the policy's resolve timeout).
+const RESOLVE_BOUND: Duration = super::policy::RESOLVE_TIMEOUT;
+
+/// The `ping` kind: one `ping` point per run.
+pub struct PingProbe;
+
+impl Probe for PingProbe {
+    type Params = PingParams;
+    type State = ();
+
+    fn prepare(&self, _: &TestSpec, _: &PingParams) -> Result<(), ProbeError> {
+        Ok(())
+    }
+
+    /// Resolution, the gaps between requests, then the last request's reply timeout.
+    fn natural_duration(&self, _: &TestSpec, p: &PingParams) -> Duration {
+        RESOLVE_BOUND
+            + Duration::from_millis(u64::from(p.count.saturating_sub(1)) * u64::from(p.interval_ms))
+            + Duration::from_millis(u64::from(p.timeout_ms))
+    }
+
+    async fn run(
+        &self,
+        ctx: RunContext<'_>,
+        params: &PingParams,
+        _: &(),
+    ) -> Result<Vec<Point>, ProbeError> {
+        let result = run(&ctx.spec.target, params, ctx.policy).await;
+        Ok(vec![
+            to_point(&result, ctx.agent_id, ctx.test_id).into_dynamic(),
+        ])
+    }
+
+    /// The schema's failed-run point: `sent` is the run's `count` (its limit leaves time
+    /// for every request to go out), nothing received (replies the cancelled run may have
+    /// had are not known, so none count), loss 100 %, and an `error` saying so.
+    fn timeout_points(
+        &self,
+        ctx: RunContext<'_>,
+        params: &PingParams,
+        limit: Duration,
+    ) -> Vec<Point> {
+        let result = PingResult {
+            target: ctx.spec.target.clone(),
+            started_at_ns: Timestamp::from_system_time(ctx.started_at)
+                .map(Timestamp::as_nanos)
+                .unwrap_or(0),
+            resolved: None,
+            family: None,
+            socket: None,
+            sent: params.count,
+            received: 0,
+            duplicates: 0,
+            rtts_ms: Vec::new(),
+            reply_ttl: None,
+            error: Some(format!(
+                "timeout: the run did not finish within {} ms and was cancelled",
+                limit.as_millis()
+            )),
+        };
+        vec![to_point(&result, ctx.agent_id, ctx.test_id).into_dynamic()]
     }
 }
 

@@ -20,18 +20,61 @@
 //!   leaves it out.
 
 use super::policy::{self, TargetPolicy};
+use super::registry::{Probe, ProbeError, RunContext};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 use streamswarm_schema::measurements::tcp;
-use streamswarm_schema::test_spec::TcpParams;
+use streamswarm_schema::test_spec::{TcpParams, TestSpec};
 use streamswarm_tsdb::{Point, Timestamp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[cfg(target_os = "linux")]
 mod linux;
+
+/// The TCP probe in the registry.
+pub struct TcpProbe;
+
+impl Probe for TcpProbe {
+    type Params = TcpParams;
+    type State = ();
+
+    fn prepare(&self, _: &TestSpec, _: &TcpParams) -> Result<(), ProbeError> {
+        Ok(())
+    }
+
+    fn natural_duration(&self, _: &TestSpec, params: &TcpParams) -> Duration {
+        natural_duration(params)
+    }
+
+    async fn run(
+        &self,
+        ctx: RunContext<'_>,
+        params: &TcpParams,
+        _: &(),
+    ) -> Result<Vec<Point>, ProbeError> {
+        let result = run(&ctx.spec.target, params, ctx.policy).await;
+        Ok(vec![
+            to_point(&result, ctx.agent_id, ctx.test_id).into_dynamic(),
+        ])
+    }
+
+    /// Outcome `timeout`, nothing measured, `error` saying the run was cancelled.
+    fn timeout_points(&self, ctx: RunContext<'_>, _: &TcpParams, limit: Duration) -> Vec<Point> {
+        vec![
+            timeout_point(
+                &ctx.spec.target,
+                ctx.agent_id,
+                ctx.test_id,
+                ctx.started_at,
+                limit,
+            )
+            .into_dynamic(),
+        ]
+    }
+}
 
 /// How a connect ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
