@@ -207,9 +207,9 @@ fn strings(value: &Value) -> Vec<String> {
 
 #[test]
 fn records_and_rcodes_equal_digs() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let _dnsmasq = dnsmasq(&lab, &[]);
     let server = lab.link.b4.clone();
@@ -373,9 +373,9 @@ fn fake_server(lab: &Lab, rcode: Option<ResponseCode>) -> FakeServer {
 
 #[test]
 fn fake_servfail_and_a_silent_server_with_retries() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let servfail = fake_server(&lab, Some(ResponseCode::ServFail));
     let (host, port) = servfail.address.rsplit_once(':').unwrap();
@@ -418,9 +418,9 @@ fn fake_servfail_and_a_silent_server_with_retries() {
 
 #[test]
 fn truncated_udp_answer_is_asked_again_over_tcp() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let _dnsmasq = dnsmasq(&lab, &[]);
     let server = lab.link.b4.clone();
@@ -492,11 +492,9 @@ fn delay_relay(
             out.send(&buf[..len]).unwrap();
             let mut answer = [0u8; 4096];
             if let Ok(n) = out.recv(&mut answer) {
+                let hold = received.elapsed();
                 let _ = socket.send_to(&answer[..n], from);
-                held_by_relay
-                    .lock()
-                    .unwrap()
-                    .push(received.elapsed().as_secs_f64() * 1e3);
+                held_by_relay.lock().unwrap().push(hold.as_secs_f64() * 1e3);
             }
         }
     });
@@ -513,9 +511,9 @@ fn delay_relay(
 /// reach the relay's delay, the floor of any honest time.
 #[test]
 fn delayed_resolver_time_is_within_1_ms_of_digs() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let _dnsmasq = dnsmasq(&lab, &[]);
     let delay = Duration::from_millis(40);
@@ -556,7 +554,7 @@ fn delayed_resolver_time_is_within_1_ms_of_digs() {
     let (ours_add, dig_add) = (median(&mut ours_added), median(&mut theirs_added));
     eprintln!(
         "delayed resolver ({delay:?}): median ours {ours_median:.3} ms, dig {dig_median:.3} ms; \
-         added to the relay's hold: ours {ours_add:.3} ms, dig {dig_add:.3} ms \
+         added to the relay's hold (median): ours {ours_add:.3} ms, dig {dig_add:.3} ms \
          (difference {:.3} ms)",
         ours_add - dig_add
     );
@@ -571,9 +569,9 @@ fn delayed_resolver_time_is_within_1_ms_of_digs() {
 /// `expected`, a resolver that never answers) before comparing with the schema.
 #[test]
 fn every_declared_dns_field_is_written_by_the_lab() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let _dnsmasq = dnsmasq(&lab, &[]);
     let server = lab.link.b4.clone();
@@ -590,4 +588,155 @@ fn every_declared_dns_field_is_written_by_the_lab() {
     let seen = SEEN.lock().unwrap().clone();
     let missing: Vec<_> = declared.difference(&seen).collect();
     assert!(missing.is_empty(), "dns fields never written: {missing:?}");
+}
+
+/// A test CA and a server certificate for `dot.lab.test` and `ip`, made with openssl.
+fn certificates(dir: &std::path::Path, ip: &str) {
+    let sh = |script: &str| {
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("server.ext"),
+        format!(
+            "subjectAltName=DNS:dot.lab.test,IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+        ),
+    )
+    .unwrap();
+    sh(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout ca.key -out ca.pem -days 2 -subj /CN=ssdns-test-ca \
+        -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
+    );
+    sh(
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout server.key -out server.csr -subj /CN=dot.lab.test",
+    );
+    sh(
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -out server.pem -days 2 -extfile server.ext",
+    );
+}
+
+/// DNS over TLS through a TLS terminator (socat, certificate from a test CA) in front of
+/// dnsmasq's TCP port: with the CA trusted (`SSL_CERT_FILE`, which the platform
+/// verifier reads on Linux) the answer equals `dig +tls`; the certificate's name is
+/// checked (by address, by `tls_name`, and a wrong `tls_name` fails naming the problem);
+/// an untrusted CA fails naming it. DoH against the same TLS port (no HTTP/2 there)
+/// fails with an error point, not a crash.
+#[test]
+fn dot_answers_equal_dig_tls_and_certificates_are_checked() {
+    let Some(_serial) = lab(&[
+        ("dig", "dnsutils"),
+        ("dnsmasq", "dnsmasq-base"),
+        ("socat", "socat"),
+        ("openssl", "openssl"),
+    ]) else {
+        return;
+    };
+    let lab = Lab::new();
+    let _dnsmasq = dnsmasq(&lab, &[]);
+    let b4 = lab.link.b4.clone();
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path(), &b4);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let _socat = Background(
+        lab.server
+            .command("socat")
+            .arg(format!(
+                "OPENSSL-LISTEN:853,bind={b4},reuseaddr,fork,cert={},key={},verify=0",
+                path("server.pem"),
+                path("server.key")
+            ))
+            .arg(format!("TCP:{b4}:53"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut dig = Dig::default();
+    for _ in 0..100 {
+        dig = lab.dig(&b4, 853, &["+tls", "www.lab.test", "A", "+time=1"]);
+        if dig.status == "NOERROR" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(dig.status, "NOERROR", "dig +tls: {}", dig.text);
+    let dot = |params: Value, trust: bool| {
+        let mut command = lab.client.command(&example("dns_once"));
+        if trust {
+            command.env("SSL_CERT_FILE", path("ca.pem"));
+        }
+        let output = command
+            .args(["www.lab.test", "--params", &params.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["schema_violations"], json!([]), "{value}");
+        value["results"][0].clone()
+    };
+    let by_address = dot(json!({"resolvers": [b4], "transport": "dot"}), true);
+    let dig_u = lab.dig(&b4, 853, &["-u", "+tls", "www.lab.test", "A"]);
+    let tcp = lab.probe_one(
+        "www.lab.test",
+        json!({"resolvers": [b4], "transport": "tcp"}),
+    );
+    let dig_tcp = lab.dig(&b4, 53, &["-u", "+tcp", "www.lab.test", "A"]);
+    eprintln!(
+        "DoT: ours {} ms, dig +tls {:?} µs; TCP: ours {} ms, dig +tcp {:?} µs",
+        by_address["time_ms"], dig_u.query_time_us, tcp["time_ms"], dig_tcp.query_time_us
+    );
+    assert_eq!(by_address["rcode"], json!("NOERROR"), "{by_address}");
+    let mut ours = strings(&by_address["answers"]);
+    ours.sort();
+    let mut theirs = dig.answers.clone();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+    assert_eq!(by_address["transport"], json!("dot"));
+    assert_eq!(by_address["server"], json!(format!("{b4}:853")));
+    let by_name = dot(
+        json!({"resolvers": [format!("{b4}:853")], "transport": "dot", "tls_name": "dot.lab.test"}),
+        true,
+    );
+    assert_eq!(by_name["rcode"], json!("NOERROR"), "{by_name}");
+    let wrong = dot(
+        json!({"resolvers": [b4], "transport": "dot", "tls_name": "other.lab.test", "retries": 0}),
+        true,
+    );
+    let error = wrong["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("not valid for name \"other.lab.test\""),
+        "{wrong}"
+    );
+    let untrusted = dot(
+        json!({"resolvers": [b4], "transport": "dot", "retries": 0}),
+        false,
+    );
+    let error = untrusted["error"].as_str().unwrap_or_default();
+    assert!(error.contains("invalid peer certificate"), "{untrusted}");
+    let doh = dot(
+        json!({"resolvers": [format!("https://{b4}:853/dns-query")], "transport": "doh", "retries": 0, "timeout_ms": 500}),
+        true,
+    );
+    assert_eq!(doh["rcode"], Value::Null, "{doh}");
+    assert!(doh["error"].is_string(), "{doh}");
+    eprintln!(
+        "DoT: {} ms; wrong name: {}; untrusted: {}; DoH against a non-DoH port: {}",
+        by_address["time_ms"], wrong["error"], untrusted["error"], doh["error"]
+    );
 }

@@ -161,9 +161,9 @@ fn random_port() -> u16 {
 /// runs twice per process and reports the second run (a long-running agent's state).
 #[test]
 fn connect_time_is_within_half_a_ms_of_curls() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     for (ip, bracketed) in [
         (lab.link.b4.clone(), lab.link.b4.clone()),
@@ -213,9 +213,9 @@ fn connect_time_is_within_half_a_ms_of_curls() {
 /// retransmitted segment and a connect time past 1 s, as curl does side by side.
 #[test]
 fn a_full_accept_queue_delays_the_connect_by_the_syn_retransmit() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let port = random_port();
     let address: SocketAddr = format!("{}:{port}", lab.link.b4).parse().unwrap();
@@ -285,9 +285,9 @@ fn a_full_accept_queue_delays_the_connect_by_the_syn_retransmit() {
 
 #[test]
 fn refused_timeout_and_unreachable_are_distinct_outcomes() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     let b4 = lab.link.b4.clone();
 
@@ -363,9 +363,9 @@ fn ss_value<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 /// 1348 with TCP timestamps over IPv4). Every declared `tcp` field is written.
 #[test]
 fn tcp_info_equals_ss_and_follows_the_mtu() {
-    if !lab(PACKAGES) {
+    let Some(_serial) = lab(PACKAGES) else {
         return;
-    }
+    };
     let lab = Lab::new();
     for (ns, dev) in [
         (&lab.client, &lab.link.dev_a),

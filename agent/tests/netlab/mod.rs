@@ -13,9 +13,19 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Whether the lab can run here; panics under CI when it cannot. Installs the Debian
-/// packages the lab compares with when they are missing.
-pub fn lab(packages: &[(&str, &str)]) -> bool {
+/// Whether the lab can run here (panics under CI when it cannot), as a guard that runs
+/// this binary's lab tests one at a time: their timing comparisons (probe beside dig or
+/// curl) need a machine not busy with the other lab tests' servers, as `scripts/test.sh`
+/// runs them. Installs the Debian packages the lab compares with when they are missing.
+pub fn lab(packages: &[(&str, &str)]) -> Option<std::sync::MutexGuard<'static, ()>> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    if !can_run(packages) {
+        return None;
+    }
+    Some(SERIAL.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+fn can_run(packages: &[(&str, &str)]) -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {

@@ -354,6 +354,13 @@ async fn ask(
             }
         }
     };
+    // The certificate store is loaded (once per process) before any clock starts.
+    if matches!(params.transport, DnsTransport::Dot | DnsTransport::Doh)
+        && let Err(e) = tls_config()
+    {
+        result.fail(e);
+        return result;
+    }
     let mut options = DnsRequestOptions::default();
     options.recursion_desired = params.recursion_desired;
     options.use_edns = true;
@@ -450,12 +457,10 @@ async fn exchange(
         DnsTransport::Tcp => tcp_exchange(address, query, options, timeout, &provider).await,
         DnsTransport::Dot => {
             let server_name = tls_server_name(params.tls_name.as_deref(), address.ip())?;
-            let config =
-                hickory_net::tls::client_config().map_err(|e| format!("TLS configuration: {e}"))?;
             let connect = hickory_net::tls::tls_exchange(
                 address,
                 server_name,
-                config,
+                (*tls_config()?).clone(),
                 timeout,
                 None,
                 provider.clone(),
@@ -470,11 +475,9 @@ async fn exchange(
             let Endpoint::Https { host, path, .. } = endpoint else {
                 return Err("DoH needs an https:// resolver".into());
             };
-            let config =
-                hickory_net::tls::client_config().map_err(|e| format!("TLS configuration: {e}"))?;
             let server_name: Arc<str> = params.tls_name.as_deref().unwrap_or(host).into();
             let mut builder =
-                hickory_net::h2::HttpsClientStream::builder(Arc::new(config), provider.clone());
+                hickory_net::h2::HttpsClientStream::builder(tls_config()?, provider.clone());
             builder.request_timeout(timeout);
             let connect = builder.exchange(address, server_name, path.as_str().into());
             let exchange = tokio::time::timeout(timeout, connect)
@@ -484,6 +487,21 @@ async fn exchange(
             send(exchange, query, options, timeout).await
         }
     }
+}
+
+/// The TLS client configuration of DoT and DoH: the platform's certificate store (on
+/// Linux the system bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set), built once
+/// per process and shared by every run.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            hickory_net::tls::client_config()
+                .map(Arc::new)
+                .map_err(|e| format!("TLS configuration: {e}"))
+        })
+        .clone()
 }
 
 async fn tcp_exchange(
