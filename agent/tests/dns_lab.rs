@@ -740,3 +740,96 @@ fn dot_answers_equal_dig_tls_and_certificates_are_checked() {
         by_address["time_ms"], wrong["error"], untrusted["error"], doh["error"]
     );
 }
+
+/// DNS over HTTPS through dnsdist (its DoH frontend, certificate from a test CA) in front
+/// of dnsmasq: the answer equals `dig +https`; a wrong `tls_name` fails naming the
+/// problem.
+#[test]
+fn doh_answers_equal_dig_https() {
+    let Some(_serial) = lab(&[
+        ("dig", "dnsutils"),
+        ("dnsmasq", "dnsmasq-base"),
+        ("dnsdist", "dnsdist"),
+        ("openssl", "openssl"),
+    ]) else {
+        return;
+    };
+    let lab = Lab::new();
+    let _dnsmasq = dnsmasq(&lab, &[]);
+    let b4 = lab.link.b4.clone();
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path(), &b4);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(
+        dir.path().join("dnsdist.conf"),
+        format!(
+            "setLocal(\"127.0.0.1:5300\")\n\
+             addDOHLocal(\"{b4}:8443\", \"{}\", \"{}\", \"/dns-query\")\n\
+             newServer({{address=\"{b4}:53\"}})\n\
+             setSecurityPollSuffix(\"\")\n",
+            path("server.pem"),
+            path("server.key")
+        ),
+    )
+    .unwrap();
+    let _dnsdist = Background(
+        lab.server
+            .command("dnsdist")
+            .args([
+                "--supervised",
+                "--disable-syslog",
+                "-C",
+                &path("dnsdist.conf"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut dig = Dig::default();
+    for _ in 0..150 {
+        dig = lab.dig(&b4, 8443, &["+https", "www.lab.test", "A", "+time=1"]);
+        if dig.status == "NOERROR" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(dig.status, "NOERROR", "dig +https: {}", dig.text);
+    let doh = |params: Value| {
+        let output = lab
+            .client
+            .command(&example("dns_once"))
+            .env("SSL_CERT_FILE", path("ca.pem"))
+            .args(["www.lab.test", "--params", &params.to_string()])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(value["schema_violations"], json!([]), "{value}");
+        value["results"][0].clone()
+    };
+    let url = format!("https://{b4}:8443/dns-query");
+    let ours = doh(json!({"resolvers": [url], "transport": "doh"}));
+    assert_eq!(ours["rcode"], json!("NOERROR"), "{ours}");
+    let (mut mine, mut theirs) = (strings(&ours["answers"]), dig.answers.clone());
+    mine.sort();
+    theirs.sort();
+    assert_eq!(mine, theirs);
+    assert_eq!(ours["transport"], json!("doh"));
+    assert_eq!(ours["server"], json!(url));
+    let named = doh(json!({"resolvers": [url], "transport": "doh", "tls_name": "dot.lab.test"}));
+    assert_eq!(named["rcode"], json!("NOERROR"), "{named}");
+    let wrong = doh(
+        json!({"resolvers": [url], "transport": "doh", "tls_name": "other.lab.test", "retries": 0}),
+    );
+    let error = wrong["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("not valid for name \"other.lab.test\""),
+        "{wrong}"
+    );
+    eprintln!("DoH: {} ms; wrong name: {error}", ours["time_ms"]);
+}
