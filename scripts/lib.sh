@@ -236,19 +236,18 @@ ensure_chromium() {
 }
 
 # ensure_lab_tools: what the DNS and TCP lab tests compare with and run as servers
-# (dig, dnsmasq without its system service, socat + openssl as a DNS-over-TLS front, dnsdist as a DoH front,
+# (dig, dnsmasq without its system service, dnsdist + openssl as a DoT/DoH front,
 # curl, nft, tc, ss).
 ensure_lab_tools() {
     ensure_command dig dnsutils
     ensure_command dnsmasq dnsmasq-base
-    ensure_command socat socat
     ensure_command dnsdist dnsdist
     ensure_command openssl openssl
     ensure_command curl curl
     ensure_command nft nftables
     ensure_command tc iproute2
     ensure_command ss iproute2
-    ok "lab tools: dig, dnsmasq, socat, dnsdist, openssl, curl, nft, tc, ss"
+    ok "lab tools: dig, dnsmasq, dnsdist, openssl, curl, nft, tc, ss"
 }
 
 # stop_process PID [TENTHS]: SIGTERM, wait up to TENTHS × 0.1 s (default 300) for the

@@ -53,9 +53,22 @@ impl Lab {
 
     /// `dns_once --repeat`: the last of `repeat` runs in one process.
     fn probe_repeated(&self, target: &str, params: Value, repeat: u32) -> Value {
-        let output = self
-            .client
-            .command(&example("dns_once"))
+        self.probe_env(target, params, repeat, None)
+    }
+
+    /// `dns_once` with one environment variable set (e.g. `SSL_CERT_FILE`).
+    fn probe_env(
+        &self,
+        target: &str,
+        params: Value,
+        repeat: u32,
+        env: Option<(&str, &str)>,
+    ) -> Value {
+        let mut command = self.client.command(&example("dns_once"));
+        if let Some((key, value)) = env {
+            command.env(key, value);
+        }
+        let output = command
             .args([target, "--params", &params.to_string()])
             .args(["--repeat", &repeat.to_string()])
             .output()
@@ -146,6 +159,40 @@ impl Dig {
         }
         dig
     }
+}
+
+/// The probe's resolution time beside dig's `Query time` (`-u`, microseconds) for the
+/// same server and transport, alternately over 7 runs each; returns both medians in ms.
+/// For TCP, DoT and DoH both measure the query on an open connection (the probe's
+/// `connect_time_ms` is reported apart). The probe runs twice per process and reports
+/// the second run (a long-running agent's state).
+fn time_beside_dig(
+    lab: &Lab,
+    params: Value,
+    env: Option<(&str, &str)>,
+    server: &str,
+    port: u16,
+    dig_flags: &[&str],
+) -> (f64, f64) {
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let value = lab.probe_env("www.lab.test", params.clone(), 2, env);
+        let r = &value["results"][0];
+        assert_eq!(r["rcode"], json!("NOERROR"), "{r}");
+        ours.push(r["time_ms"].as_f64().unwrap());
+        let mut args = vec!["-u", "www.lab.test", "A"];
+        args.extend_from_slice(dig_flags);
+        let dig = lab.dig(server, port, &args);
+        assert_eq!(dig.status, "NOERROR", "{}", dig.text);
+        theirs.push(f64::from(dig.query_time_us.unwrap()) / 1e3);
+    }
+    let (ours_median, dig_median) = (median(&mut ours), median(&mut theirs));
+    eprintln!(
+        "{dig_flags:?}: resolution time median ours {ours_median:.3} ms, dig {dig_median:.3} ms \
+         (difference {:.3} ms); ours {ours:.3?}, dig {theirs:.3?}",
+        ours_median - dig_median
+    );
+    (ours_median, dig_median)
 }
 
 /// dnsmasq serving the lab's records on the server end of the link, v4 and v6.
@@ -262,6 +309,11 @@ fn records_and_rcodes_equal_digs() {
         assert_eq!(ours["server"], json!(format!("{server}:53")));
         assert_eq!(ours["error"], Value::Null, "{ours}");
         assert!(ours["time_ms"].as_f64().unwrap() > 0.0, "{ours}");
+        assert_eq!(
+            ours["connect_time_ms"],
+            Value::Null,
+            "no connection over UDP"
+        );
     }
 
     // Over IPv6 and over TCP, the same answer as dig's.
@@ -278,6 +330,7 @@ fn records_and_rcodes_equal_digs() {
     let dig = lab.dig(&server, 53, &["lab.test", "MX", "+tcp"]);
     assert_eq!(strings(&tcp["answers"]), dig.answers, "{tcp}");
     assert_eq!(tcp["transport"], json!("tcp"));
+    assert!(tcp["connect_time_ms"].as_f64().unwrap() > 0.0, "{tcp}");
 
     // Expected answers: found (names compared without the trailing dot) and not found.
     let both = lab.probe(
@@ -440,6 +493,7 @@ fn truncated_udp_answer_is_asked_again_over_tcp() {
     assert_eq!(ours["truncated"], json!(true), "{ours}");
     assert_eq!(ours["transport"], json!("tcp"));
     assert_eq!(ours["attempts"], json!(2));
+    assert!(ours["connect_time_ms"].as_f64().unwrap() > 0.0, "{ours}");
     assert_eq!(ours["rcode"], json!("NOERROR"));
     assert_eq!(strings(&ours["answers"]), dig.answers);
     // The answers field is bounded: cut at an answer boundary.
@@ -590,6 +644,41 @@ fn every_declared_dns_field_is_written_by_the_lab() {
     assert!(missing.is_empty(), "dns fields never written: {missing:?}");
 }
 
+/// dnsdist in front of dnsmasq (which it asks over UDP, so no process is forked per
+/// connection, as dnsmasq does for TCP): plain DNS on port 5300 (UDP and TCP), DNS over
+/// TLS on 853 and DNS over HTTPS on 8443 (`/dns-query`), with the certificates of
+/// [`certificates`] in `dir`.
+fn dnsdist_front(lab: &Lab, dir: &std::path::Path) -> Background {
+    let b4 = &lab.link.b4;
+    let path = |name: &str| dir.join(name).display().to_string();
+    let (cert, key) = (path("server.pem"), path("server.key"));
+    std::fs::write(
+        dir.join("dnsdist.conf"),
+        format!(
+            "setLocal(\"{b4}:5300\")\n\
+             addTLSLocal(\"{b4}:853\", \"{cert}\", \"{key}\")\n\
+             addDOHLocal(\"{b4}:8443\", \"{cert}\", \"{key}\", \"/dns-query\")\n\
+             newServer({{address=\"{b4}:53\"}})\n\
+             setSecurityPollSuffix(\"\")\n"
+        ),
+    )
+    .unwrap();
+    Background(
+        lab.server
+            .command("dnsdist")
+            .args([
+                "--supervised",
+                "--disable-syslog",
+                "-C",
+                &path("dnsdist.conf"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 /// A test CA and a server certificate for `dot.lab.test` and `ip`, made with openssl.
 fn certificates(dir: &std::path::Path, ip: &str) {
     let sh = |script: &str| {
@@ -627,8 +716,8 @@ fn certificates(dir: &std::path::Path, ip: &str) {
     );
 }
 
-/// DNS over TLS through a TLS terminator (socat, certificate from a test CA) in front of
-/// dnsmasq's TCP port: with the CA trusted (`SSL_CERT_FILE`, which the platform
+/// DNS over TLS through dnsdist (its DoT frontend, certificate from a test CA) in front
+/// of dnsmasq: with the CA trusted (`SSL_CERT_FILE`, which the platform
 /// verifier reads on Linux) the answer equals `dig +tls`; the certificate's name is
 /// checked (by address, by `tls_name`, and a wrong `tls_name` fails naming the problem);
 /// an untrusted CA fails naming it. DoH against the same TLS port (no HTTP/2 there)
@@ -638,7 +727,7 @@ fn dot_answers_equal_dig_tls_and_certificates_are_checked() {
     let Some(_serial) = lab(&[
         ("dig", "dnsutils"),
         ("dnsmasq", "dnsmasq-base"),
-        ("socat", "socat"),
+        ("dnsdist", "dnsdist"),
         ("openssl", "openssl"),
     ]) else {
         return;
@@ -649,20 +738,7 @@ fn dot_answers_equal_dig_tls_and_certificates_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     certificates(dir.path(), &b4);
     let path = |name: &str| dir.path().join(name).display().to_string();
-    let _socat = Background(
-        lab.server
-            .command("socat")
-            .arg(format!(
-                "OPENSSL-LISTEN:853,bind={b4},reuseaddr,fork,cert={},key={},verify=0",
-                path("server.pem"),
-                path("server.key")
-            ))
-            .arg(format!("TCP:{b4}:53"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _dnsdist = dnsdist_front(&lab, dir.path());
     let mut dig = Dig::default();
     for _ in 0..100 {
         dig = lab.dig(&b4, 853, &["+tls", "www.lab.test", "A", "+time=1"]);
@@ -691,17 +767,39 @@ fn dot_answers_equal_dig_tls_and_certificates_are_checked() {
         value["results"][0].clone()
     };
     let by_address = dot(json!({"resolvers": [b4], "transport": "dot"}), true);
-    let dig_u = lab.dig(&b4, 853, &["-u", "+tls", "www.lab.test", "A"]);
+    assert!(by_address["connect_time_ms"].as_f64().unwrap() > 0.0);
+    let ca = path("ca.pem");
+    let (ours_time, dig_time) = time_beside_dig(
+        &lab,
+        json!({"resolvers": [b4], "transport": "dot"}),
+        Some(("SSL_CERT_FILE", &ca)),
+        &b4,
+        853,
+        &["+tls"],
+    );
+    assert!(
+        (ours_time - dig_time).abs() <= 1.0,
+        "DoT: ours {ours_time} ms, dig {dig_time} ms"
+    );
+    // Plain TCP to the same front: the query on an open connection, beside dig +tcp.
     let tcp = lab.probe_one(
         "www.lab.test",
-        json!({"resolvers": [b4], "transport": "tcp"}),
+        json!({"resolvers": [format!("{b4}:5300")], "transport": "tcp"}),
     );
-    let dig_tcp = lab.dig(&b4, 53, &["-u", "+tcp", "www.lab.test", "A"]);
-    eprintln!(
-        "DoT: ours {} ms, dig +tls {:?} µs; TCP: ours {} ms, dig +tcp {:?} µs",
-        by_address["time_ms"], dig_u.query_time_us, tcp["time_ms"], dig_tcp.query_time_us
+    assert_eq!(tcp["rcode"], json!("NOERROR"), "{tcp}");
+    assert!(tcp["connect_time_ms"].as_f64().unwrap() > 0.0, "{tcp}");
+    let (ours_time, dig_time) = time_beside_dig(
+        &lab,
+        json!({"resolvers": [format!("{b4}:5300")], "transport": "tcp"}),
+        None,
+        &b4,
+        5300,
+        &["+tcp"],
     );
-    assert_eq!(by_address["rcode"], json!("NOERROR"), "{by_address}");
+    assert!(
+        (ours_time - dig_time).abs() <= 1.0,
+        "TCP: ours {ours_time} ms, dig {dig_time} ms"
+    );
     let mut ours = strings(&by_address["answers"]);
     ours.sort();
     let mut theirs = dig.answers.clone();
@@ -760,32 +858,7 @@ fn doh_answers_equal_dig_https() {
     let dir = tempfile::tempdir().unwrap();
     certificates(dir.path(), &b4);
     let path = |name: &str| dir.path().join(name).display().to_string();
-    std::fs::write(
-        dir.path().join("dnsdist.conf"),
-        format!(
-            "setLocal(\"127.0.0.1:5300\")\n\
-             addDOHLocal(\"{b4}:8443\", \"{}\", \"{}\", \"/dns-query\")\n\
-             newServer({{address=\"{b4}:53\"}})\n\
-             setSecurityPollSuffix(\"\")\n",
-            path("server.pem"),
-            path("server.key")
-        ),
-    )
-    .unwrap();
-    let _dnsdist = Background(
-        lab.server
-            .command("dnsdist")
-            .args([
-                "--supervised",
-                "--disable-syslog",
-                "-C",
-                &path("dnsdist.conf"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _dnsdist = dnsdist_front(&lab, dir.path());
     let mut dig = Dig::default();
     for _ in 0..150 {
         dig = lab.dig(&b4, 8443, &["+https", "www.lab.test", "A", "+time=1"]);
@@ -831,5 +904,18 @@ fn doh_answers_equal_dig_https() {
         error.contains("not valid for name \"other.lab.test\""),
         "{wrong}"
     );
-    eprintln!("DoH: {} ms; wrong name: {error}", ours["time_ms"]);
+    assert!(ours["connect_time_ms"].as_f64().unwrap() > 0.0);
+    let ca = path("ca.pem");
+    let (ours_time, dig_time) = time_beside_dig(
+        &lab,
+        json!({"resolvers": [url], "transport": "doh"}),
+        Some(("SSL_CERT_FILE", &ca)),
+        &b4,
+        8443,
+        &["+https"],
+    );
+    assert!(
+        (ours_time - dig_time).abs() <= 1.0,
+        "DoH: ours {ours_time} ms, dig {dig_time} ms"
+    );
 }

@@ -20,11 +20,13 @@
 //!   such as ICMP port unreachable) the query is sent again, `retries` times at most.
 //!   A UDP answer with TC set is asked again once over TCP (as dig does); `truncated`
 //!   records the TC bit, `transport` becomes `tcp`.
-//! - **Time.** `resolution_time_ms` spans the attempt that was answered: for UDP from
-//!   just before the query is handed to the socket task to the parsed answer; for TCP,
-//!   DoT and DoH from the connect (the handshakes are part of what a client pays) to the
-//!   answer; after truncation the UDP exchange and the TCP retry together. Reading
-//!   `/etc/resolv.conf`, parsing resolvers and policy checks come before the clock starts.
+//! - **Time.** `resolution_time_ms` spans the answered query: from just before the query
+//!   is handed to the socket task to the parsed answer — on an open connection for TCP,
+//!   DoT and DoH, as dig's `Query time` does; opening that connection (TCP connect, TLS
+//!   handshake, HTTP/2 setup) is `connect_time_ms`. After a truncated UDP answer it is the
+//!   UDP exchange plus the TCP query, and `connect_time_ms` the TCP connect. Reading
+//!   `/etc/resolv.conf`, parsing resolvers, policy checks and loading the certificate
+//!   store come before any clock starts.
 //! - **Answers.** Any answer is a result, whatever its rcode (NXDOMAIN, SERVFAIL and
 //!   REFUSED are facts about the name or the server, not probe failures); `error` is set
 //!   only when no answer came.
@@ -118,6 +120,7 @@ pub struct DnsResult {
     /// When the run started, nanoseconds since the Unix epoch.
     pub started_at_ns: i64,
     pub time_ms: Option<f64>,
+    pub connect_time_ms: Option<f64>,
     pub rcode: Option<String>,
     pub answer_count: Option<u32>,
     /// Answer data in server order, presentation form.
@@ -139,6 +142,7 @@ impl DnsResult {
             resolver: resolver.to_owned(),
             started_at_ns,
             time_ms: None,
+            connect_time_ms: None,
             rcode: None,
             answer_count: None,
             answers: Vec::new(),
@@ -370,10 +374,9 @@ async fn ask(
     let mut last_error = None;
     for _ in 0..attempts {
         result.attempts += 1;
-        let started = Instant::now();
         let answer = exchange(&endpoint, address, params, query.clone(), options, timeout).await;
         match answer {
-            Ok(response) if params.transport == DnsTransport::Udp && response.truncation => {
+            Ok(udp) if params.transport == DnsTransport::Udp && udp.response.truncation => {
                 // Truncated: ask again over TCP, as dig and stub resolvers do.
                 result.truncated = Some(true);
                 result.attempts += 1;
@@ -381,9 +384,12 @@ async fn ask(
                 let provider = TokioRuntimeProvider::new();
                 let tcp = tcp_exchange(address, query.clone(), options, timeout, &provider).await;
                 match tcp {
-                    Ok(response) => {
-                        let elapsed = started.elapsed();
-                        record(&mut result, &response, elapsed, &endpoint, address, params);
+                    Ok(tcp) => {
+                        let both = Answer {
+                            query: udp.query + tcp.query,
+                            ..tcp
+                        };
+                        record(&mut result, &both, &endpoint, address, params);
                         result.truncated = Some(true);
                         return result;
                     }
@@ -395,9 +401,8 @@ async fn ask(
                     }
                 }
             }
-            Ok(response) => {
-                let elapsed = started.elapsed();
-                record(&mut result, &response, elapsed, &endpoint, address, params);
+            Ok(answer) => {
+                record(&mut result, &answer, &endpoint, address, params);
                 return result;
             }
             Err(e) => last_error = Some(e),
@@ -440,7 +445,7 @@ async fn exchange(
     query: Query,
     options: DnsRequestOptions,
     timeout: Duration,
-) -> Result<DnsResponse, String> {
+) -> Result<Answer, String> {
     // The provider owns the tasks driving the connection (a JoinSet aborted on drop), so
     // it lives until the answer is in.
     let provider = TokioRuntimeProvider::new();
@@ -452,15 +457,23 @@ async fn exchange(
                 // One datagram per attempt; the retries are ours (after a timeout).
                 .with_max_retries(1)
                 .exchange();
-            send(exchange, query, options, timeout).await
+            let started = Instant::now();
+            let response = send(exchange, query, options, timeout).await?;
+            Ok(Answer {
+                response,
+                connect: None,
+                query: started.elapsed(),
+            })
         }
         DnsTransport::Tcp => tcp_exchange(address, query, options, timeout, &provider).await,
         DnsTransport::Dot => {
             let server_name = tls_server_name(params.tls_name.as_deref(), address.ip())?;
+            let config = (*tls_config()?).clone();
+            let connecting = Instant::now();
             let connect = hickory_net::tls::tls_exchange(
                 address,
                 server_name,
-                (*tls_config()?).clone(),
+                config,
                 timeout,
                 None,
                 provider.clone(),
@@ -469,7 +482,7 @@ async fn exchange(
                 .await
                 .map_err(|_| format!("no TLS connection to {address} within {timeout:?}"))?
                 .map_err(|e| format!("DoT connection to {address}: {e}"))?;
-            send(exchange, query, options, timeout).await
+            timed_send(exchange, connecting, query, options, timeout).await
         }
         DnsTransport::Doh => {
             let Endpoint::Https { host, path, .. } = endpoint else {
@@ -479,12 +492,13 @@ async fn exchange(
             let mut builder =
                 hickory_net::h2::HttpsClientStream::builder(tls_config()?, provider.clone());
             builder.request_timeout(timeout);
+            let connecting = Instant::now();
             let connect = builder.exchange(address, server_name, path.as_str().into());
             let exchange = tokio::time::timeout(timeout, connect)
                 .await
                 .map_err(|_| format!("no HTTPS connection to {address} within {timeout:?}"))?
                 .map_err(|e| format!("DoH connection to {address}: {e}"))?;
-            send(exchange, query, options, timeout).await
+            timed_send(exchange, connecting, query, options, timeout).await
         }
     }
 }
@@ -510,14 +524,42 @@ async fn tcp_exchange(
     options: DnsRequestOptions,
     timeout: Duration,
     provider: &TokioRuntimeProvider,
-) -> Result<DnsResponse, String> {
+) -> Result<Answer, String> {
+    let connecting = Instant::now();
     let connect =
         hickory_net::tcp::TcpClientStream::exchange(address, None, timeout, None, provider.clone());
     let exchange = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| format!("no TCP connection to {address} within {timeout:?}"))?
         .map_err(|e| format!("TCP connection to {address}: {e}"))?;
-    send(exchange, query, options, timeout).await
+    timed_send(exchange, connecting, query, options, timeout).await
+}
+
+/// An answer and the times it took.
+struct Answer {
+    response: DnsResponse,
+    /// Opening the connection (TCP, DoT, DoH); `None` for UDP.
+    connect: Option<Duration>,
+    /// From sending the query to its answer.
+    query: Duration,
+}
+
+/// Sends the query on a connection opened since `connecting`.
+async fn timed_send(
+    exchange: DnsExchange<TokioRuntimeProvider>,
+    connecting: Instant,
+    query: Query,
+    options: DnsRequestOptions,
+    timeout: Duration,
+) -> Result<Answer, String> {
+    let connect = connecting.elapsed();
+    let started = Instant::now();
+    let response = send(exchange, query, options, timeout).await?;
+    Ok(Answer {
+        response,
+        connect: Some(connect),
+        query: started.elapsed(),
+    })
 }
 
 fn tls_server_name(
@@ -552,13 +594,14 @@ async fn send(
 
 fn record(
     result: &mut DnsResult,
-    response: &DnsResponse,
-    elapsed: Duration,
+    answer: &Answer,
     endpoint: &Endpoint,
     address: SocketAddr,
     params: &DnsParams,
 ) {
-    result.time_ms = Some(elapsed.as_secs_f64() * 1e3);
+    let response = &answer.response;
+    result.time_ms = Some(answer.query.as_secs_f64() * 1e3);
+    result.connect_time_ms = answer.connect.map(|d| d.as_secs_f64() * 1e3);
     result.rcode = Some(rcode_name(response.response_code));
     result.truncated = Some(response.truncation);
     result.answer_count = Some(u32::try_from(response.answers.len()).unwrap_or(u32::MAX));
@@ -700,6 +743,7 @@ pub fn to_point(
         .tag(tags::TARGET, result.target.clone())
         .tag(tags::RESOLVER, result.resolver.clone())
         .field_opt(fields::RESOLUTION_TIME_MS, result.time_ms)
+        .field_opt(fields::CONNECT_TIME_MS, result.connect_time_ms)
         .field_opt(fields::RCODE, result.rcode.clone())
         .field_opt(fields::ANSWER_COUNT, result.answer_count.map(i64::from))
         .field_opt(fields::ANSWERS, answers_text(&result.answers))
