@@ -619,8 +619,9 @@ fn delayed_resolver_time_is_within_1_ms_of_digs() {
 }
 
 /// Every field the schema declares for `dns` is written by some lab run. Tests run in
-/// parallel, so this one makes the runs that write the rest itself (an answer with
-/// `expected`, a resolver that never answers) before comparing with the schema.
+/// parallel (nextest: each in its own process), so this one makes the runs that write
+/// every field itself (an answer with `expected`, a resolver that never answers, a TCP
+/// answer) before comparing with the schema.
 #[test]
 fn every_declared_dns_field_is_written_by_the_lab() {
     let Some(_serial) = lab(PACKAGES) else {
@@ -633,6 +634,11 @@ fn every_declared_dns_field_is_written_by_the_lab() {
     lab.probe(
         "www.lab.test",
         json!({"resolvers": [server, silent.address], "timeout_ms": 100, "retries": 0, "expected": ["10.72.200.1"]}),
+    );
+    // Over TCP: connect_time_ms.
+    lab.probe(
+        "www.lab.test",
+        json!({"resolvers": [server], "transport": "tcp"}),
     );
     let declared: BTreeSet<String> = streamswarm_schema::measurements::dns::DEF
         .fields
