@@ -322,6 +322,22 @@ fn refused_timeout_and_unreachable_are_distinct_outcomes() {
         "no TCP_INFO without a connection"
     );
 
+    // An ICMP host-unreachable answer to the SYN (nftables reject) → unreachable.
+    let rejected = random_port();
+    lab.server.sh(&format!(
+        "nft add rule inet sstcp c tcp dport {rejected} reject with icmp type host-unreachable"
+    ));
+    let r = lab.probe(&format!("{b4}:{rejected}"), json!({"timeout_ms": 2000}), 1);
+    assert_eq!(r["result"]["outcome"], json!("unreachable"), "{r}");
+    assert!(
+        r["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No route to host"),
+        "{r}"
+    );
+    assert_eq!(lab.curl(&format!("http://{b4}:{rejected}/")).1, 7);
+
     // No route (an `unreachable` route) → unreachable, at once.
     let nowhere = format!(
         "10.74.{}.{}",

@@ -263,16 +263,18 @@ pub fn system_resolvers(resolv_conf: &str) -> Vec<String> {
     found
 }
 
-/// The longest one run takes: the resolvers are asked concurrently; each may spend
-/// (1 + retries) timeouts, one more for a TCP retry after truncation, and a DoH URL's
-/// host name resolution before that.
+/// The longest one run takes: the resolvers are asked concurrently. Over UDP each
+/// attempt waits one timeout, and a truncated answer's TCP retry two more (connect, then
+/// the answer); over TCP, DoT and DoH each attempt may wait two (connection, then the
+/// answer). A DoH URL's host name is resolved first.
 pub fn natural_duration(params: &DnsParams) -> Duration {
     let timeout = Duration::from_millis(u64::from(params.timeout_ms));
-    let resolve = match params.transport {
-        DnsTransport::Doh => policy::RESOLVE_TIMEOUT,
-        _ => Duration::ZERO,
-    };
-    resolve + timeout * (params.retries + 2)
+    let attempts = params.retries.saturating_add(1);
+    match params.transport {
+        DnsTransport::Udp => timeout * attempts + timeout * 2,
+        DnsTransport::Tcp | DnsTransport::Dot => timeout * 2 * attempts,
+        DnsTransport::Doh => policy::RESOLVE_TIMEOUT + timeout * 2 * attempts,
+    }
 }
 
 /// Runs one DNS test: every resolver concurrently, results in resolver order.
@@ -874,6 +876,24 @@ mod tests {
         assert!(expected_match(&["mail.example.net".into()], &answers));
         assert!(expected_match(&["hello world".into()], &answers));
         assert!(!expected_match(&["other".into()], &answers));
+    }
+
+    #[test]
+    fn the_limit_covers_every_attempt_and_the_tcp_retry() {
+        let p = |transport| DnsParams {
+            timeout_ms: 1000,
+            retries: 2,
+            transport,
+            ..DnsParams::default()
+        };
+        let s = Duration::from_secs;
+        assert_eq!(natural_duration(&p(DnsTransport::Udp)), s(3 + 2));
+        assert_eq!(natural_duration(&p(DnsTransport::Tcp)), s(6));
+        assert_eq!(natural_duration(&p(DnsTransport::Dot)), s(6));
+        assert_eq!(
+            natural_duration(&p(DnsTransport::Doh)),
+            policy::RESOLVE_TIMEOUT + s(6)
+        );
     }
 
     #[test]

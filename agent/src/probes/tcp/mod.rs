@@ -190,15 +190,13 @@ pub fn decode_send(text: &str) -> Vec<u8> {
     out
 }
 
-/// Resolution, the connect, then the exchange (each bounded by `timeout_ms`).
+/// Resolution, the connect, then the exchange: sending and reading are each bounded by
+/// `timeout_ms`.
 pub fn natural_duration(params: &TcpParams) -> Duration {
     let timeout = Duration::from_millis(u64::from(params.timeout_ms));
-    let exchange = if params.send.is_some() || params.read_bytes > 0 {
-        timeout
-    } else {
-        Duration::ZERO
-    };
-    policy::RESOLVE_TIMEOUT + timeout + exchange
+    let send = u32::from(params.send.is_some());
+    let read = u32::from(params.read_bytes > 0);
+    policy::RESOLVE_TIMEOUT + timeout * (1 + send + read)
 }
 
 /// Classifies a connect error.
@@ -413,6 +411,24 @@ mod tests {
             b"GET / HTTP/1.0\r\n\r\n"
         );
         assert_eq!(decode_send(r"a\\n\x"), b"a\\n\\x");
+    }
+
+    #[test]
+    fn the_limit_covers_connect_send_and_read() {
+        let mut p = TcpParams {
+            timeout_ms: 1000,
+            ..TcpParams::default()
+        };
+        assert_eq!(
+            natural_duration(&p),
+            policy::RESOLVE_TIMEOUT + Duration::from_secs(1)
+        );
+        p.send = Some("x".into());
+        p.read_bytes = 10;
+        assert_eq!(
+            natural_duration(&p),
+            policy::RESOLVE_TIMEOUT + Duration::from_secs(3)
+        );
     }
 
     #[test]
