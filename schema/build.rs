@@ -680,7 +680,7 @@ fn chart_def(out: &mut String, c: &ChartSpec) {
         .collect();
     writeln!(
         out,
-        "            crate::kinds::ChartDef {{ key: {:?}, title: {:?}, unit: {:?}, measurement: {:?}, filter: &[{}], fields: &[{}], group_by: {:?}, stacked: {} }},",
+        "            crate::kinds::ChartDef {{ key: {:?}, title: {:?}, unit: {:?}, measurement: {:?}, filter: &[{}], fields: &[{}], group_by: {:?}, style: {:?} }},",
         c.key,
         c.title,
         c.unit,
@@ -688,7 +688,7 @@ fn chart_def(out: &mut String, c: &ChartSpec) {
         filter.join(", "),
         fields.join(", "),
         c.group_by,
-        c.stacked
+        c.style
     )
     .unwrap();
 }

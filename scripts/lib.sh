@@ -226,6 +226,14 @@ wait_http() {
     return 1
 }
 
+# ensure_lab_tools: the standard tools the network-lab tests run side by side with the
+# probes (agent/tests/*_lab.rs): Debian's traceroute and mtr (traceroute_lab).
+ensure_lab_tools() {
+    ensure_command traceroute traceroute
+    ensure_command mtr mtr-tiny
+    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1)"
+}
+
 # ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)
 # and node/npm (tests/browser; `npm ci` installs the locked playwright-core).
 ensure_chromium() {

@@ -43,6 +43,9 @@ provision() {
     STREAMSWARM_TEST_DATABASE_URL=$(pg_url postgres)
     info "STREAMSWARM_TEST_DATABASE_URL=$STREAMSWARM_TEST_DATABASE_URL"
 
+    section "Network-lab tools"
+    ensure_lab_tools
+
     section "InfluxDB 1.6.7"
     ensure_influxdb || die "cannot install InfluxDB (apt-get install influxdb)"
     INFLUX_DIR=$(mktemp -d /tmp/streamswarm-influx.XXXXXX)
@@ -134,7 +137,7 @@ run_tests() {
             # Measurement-truth tests compare the agent with the kernel and with iputils
             # on a machine they assume quiet (loopback byte counts, TCP states, RTTs to
             # 50 µs): they run after the rest, one at a time.
-            local quiet='binary(host_metrics) | binary(ping_lab) | binary(dns_lab) | binary(tcp_lab)'
+            local quiet='binary(host_metrics) | binary(ping_lab) | binary(traceroute_lab) | binary(dns_lab) | binary(tcp_lab)'
             # The end-to-end tests (real server, agent and InfluxDB processes) spend
             # most of their time waiting out 60-second outages: they run side by side.
             local e2e='binary(e2e)'

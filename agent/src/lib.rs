@@ -12,12 +12,15 @@
 //! - `self_metrics` — `agent_self` / `agent_drops` points and the Prometheus endpoint.
 //! - `scheduler_seam` — the interface the runtime drives the scheduler through.
 //! - `probes` — one module per test kind; each run yields its schema point(s).
+//! - `net` — Linux raw/ICMP socket plumbing and `recvmsg` control messages the probes share.
 //! - `spool` — the on-disk spool every encoded line passes through before delivery.
 
 pub mod assignments;
 pub mod config;
 pub mod delivery;
 pub mod facts;
+#[cfg(target_os = "linux")]
+pub mod net;
 pub mod probes;
 pub mod runtime;
 pub mod schedule;

@@ -427,6 +427,41 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
     );
     let series = d["series"].as_array().unwrap();
     assert_eq!(series.len(), 2, "{d}");
+    // The charts the ping kind declares (schema/kinds/ping.toml), a series per agent.
+    let keys: Vec<&str> = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["rtt", "loss"], "{d}");
+    let rtt = &d["panels"][0];
+    assert_eq!(rtt["style"], "band");
+    let labels: Vec<&str> = rtt["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "first min",
+            "first median",
+            "first max",
+            "second min",
+            "second median",
+            "second max"
+        ]
+    );
+    assert_eq!(
+        rtt["lines"][0]["points"],
+        serde_json::json!([{"t": base, "v": 0.5}, {"t": base + 60_000, "v": 2.0}])
+    );
+    assert_eq!(
+        d["panels"][1]["lines"][1]["points"],
+        serde_json::json!([{"t": base, "v": 100.0}])
+    );
     let by_agent = |id: i64| {
         series
             .iter()
@@ -637,12 +672,12 @@ both_backends!(agent_host_series_per_panel, |app| async {
     // CPU: the machine total only (mean of 10 and 30), not cpu0.
     assert_eq!(
         panel("cpu")["lines"],
-        serde_json::json!([{"label": "CPU", "points": [{"t": base, "v": 20.0}]}])
+        serde_json::json!([{"label": "CPU", "series": "", "field": "usage_percent", "points": [{"t": base, "v": 20.0}]}])
     );
     assert_eq!(panel("memory")["lines"][0]["points"][0]["v"], 50.0);
     assert_eq!(
         panel("disk")["lines"],
-        serde_json::json!([{"label": "/", "points": [{"t": base, "v": 55.0}]}])
+        serde_json::json!([{"label": "/", "series": "/", "field": "used_percent", "points": [{"t": base, "v": 55.0}]}])
     );
     let net = panel("network");
     assert_eq!(net["unit"], "bytes/s");

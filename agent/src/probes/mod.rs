@@ -6,6 +6,10 @@
 //! - `ping` — ICMP echo (loss, RTT statistics, reply TTL) over IPv4 and IPv6.
 //! - `stats` — the pure RTT statistics shared by probes (mdev, RFC 3550 jitter, percentiles).
 //! - `icmp` — ICMP echo packet building and parsing, no I/O.
+//! - `dns` — DNS queries per resolver (UDP with TCP fallback, TCP, DoT, DoH) as `dns`.
+//! - `tcp` — TCP connect, outcome, small exchange and the kernel's TCP_INFO as `tcp`.
+//! - `traceroute` — traceroute / MTR (Paris-style flows; ICMP, UDP, TCP SYN) as the
+//!   `traceroute` and `traceroute_hop` measurements.
 //! - `policy` — the outbound target policy (`[probes] deny` / `allow`): every network
 //!   probe gets its addresses from it, checked at run time on the resolved address.
 //!
@@ -28,6 +32,7 @@ pub mod policy;
 pub mod registry;
 pub mod stats;
 pub mod tcp;
+pub mod traceroute;
 
 use std::time::{Duration, SystemTime};
 

@@ -16,7 +16,7 @@ use streamswarm_schema::test_spec::{KindParams, TestKind, TestSpec};
 use streamswarm_tsdb::Point;
 
 use super::policy::TargetPolicy;
-use super::{dns, host, ping, tcp};
+use super::{dns, host, ping, tcp, traceroute};
 
 /// Every probe this agent has, one per kind. A kind missing here is refused by
 /// [`probe_for`] with [`ProbeError::Unsupported`] (and not scheduled).
@@ -25,6 +25,7 @@ pub static PROBES: &[&dyn ErasedProbe] = &[
     &Registered(ping::PingProbe),
     &Registered(dns::DnsProbe),
     &Registered(tcp::TcpProbe),
+    &Registered(traceroute::TracerouteProbe),
 ];
 
 /// The probe of `kind`, if this agent has one.

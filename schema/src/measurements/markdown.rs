@@ -14,13 +14,14 @@ pub fn markdown() -> String {
     out.push_str("# Metrics reference\n\n");
     writeln!(
         out,
-        "<!-- Generated from schema/measurements.toml by streamswarm_schema::measurements::markdown().\n     Do not edit: change the schema, then run `{REGENERATE_DOCS}`. -->\n"
+        "<!-- Generated from schema/measurements.toml and schema/kinds/*.toml by streamswarm_schema::measurements::markdown().\n     Do not edit: change the schema, then run `{REGENERATE_DOCS}`. -->\n"
     )
     .unwrap();
     out.push_str(
         "Every time series StreamSwarm writes, with its tags and fields. The single source of \
-truth is [`schema/measurements.toml`](../schema/measurements.toml); the agent's encoder \
-only accepts the names and types listed there.\n\n\
+truth is [`schema/measurements.toml`](../schema/measurements.toml) and each test kind's \
+`[[measurements]]` in [`schema/kinds/`](../schema/kinds/); the agent's encoder only accepts \
+the names and types listed there.\n\n\
 Conventions:\n\n\
 - Tags hold bounded metadata (agent, test, target, address family, device names); values \
 and unbounded identifiers such as addresses and error messages are fields.\n\

@@ -323,10 +323,18 @@ pub struct ChartSpec {
     pub fields: Vec<ChartFieldSpec>,
     /// A tag whose values each get their own line (e.g. `resolver`, `interface`).
     pub group_by: Option<String>,
-    /// Lines stacked (phases of one request) rather than overlaid.
-    #[serde(default)]
-    pub stacked: bool,
+    /// How the lines are drawn: `line`, `band` (the first field is the lower edge, the
+    /// last the upper, those between lines), `bar`, or `stacked` (bars stacked per series:
+    /// the phases of one request).
+    #[serde(default = "line_style")]
+    pub style: String,
 }
+
+fn line_style() -> String {
+    "line".into()
+}
+
+pub const CHART_STYLES: &[&str] = &["line", "band", "bar", "stacked"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -435,6 +443,14 @@ pub fn check_kinds(schema: &SchemaFile, kinds: &[KindFile]) -> Vec<String> {
             }
             if c.fields.is_empty() {
                 problem(format!("{at} shows no field"));
+            }
+            if !CHART_STYLES.contains(&c.style.as_str()) {
+                problem(format!(
+                    "{at}: style `{}` is not one of {CHART_STYLES:?}",
+                    c.style
+                ));
+            } else if c.style == "band" && c.fields.len() < 2 {
+                problem(format!("{at}: a band needs a lower and an upper field"));
             }
             for f in &c.fields {
                 match m.fields.iter().find(|x| x.name == f.field) {

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
 use streamswarm_schema::TestKind;
+use streamswarm_schema::kinds::ChartDef;
 use streamswarm_tsdb::query::{
     Aggregate, AggregateQuery, Fill, Query, ReadError, Selector, TagFilter, TimeRange, Value,
 };
@@ -195,8 +196,12 @@ pub struct TestSeries {
     /// Range start and end, Unix milliseconds.
     pub start: i64,
     pub end: i64,
+    /// Ping tests: per agent the RTT band, median and loss (the recent-results table
+    /// and the CSV export); empty for other kinds.
     pub series: Vec<AgentSeries>,
-    /// Why there is no chart, when the test's kind writes no results yet.
+    /// The charts the test's kind declares, one line per agent and field.
+    pub panels: Vec<Panel>,
+    /// Why there is no chart, when the test's kind declares none.
     pub note: Option<String>,
 }
 
@@ -282,23 +287,36 @@ pub async fn test_series(ctx: &Ctx, id: i64, w: Window) -> Result<TestSeries> {
         start: start_ms,
         end: end_ms,
         series: Vec::new(),
+        panels: Vec::new(),
         note: None,
     };
-    if test.spec.kind != TestKind::Ping {
+    let charts = test.spec.kind.def().charts;
+    if charts.is_empty() {
         out.note = Some(format!(
-            "{} tests have no result charts yet: only ping results are recorded so far",
-            test.spec.kind
+            "{} tests declare no result charts (schema/kinds/{}.toml)",
+            test.spec.kind, test.spec.kind
         ));
         return Ok(out);
     }
-    out.series = ping_series(
-        ctx,
-        vec![TagFilter::eq("test", id.to_string())],
-        &w,
-        vec!["agent".into()],
-    )
-    .await?;
+    let filters = [TagFilter::eq("test", id.to_string())];
+    let names = agent_names(ctx).await?;
+    out.panels = chart_panels(ctx, charts, &filters, &w, Some(&names)).await?;
+    if test.spec.kind == TestKind::Ping {
+        out.series = ping_series(ctx, filters.to_vec(), &w, vec!["agent".into()]).await?;
+    }
     Ok(out)
+}
+
+/// Agent id (the `agent` tag) → current name.
+async fn agent_names(ctx: &Ctx) -> Result<HashMap<String, String>> {
+    Ok(ctx
+        .state
+        .store
+        .list_agents()
+        .await?
+        .into_iter()
+        .map(|a| (a.id.to_string(), a.name))
+        .collect())
 }
 
 /// The ping results matching `filters` in the window, aggregated per bucket and per
@@ -338,14 +356,7 @@ async fn ping_series(
         .query(&q)
         .await
         .map_err(read_error)?;
-    let names: HashMap<String, String> = ctx
-        .state
-        .store
-        .list_agents()
-        .await?
-        .into_iter()
-        .map(|a| (a.id.to_string(), a.name))
-        .collect();
+    let names = agent_names(ctx).await?;
     for s in series {
         let agent = s.tags.get("agent").cloned().unwrap_or_else(|| "all".into());
         let col = |name: &str| s.columns.iter().position(|c| c == name);
@@ -409,6 +420,7 @@ pub async fn fleet(ctx: Ctx) -> Result<Response> {
         start: w.start_ms,
         end: w.end_ms,
         series,
+        panels: Vec::new(),
         note: None,
     })
 }
@@ -485,16 +497,26 @@ pub struct ValuePoint {
 
 #[derive(Serialize, JsonSchema)]
 pub struct Line {
+    /// Legend label: the series and the field's label.
     pub label: String,
+    /// Which series the line belongs to (agent name and/or `group_by` value; empty for
+    /// a chart of one agent without grouping): a band's lines share it.
+    pub series: String,
+    /// The field shown.
+    pub field: &'static str,
     pub points: Vec<ValuePoint>,
 }
 
+/// One chart, as declared in the kind's `[[charts]]` (`schema/kinds/<kind>.toml`).
 #[derive(Serialize, JsonSchema)]
 pub struct Panel {
     pub key: &'static str,
     pub title: &'static str,
     /// Unit of the values as stored (`%`, `bytes/s`).
     pub unit: &'static str,
+    /// `line`, `band` (per series: the first field is the lower edge, the last the
+    /// upper, the ones between lines), `bar` or `stacked` (bars stacked per series).
+    pub style: &'static str,
     pub lines: Vec<Line>,
 }
 
@@ -508,114 +530,83 @@ pub struct HostSeries {
     pub panels: Vec<Panel>,
 }
 
-struct PanelSpec {
-    key: &'static str,
-    title: &'static str,
-    unit: &'static str,
-    measurement: &'static str,
-    extra_filter: Option<(&'static str, &'static str)>,
-    fields: &'static [(&'static str, &'static str)],
-    aggregate: Aggregate,
-    group_by: Option<&'static str>,
+fn aggregate(name: &str) -> Aggregate {
+    match name {
+        "min" => Aggregate::Min,
+        "max" => Aggregate::Max,
+        "sum" => Aggregate::Sum,
+        "count" => Aggregate::Count,
+        _ => Aggregate::Mean,
+    }
 }
 
-const HOST_PANELS: &[PanelSpec] = &[
-    PanelSpec {
-        key: "cpu",
-        title: "CPU busy",
-        unit: "%",
-        measurement: "host_cpu",
-        extra_filter: Some(("cpu", "total")),
-        fields: &[("usage_percent", "CPU")],
-        aggregate: Aggregate::Mean,
-        group_by: None,
-    },
-    PanelSpec {
-        key: "memory",
-        title: "Memory used",
-        unit: "%",
-        measurement: "host_memory",
-        extra_filter: None,
-        fields: &[("used_percent", "memory")],
-        aggregate: Aggregate::Mean,
-        group_by: None,
-    },
-    PanelSpec {
-        key: "disk",
-        title: "Disk space used",
-        unit: "%",
-        measurement: "host_disk",
-        extra_filter: None,
-        fields: &[("used_percent", "")],
-        aggregate: Aggregate::Max,
-        group_by: Some("mount"),
-    },
-    PanelSpec {
-        key: "network",
-        title: "Network traffic",
-        unit: "bytes/s",
-        measurement: "host_net",
-        extra_filter: None,
-        fields: &[("rx_bytes_per_s", "in"), ("tx_bytes_per_s", "out")],
-        aggregate: Aggregate::Mean,
-        group_by: Some("interface"),
-    },
-];
+fn join_label(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
-/// `GET /api/v1/agents/{id}/series?range=…` (or `from`/`to`): the agent's host metrics (CPU, memory,
-/// disk space per mount, network per interface), aggregated per bucket.
-pub async fn agent_host(ctx: Ctx) -> Result<Response> {
-    let id = ctx.id("id")?;
-    let q: SeriesQuery = ctx.query()?;
-    if q.format.is_some() {
-        return Err(Error::invalid("format", "only JSON is offered here"));
-    }
-    ctx.state
-        .store
-        .agent(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
-    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
+/// The declared `charts` over the points matching `filters` in the window, one line per
+/// field and series; a series is an agent when `by_agent` (named by `names`), and a
+/// value of the chart's `group_by` tag.
+async fn chart_panels(
+    ctx: &Ctx,
+    charts: &'static [ChartDef],
+    filters: &[TagFilter],
+    w: &Window,
+    names: Option<&HashMap<String, String>>,
+) -> Result<Vec<Panel>> {
     let reader = ctx.state.timeseries.reader();
     let mut panels = Vec::new();
-    for p in HOST_PANELS {
-        let mut filters = vec![TagFilter::eq("agent", id.to_string())];
-        if let Some((tag, value)) = p.extra_filter {
-            filters.push(TagFilter::eq(tag, value));
+    for chart in charts {
+        let mut filters = filters.to_vec();
+        filters.extend(chart.filter.iter().map(|(t, v)| TagFilter::eq(*t, *v)));
+        let mut group_by: Vec<String> = Vec::new();
+        if names.is_some() {
+            group_by.push("agent".into());
         }
+        group_by.extend(chart.group_by.map(str::to_owned));
         let query = Query::Aggregate(AggregateQuery {
             selector: Selector {
-                measurement: p.measurement.into(),
+                measurement: chart.measurement.into(),
                 filters,
                 range: TimeRange {
                     start_ns: w.start_ms * 1_000_000,
                     end_ns: w.end_ms * 1_000_000,
                 },
             },
-            fields: p
+            fields: chart
                 .fields
                 .iter()
-                .map(|(f, _)| ((*f).to_owned(), p.aggregate))
+                .map(|f| (f.field.to_owned(), aggregate(f.aggregate)))
                 .collect(),
             interval: Some(Duration::from_secs(w.step)),
-            group_by_tags: p.group_by.map(|t| vec![t.to_owned()]).unwrap_or_default(),
+            group_by_tags: group_by,
             fill: Fill::None,
         });
         let mut lines = Vec::new();
         for s in reader.query(&query).await.map_err(read_error)? {
-            let group = p
+            let agent = match names {
+                Some(names) => {
+                    let id = s.tags.get("agent").cloned().unwrap_or_default();
+                    names.get(&id).cloned().unwrap_or(format!("agent {id}"))
+                }
+                None => String::new(),
+            };
+            let group = chart
                 .group_by
                 .and_then(|t| s.tags.get(t))
                 .cloned()
                 .unwrap_or_default();
-            for (i, (_, name)) in p.fields.iter().enumerate() {
-                let label = match (group.is_empty(), name.is_empty()) {
-                    (true, _) => (*name).to_owned(),
-                    (false, true) => group.clone(),
-                    (false, false) => format!("{group} {name}"),
-                };
+            let series = join_label(&[&agent, &group]);
+            for (i, f) in chart.fields.iter().enumerate() {
                 lines.push(Line {
-                    label,
+                    label: join_label(&[&series, f.label]),
+                    series: series.clone(),
+                    field: f.field,
                     points: s
                         .rows
                         .iter()
@@ -628,12 +619,32 @@ pub async fn agent_host(ctx: Ctx) -> Result<Response> {
             }
         }
         panels.push(Panel {
-            key: p.key,
-            title: p.title,
-            unit: p.unit,
+            key: chart.key,
+            title: chart.title,
+            unit: chart.unit,
+            style: chart.style,
             lines,
         });
     }
+    Ok(panels)
+}
+
+/// `GET /api/v1/agents/{id}/series?range=…` (or `from`/`to`): the agent's host metrics,
+/// the charts the `host` kind declares (`schema/kinds/host.toml`), per bucket.
+pub async fn agent_host(ctx: Ctx) -> Result<Response> {
+    let id = ctx.id("id")?;
+    let q: SeriesQuery = ctx.query()?;
+    if q.format.is_some() {
+        return Err(Error::invalid("format", "only JSON is offered here"));
+    }
+    ctx.state
+        .store
+        .agent(id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("agent {id}")))?;
+    let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
+    let filters = [TagFilter::eq("agent", id.to_string())];
+    let panels = chart_panels(&ctx, TestKind::Host.def().charts, &filters, &w, None).await?;
     ok(&HostSeries {
         agent_id: id,
         range: w.label.to_owned(),

@@ -1,5 +1,6 @@
 //! `/tests` (list with search and kind filter; polls `GET /api/v1/tests`),
-//! `/tests/new` and `/tests/{id}/edit` (one form, a fieldset per test kind; `app.js`
+//! `/tests/new` and `/tests/{id}/edit` (one form, a fieldset per test kind generated
+//! from the kind catalogue; `app.js`
 //! sends it to `POST`/`PUT /api/v1/tests` and puts the API's per-field errors next to
 //! the fields; under the target, the networks the agents refuse to probe and, for an
 //! address target, which assigned agents refuse it), `/tests/{id}` (the definition;
@@ -14,6 +15,7 @@ use crate::store::tests::{Assignments, TestFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::net::IpAddr;
+use streamswarm_schema::kinds::{ParamDef, ParamType, TargetSyntax};
 use streamswarm_schema::target_policy::TargetPolicy;
 use streamswarm_schema::{TestKind, TestParams};
 use warp::reply::Response;
@@ -33,11 +35,70 @@ fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// The kinds for the kind filter and the test form, each with its parameters as form
+/// inputs: everything comes from the kind catalogue (`schema/kinds/*.toml`).
 fn kinds(selected: &str) -> Vec<Value> {
-    TestKind::ALL
+    streamswarm_schema::kinds::all()
         .iter()
-        .map(|k| json!({"value": k.as_str(), "selected": k.as_str() == selected}))
+        .map(|k| {
+            let kind = k.kind.as_str();
+            json!({
+                "value": kind,
+                "label": k.label,
+                "description": k.description,
+                "selected": kind == selected,
+                "target_hint": target_hint(k.target),
+                "params": k.params.iter().map(|p| param_input(kind, p)).collect::<Vec<_>>(),
+            })
+        })
         .collect()
+}
+
+fn target_hint(target: TargetSyntax) -> &'static str {
+    match target {
+        TargetSyntax::None => "none: the agent measures itself",
+        TargetSyntax::Host => "host name or IP address",
+        TargetSyntax::HostPort => "host:port, e.g. example.net:443 or [2001:db8::1]:22",
+        TargetSyntax::DnsName => "DNS name to resolve (an IP address for PTR)",
+        TargetSyntax::Url => "http:// or https:// URL",
+    }
+}
+
+/// One parameter as the form's input: which control, its `data-type` for `app.js`, and
+/// the limits the browser can show (the API checks them again).
+fn param_input(kind: &str, p: &ParamDef) -> Value {
+    let control = match (p.param_type, p.items) {
+        (ParamType::Bool, _) => "checkbox",
+        (ParamType::Enum, _) => "select",
+        (ParamType::List, Some(ParamType::String)) => "lines",
+        (ParamType::U8 | ParamType::U16 | ParamType::U32, _) => "number",
+        _ => "text",
+    };
+    let data_type = match (p.param_type, p.items) {
+        (ParamType::Bool, _) => "bool",
+        (ParamType::List, Some(ParamType::String)) => "lines",
+        (ParamType::List, _) => "int-list",
+        (ParamType::U8 | ParamType::U16 | ParamType::U32, _) => "int",
+        _ if p.optional => "optional",
+        _ => "text",
+    };
+    let mut label = p.label.to_owned();
+    if p.optional {
+        label.push_str(" (optional)");
+    }
+    json!({
+        "id": format!("p-{kind}-{}", p.name),
+        "name": format!("params.{}", p.name),
+        "label": label,
+        "description": p.description,
+        "control": control,
+        "data_type": data_type,
+        "options": p.values,
+        "min": p.min,
+        "max": p.max,
+        "max_len": p.max_len,
+        "wide": control == "lines" || p.param_type == ParamType::String,
+    })
 }
 
 pub async fn list(ctx: Ctx) -> Result<Response> {

@@ -96,7 +96,7 @@ test("editing a test changes it", async () => {
   assert.equal(await page.inputValue("#f-target"), "example.com", "the form is filled from the test");
   assert.equal(await page.inputValue("#f-kind"), "dns");
   await page.fill("#f-target", "example.org");
-  await page.selectOption("#p-dns-type", "AAAA");
+  await page.selectOption("#p-dns-record_type", "AAAA");
   await Promise.all([page.waitForURL(URL + "/tests/" + t.id), page.click('#test-form button[type="submit"]')]);
   await page.locator('[data-bind="target"]').filter({ hasText: "example.org" }).waitFor();
   const after = await (await page.request.get(URL + "/api/v1/tests/" + t.id)).json();

@@ -3,28 +3,22 @@
 //! of [`super`] explains the timing and matching rules implemented here.
 
 use super::{PingResult, SocketChoice, SocketKind};
+use crate::net::socket::{SO_TIMESTAMPNS, is_permission, set_int_option};
+use crate::net::{Received, receive};
 use crate::probes::icmp::{self, Family};
 use crate::probes::policy::Permitted;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 use streamswarm_schema::test_spec::PingParams;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
-/// `SO_TIMESTAMPNS` on the Linux architectures the agent ships for (x86-64, aarch64).
-const SO_TIMESTAMPNS: libc::c_int = 35;
-/// `SOL_RAW` and its `ICMP_FILTER` option (linux/icmp.h), and IPv6's `ICMP6_FILTER`
-/// (linux/icmpv6.h); the libc crate does not export them.
-const SOL_RAW: libc::c_int = 255;
-const ICMP_FILTER: libc::c_int = 1;
-const ICMP6_FILTER: libc::c_int = 1;
 /// Queue sizes asked for on a shared raw socket (a 5,000-reply burst is ~5 MiB of
 /// kernel buffers).
 const SHARED_RCVBUF: libc::c_int = 16 << 20;
@@ -131,15 +125,9 @@ fn configure(socket: &Socket, family: Family, params: &PingParams) -> io::Result
     Ok(())
 }
 
-fn is_permission(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES))
-}
-
 /// The one-line error that tells an operator how to let the agent ping.
 fn permission_error(dgram: Option<&io::Error>, raw: Option<&io::Error>) -> String {
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "/path/to/streamswarm-agent".to_owned());
+    let exe = crate::net::socket::current_exe_for_advice();
     let mut why = Vec::new();
     if let Some(e) = dgram {
         why.push(format!(
@@ -671,23 +659,7 @@ async fn read_shared(shared: Arc<SharedRaw>) {
 /// run wants (on loopback every request we send arrives too), and queues large enough
 /// for a burst of replies to thousands of runs started in the same instant.
 fn configure_shared_raw(socket: &Socket, family: Family) -> io::Result<()> {
-    match family {
-        Family::Ipv4 => {
-            // `struct icmp_filter`: a set bit drops that type. Keep echo reply (0),
-            // destination unreachable (3) and time exceeded (11).
-            let pass: u32 = (1 << 0) | (1 << 3) | (1 << 11);
-            set_int_option(socket, SOL_RAW, ICMP_FILTER, !pass as libc::c_int)?;
-        }
-        Family::Ipv6 => {
-            // `struct icmp6_filter`: 256 bits, a set bit blocks that type. Keep
-            // destination unreachable (1), time exceeded (3) and echo reply (129).
-            let mut blocked = [u32::MAX; 8];
-            for kind in [1u8, 3, 129] {
-                blocked[usize::from(kind >> 5)] &= !(1u32 << (kind & 31));
-            }
-            set_option(socket, libc::IPPROTO_ICMPV6, ICMP6_FILTER, &blocked)?;
-        }
-    }
+    crate::net::socket::pass_only_echo_replies_and_errors(socket, family == Family::Ipv6)?;
     for (force, plain, bytes) in [
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF, SHARED_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF, SHARED_SNDBUF),
@@ -701,15 +673,9 @@ fn configure_shared_raw(socket: &Socket, family: Family) -> io::Result<()> {
     Ok(())
 }
 
-/// The RTT of a reply: the kernel's receive stamp minus the wall-clock send time, unless
-/// the wall clock evidently stepped (then the monotonic difference, which includes the
-/// wake-up latency but cannot be wrong by a clock step).
+/// The RTT of a reply (see [`crate::net::cmsg::round_trip`]).
 fn round_trip(slot: &Slot, arrived_mono: Instant, kernel_time: Option<SystemTime>) -> Duration {
-    let monotonic = arrived_mono.saturating_duration_since(slot.sent_mono);
-    kernel_time
-        .and_then(|k| k.duration_since(slot.sent_wall).ok())
-        .filter(|stamped| *stamped <= monotonic)
-        .unwrap_or(monotonic)
+    crate::net::cmsg::round_trip(slot.sent_mono, slot.sent_wall, arrived_mono, kernel_time)
 }
 
 fn send_error(ip: IpAddr, e: &io::Error) -> String {
@@ -722,124 +688,11 @@ fn send_error(ip: IpAddr, e: &io::Error) -> String {
     format!("sending to {ip}: {what}")
 }
 
-/// One datagram and what the kernel told us about it.
-struct Received {
-    len: usize,
-    from: Option<IpAddr>,
-    arrived_mono: Instant,
-    kernel_time: Option<SystemTime>,
-    ttl: Option<u8>,
-}
-
-/// `recvmsg` with ancillary data: socket2 has no control-message parser, so this reads
-/// `SCM_TIMESTAMPNS`, `IP_TTL` and `IPV6_HOPLIMIT` itself.
-fn receive(socket: &Socket, buffer: &mut [u8]) -> io::Result<Received> {
-    // SAFETY: all-zero is a valid value of these plain C structs.
-    let mut address: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut control = [0u64; 32];
-    let mut iov = libc::iovec {
-        iov_base: buffer.as_mut_ptr().cast(),
-        iov_len: buffer.len(),
-    };
-    // SAFETY: as above.
-    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
-    message.msg_name = (&raw mut address).cast();
-    message.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    message.msg_iov = &raw mut iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.as_mut_ptr().cast();
-    message.msg_controllen = size_of_val(&control) as _;
-    // SAFETY: every pointer in `message` points at a live buffer of the stated length.
-    let len = unsafe { libc::recvmsg(socket.as_raw_fd(), &raw mut message, 0) };
-    let arrived_mono = Instant::now();
-    if len < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut received = Received {
-        len: len as usize,
-        from: source_address(&address),
-        arrived_mono,
-        kernel_time: None,
-        ttl: None,
-    };
-    // SAFETY: the CMSG_* helpers walk the control buffer the kernel just filled, within
-    // `msg_controllen`; payloads are read unaligned.
-    unsafe {
-        let mut header = libc::CMSG_FIRSTHDR(&raw const message);
-        while !header.is_null() {
-            let data = libc::CMSG_DATA(header);
-            match ((*header).cmsg_level, (*header).cmsg_type) {
-                (libc::SOL_SOCKET, SO_TIMESTAMPNS) => {
-                    let ts: libc::timespec = std::ptr::read_unaligned(data.cast());
-                    received.kernel_time = u64::try_from(ts.tv_sec)
-                        .ok()
-                        .map(|secs| UNIX_EPOCH + Duration::new(secs, ts.tv_nsec as u32));
-                }
-                (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
-                    let value: libc::c_int = std::ptr::read_unaligned(data.cast());
-                    received.ttl = u8::try_from(value).ok();
-                }
-                _ => {}
-            }
-            header = libc::CMSG_NXTHDR(&raw const message, header);
-        }
-    }
-    Ok(received)
-}
-
-fn source_address(address: &libc::sockaddr_storage) -> Option<IpAddr> {
-    match libc::c_int::from(address.ss_family) {
-        libc::AF_INET => {
-            // SAFETY: the family says the storage holds a sockaddr_in.
-            let v4 = unsafe { &*(std::ptr::from_ref(address).cast::<libc::sockaddr_in>()) };
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))))
-        }
-        libc::AF_INET6 => {
-            // SAFETY: the family says the storage holds a sockaddr_in6.
-            let v6 = unsafe { &*(std::ptr::from_ref(address).cast::<libc::sockaddr_in6>()) };
-            Some(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)))
-        }
-        _ => None,
-    }
-}
-
-fn set_int_option(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    set_option(socket, level, name, &value)
-}
-
-/// `setsockopt` with any plain value.
-fn set_option<T: Copy>(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: &T,
-) -> io::Result<()> {
-    // SAFETY: passes a pointer to a live value and its exact size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            std::ptr::from_ref(value).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::probes::policy::TargetPolicy;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn permission_error_names_both_fixes_on_one_line() {

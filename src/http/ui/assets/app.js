@@ -105,6 +105,7 @@
       if (type === "bool") v = el.checked;
       else if (type === "int-multi") v = Array.from(el.selectedOptions).map((o) => Number(o.value));
       else if (type === "int-list") v = el.value.split(/[\s,]+/).filter(Boolean).map(Number);
+      else if (type === "lines") v = el.value.split("\n").map((l) => l.trim()).filter(Boolean);
       else if (type === "int") { if (el.value.trim() === "") continue; v = Number(el.value); }
       else if (type === "datetime-ms") { if (!el.value) continue; v = new Date(el.value).getTime(); }
       else if (type === "optional") { if (el.value.trim() === "") continue; v = el.value; }
@@ -121,6 +122,7 @@
       if (type === "bool") el.checked = !!v;
       else if (type === "int-multi") { const set = new Set((v || []).map(String)); Array.from(el.options).forEach((o) => { o.selected = set.has(o.value); }); }
       else if (type === "int-list") el.value = (v || []).join(", ");
+      else if (type === "lines") el.value = (v || []).join("\n");
       else if (type === "datetime-ms") el.value = v == null ? "" : toLocalInput(v);
       else el.value = v == null ? "" : v;
     }
@@ -153,8 +155,11 @@
     const select = form.querySelector("[data-kind-select]");
     if (!select) return;
     const defaults = form.dataset.defaults ? JSON.parse(form.dataset.defaults) : {};
+    const target = form.querySelector("[data-target-input]");
     const apply = (refill) => {
       form.querySelectorAll("fieldset[data-kind]").forEach((fs) => { fs.disabled = fs.dataset.kind !== select.value; });
+      const option = select.selectedOptions[0];
+      if (target && option) target.placeholder = option.dataset.targetHint || "";
       if (refill && defaults[select.value]) fill(form, { params: defaults[select.value] });
     };
     select.addEventListener("change", () => apply(true));

@@ -1,6 +1,8 @@
-// Result charts of a test (test detail page): per agent a min–max RTT band with the
-// median line (SmokePing style) and loss bars, over a selectable range, from
-// GET /api/v1/tests/{id}/series. Refreshed in place every 10 s while the tab is visible.
+// Result charts: on a test page the charts its kind declares (`[[charts]]` in
+// schema/kinds/<kind>.toml, e.g. ping's min–max RTT band with the median line and loss
+// bars), one series per agent, over a selectable range, from
+// GET /api/v1/tests/{id}/series; the agent page's host charts the same way; the
+// dashboard's fleet RTT band. Refreshed in place every 10 s while the tab is visible.
 "use strict";
 (function () {
   const PALETTE = ["#4dabf7", "#ffa94d", "#69db7c", "#f783ac", "#b197fc", "#ffd43b", "#63e6be", "#ff8787"];
@@ -32,14 +34,85 @@
         y: { beginAtZero: true, max: yMax, title: { display: true, text: unit }, grid: { color: "#ffffff14" } },
       },
       plugins: {
-        legend: { labels: { filter: (item) => !/ (min|max)$/.test(item.text) } },
+        legend: { labels: { filter: (item, chart) => !chart.datasets[item.datasetIndex].band && !/ (min|max)$/.test(item.text) } },
         tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + (c.parsed.y == null ? "–" : c.parsed.y.toFixed(2) + " " + unit) } },
       },
     };
   }
 
-  // Host metrics of an agent (agent page): one line chart per panel of
-  // GET /api/v1/agents/{id}/series; byte rates shown in Mbit/s.
+  // Byte rates are shown in Mbit/s.
+  const scale = (unit) => unit === "bytes/s" ? [8 / 1e6, "Mbit/s"] : [1, unit];
+
+  // Chart.js datasets of one panel (see `Panel` in src/http/api/series.rs): a band's
+  // series draw their first field as the lower edge, their last as the upper edge
+  // (filled to the lower), the fields between as lines; bars and stacked bars (one
+  // stack per series) otherwise.
+  function panelDatasets(panel) {
+    const [factor] = scale(panel.unit);
+    const pts = (l) => l.points.map((p) => ({ x: p.t, y: p.v == null ? null : p.v * factor }));
+    const seriesOf = [...new Set(panel.lines.map((l) => l.series))];
+    const colour = (l, i) => PALETTE[(panel.style === "band" || panel.style === "stacked" ? seriesOf.indexOf(l.series) : i) % PALETTE.length];
+    if (panel.style === "band") {
+      const out = [];
+      seriesOf.forEach((s) => {
+        const lines = panel.lines.filter((l) => l.series === s);
+        const c = colour(lines[0], 0);
+        const lower = lines[0], upper = lines[lines.length - 1];
+        out.push({ label: lower.label, data: pts(lower), borderWidth: 0, pointRadius: 0, fill: false, borderColor: alpha(c, 0.3), band: true });
+        out.push({ label: upper.label, data: pts(upper), borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: alpha(c, 0.25), borderColor: alpha(c, 0.3), band: true });
+        lines.slice(1, -1).forEach((l) => out.push({ label: l.label, data: pts(l), borderWidth: 2, pointRadius: 0, borderColor: c, backgroundColor: c, fill: false }));
+      });
+      return out;
+    }
+    return panel.lines.map((l, i) => {
+      const c = colour(l, i);
+      const set = { label: l.label, data: pts(l), backgroundColor: c, borderColor: c, borderWidth: panel.style === "line" ? 2 : 0, pointRadius: 0 };
+      if (panel.style === "stacked") set.stack = l.series;
+      return set;
+    });
+  }
+
+  // Draws (or refreshes in place) every panel of `data` into `holder`, a canvas
+  // `chart-<key>` each; returns the number of points drawn.
+  function renderPanels(holder, data, charts, small) {
+    let points = 0;
+    for (const panel of data.panels) {
+      const [, unit] = scale(panel.unit);
+      const sets = panelDatasets(panel);
+      points += panel.lines.reduce((n, l) => n + l.points.length, 0);
+      let chart = charts.get(panel.key);
+      if (!chart) {
+        const col = document.createElement("div");
+        col.className = small ? "col-12 col-lg-6" : "col-12";
+        const title = document.createElement("h3");
+        title.className = "h6 mt-2";
+        title.textContent = panel.title;
+        const wrap = document.createElement("div");
+        wrap.className = panel.style === "band" || panel.style === "line" && !small ? "chart-box" : "chart-box chart-box-small";
+        const canvas = document.createElement("canvas");
+        canvas.id = holder.dataset.prefix + panel.key;
+        canvas.setAttribute("role", "img");
+        canvas.setAttribute("aria-label", panel.title);
+        wrap.appendChild(canvas);
+        col.append(title, wrap);
+        holder.appendChild(col);
+        const type = panel.style === "bar" || panel.style === "stacked" ? "bar" : "line";
+        const opts = options(unit, data.start, data.end, unit === "%" ? 100 : undefined);
+        if (panel.style === "stacked") { opts.scales.x.stacked = true; opts.scales.y.stacked = true; }
+        chart = new Chart(canvas, { type, data: { datasets: sets }, options: opts });
+        charts.set(panel.key, chart);
+      } else {
+        chart.data.datasets = sets;
+        chart.options.scales.x.min = data.start;
+        chart.options.scales.x.max = data.end;
+        chart.update("none");
+      }
+    }
+    return points;
+  }
+
+  // Host metrics of an agent (agent page): the charts the host kind declares, from
+  // GET /api/v1/agents/{id}/series.
   function hostCharts(box) {
     if (!box) return;
     const url = box.dataset.seriesUrl;
@@ -47,44 +120,11 @@
     const note = box.querySelector("[data-note]");
     let range = box.dataset.range || "24h";
     const charts = new Map();
-    const scale = (unit) => unit === "bytes/s" ? [8 / 1e6, "Mbit/s"] : [1, unit];
     async function load() {
       const resp = await fetch(url + "?range=" + encodeURIComponent(range), { headers: { Accept: "application/json" }, credentials: "same-origin" });
       if (!resp.ok) { note.textContent = "Cannot load host metrics (" + resp.status + ")."; note.classList.remove("d-none"); return; }
       const data = await resp.json();
-      let points = 0;
-      for (const panel of data.panels) {
-        const [factor, unit] = scale(panel.unit);
-        const sets = panel.lines.map((l, i) => ({
-          label: l.label, data: l.points.map((p) => ({ x: p.t, y: p.v == null ? null : p.v * factor })),
-          borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], borderWidth: 2, pointRadius: 0,
-        }));
-        points += panel.lines.reduce((n, l) => n + l.points.length, 0);
-        let chart = charts.get(panel.key);
-        if (!chart) {
-          const col = document.createElement("div");
-          col.className = "col-12 col-lg-6";
-          const title = document.createElement("h3");
-          title.className = "h6";
-          title.textContent = panel.title;
-          const wrap = document.createElement("div");
-          wrap.className = "chart-box chart-box-small";
-          const canvas = document.createElement("canvas");
-          canvas.id = "host-" + panel.key;
-          canvas.setAttribute("role", "img");
-          canvas.setAttribute("aria-label", panel.title);
-          wrap.appendChild(canvas);
-          col.append(title, wrap);
-          holder.appendChild(col);
-          chart = new Chart(canvas, { type: "line", data: { datasets: sets }, options: options(unit, data.start, data.end, unit === "%" ? 100 : undefined) });
-          charts.set(panel.key, chart);
-        } else {
-          chart.data.datasets = sets;
-          chart.options.scales.x.min = data.start;
-          chart.options.scales.x.max = data.end;
-          chart.update("none");
-        }
-      }
+      const points = renderPanels(holder, data, charts, true);
       note.classList.toggle("d-none", points > 0);
       box.dataset.points = String(points);
       box.dataset.loaded = range;
@@ -109,6 +149,8 @@
     const csv = document.getElementById("csv-link");
     let range = box.dataset.range || "24h";
     let rtt = null, loss = null;
+    const holder = box.querySelector("[data-panels]"); // a test page: the kind's charts
+    const panelCharts = new Map();
 
     let custom = null; // { from, to } in Unix ms when a custom range is applied
     const query = () => range === "custom" ? "from=" + custom.from + "&to=" + custom.to : "range=" + encodeURIComponent(range);
@@ -126,7 +168,8 @@
       const data = await resp.json();
       box.dataset.loaded = range;
       if (csv) csv.href = url + "?" + query() + "&format=csv";
-      const points = data.series.reduce((n, s) => n + s.points.length, 0);
+      let points = data.series.reduce((n, s) => n + s.points.length, 0);
+      if (holder) points = renderPanels(holder, data, panelCharts, false);
       if (data.note || points === 0) {
         note.textContent = data.note || box.dataset.emptyNote || "No results in this range yet. Results appear once an agent assigned to this test runs it.";
         note.classList.remove("d-none");
@@ -134,7 +177,9 @@
         note.classList.add("d-none");
       }
       const rttSets = rttDatasets(data.series), lossSets = lossDatasets(data.series);
-      if (!rtt) {
+      if (holder) {
+        // Drawn above from the kind's declared charts.
+      } else if (!rtt) {
         rtt = new Chart(document.getElementById("chart-rtt"), { type: "line", data: { datasets: rttSets }, options: options("ms", data.start, data.end) });
         loss = new Chart(document.getElementById("chart-loss"), { type: "bar", data: { datasets: lossSets }, options: options("%", data.start, data.end, 100) });
       } else {
