@@ -229,7 +229,7 @@ wait_http() {
 # ensure_lab_tools: what the network-lab tests (agent/tests/*_lab.rs, the browser
 # tests' tests/browser/lab/net.sh) build their labs with and run side by side with the
 # probes: iproute2 and nftables; iputils ping, Debian's traceroute and mtr, curl and
-# openssl, dig and dnsmasq.
+# openssl, dig and dnsmasq; dnsdist as the DNS lab's DoT/DoH front; ss and tc.
 ensure_lab_tools() {
     ensure_command ip iproute2
     ensure_command nft nftables
@@ -240,7 +240,10 @@ ensure_lab_tools() {
     ensure_command openssl openssl
     ensure_command dig dnsutils
     ensure_command dnsmasq dnsmasq-base
-    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1), $(curl --version | head -1 | cut -d' ' -f1-2), dig, dnsmasq"
+    ensure_command dnsdist dnsdist
+    ensure_command ss iproute2
+    ensure_command tc iproute2
+    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1), $(curl --version | head -1 | cut -d' ' -f1-2), dig, dnsmasq, dnsdist"
 }
 
 # ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)

@@ -137,7 +137,7 @@ run_tests() {
             # Measurement-truth tests compare the agent with the kernel and with iputils
             # on a machine they assume quiet (loopback byte counts, TCP states, RTTs to
             # 50 µs): they run after the rest, one at a time.
-            local quiet='binary(host_metrics) | binary(ping_lab) | binary(traceroute_lab) | binary(http_lab)'
+            local quiet='binary(host_metrics) | binary(ping_lab) | binary(traceroute_lab) | binary(http_lab) | binary(dns_lab) | binary(tcp_lab)'
             # The end-to-end tests (real server, agent and InfluxDB processes) spend
             # most of their time waiting out 60-second outages: they run side by side.
             local e2e='binary(e2e)'

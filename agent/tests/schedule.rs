@@ -16,9 +16,7 @@ use streamswarm_agent::probes::{self, ProbeError};
 use streamswarm_agent::schedule::{
     self, AssignedTest, RunContext, Runner, SchedulerConfig, SchedulerHandle, WallClock,
 };
-use streamswarm_schema::test_spec::{
-    DnsParams, HostParams, PingParams, Schedule, TestParams, TestSpec,
-};
+use streamswarm_schema::test_spec::{HostParams, PingParams, Schedule, TestParams, TestSpec};
 use streamswarm_tsdb::{FieldValue, Point, Timestamp, assert_follows_schema};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep};
@@ -553,33 +551,53 @@ async fn kinds_this_agent_cannot_run_and_invalid_tests_are_not_scheduled() {
     let _capture = logs.capture();
     let (tx, points) = collect();
     let scheduler = schedule::spawn(SchedulerConfig::new(1), tx);
-    let dns = AssignedTest {
-        id: 1,
-        name: "dns".into(),
-        spec: TestSpec {
-            kind: streamswarm_schema::TestKind::Dns,
-            target: "example.net".into(),
-            params: TestParams::Dns(DnsParams::default()),
-            schedule: schedule(1),
-        },
-    };
+    // A kind this agent has no probe for, while there is one (kinds gain probes one by
+    // one; once every kind has its probe only the invalid test is refused).
+    let unsupported = streamswarm_schema::TestKind::ALL
+        .into_iter()
+        .find(|k| streamswarm_agent::probes::probe_for(*k).is_err())
+        .map(|kind| AssignedTest {
+            id: 1,
+            name: "unsupported".into(),
+            spec: TestSpec {
+                kind,
+                // A target valid for the kind: only the missing probe is refused.
+                target: match kind.as_str() {
+                    "http" => "http://example.net/",
+                    "tcp" => "example.net:80",
+                    _ => "example.net",
+                }
+                .into(),
+                params: TestParams::from_json(kind, serde_json::Value::Null).unwrap(),
+                schedule: schedule(1),
+            },
+        });
     let invalid = ping_test(2, schedule(0));
-    scheduler.set_tests(vec![dns.clone(), invalid.clone()]);
+    let tests: Vec<AssignedTest> = unsupported.iter().cloned().chain([invalid]).collect();
+    scheduler.set_tests(tests.clone());
     sleep(Duration::from_secs(30)).await;
-    scheduler.set_tests(vec![dns, invalid]);
+    scheduler.set_tests(tests.clone());
     sleep(Duration::from_secs(30)).await;
     let stats = scheduler.stats();
-    assert_eq!((stats.tests_refused, stats.tests_scheduled), (2, 0));
+    assert_eq!(
+        (stats.tests_refused, stats.tests_scheduled),
+        (tests.len() as u64, 0)
+    );
     assert_eq!(stats.runs_started, 0);
     assert!(points.batches().is_empty());
     // Each refusal is logged once, however often the same test is assigned.
     let text = logs.text();
-    assert_eq!(
-        text.matches("dns tests are not supported by this agent version")
+    if let Some(test) = &unsupported {
+        let kind = test.spec.kind;
+        assert_eq!(
+            text.matches(&format!(
+                "{kind} tests are not supported by this agent version"
+            ))
             .count(),
-        1,
-        "{text}"
-    );
+            1,
+            "{text}"
+        );
+    }
     assert_eq!(
         text.matches("invalid test: schedule.interval_seconds")
             .count(),

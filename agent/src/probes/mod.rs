@@ -6,6 +6,8 @@
 //! - `ping` — ICMP echo (loss, RTT statistics, reply TTL) over IPv4 and IPv6.
 //! - `stats` — the pure RTT statistics shared by probes (mdev, RFC 3550 jitter, percentiles).
 //! - `icmp` — ICMP echo packet building and parsing, no I/O.
+//! - `dns` — DNS queries per resolver (UDP with TCP fallback, TCP, DoT, DoH) as `dns`.
+//! - `tcp` — TCP connect, outcome, small exchange and the kernel's TCP_INFO as `tcp`.
 //! - `traceroute` — traceroute / MTR (Paris-style flows; ICMP, UDP, TCP SYN) as the
 //!   `traceroute` and `traceroute_hop` measurements.
 //! - `policy` — the outbound target policy (`[probes] deny` / `allow`): every network
@@ -22,6 +24,7 @@
 //! [`policy::resolve`] (its socket code takes a [`policy::Permitted`] address), so a
 //! denied target becomes the probe's error point before any packet leaves.
 
+pub mod dns;
 pub mod host;
 pub mod http;
 pub mod icmp;
@@ -29,6 +32,7 @@ pub mod ping;
 pub mod policy;
 pub mod registry;
 pub mod stats;
+pub mod tcp;
 pub mod traceroute;
 
 use std::time::{Duration, SystemTime};
@@ -123,15 +127,23 @@ mod tests {
     }
 
     #[test]
-    fn only_host_and_ping_are_runnable_and_refusals_say_why() {
+    fn registered_kinds_are_runnable_and_refusals_say_why() {
         assert!(prepare(&spec(TestParams::Host(HostParams {}), "")).is_ok());
         assert!(prepare(&spec(TestParams::Ping(PingParams::default()), "h")).is_ok());
-        let dns = spec(TestParams::Dns(DnsParams::default()), "example.net");
-        let error = prepare(&dns).unwrap_err().to_string();
-        assert!(
-            error.contains("dns tests are not supported by this agent version"),
-            "{error}"
-        );
+        assert!(prepare(&spec(TestParams::Dns(DnsParams::default()), "example.net")).is_ok());
+        // A kind without a probe (while there is one) is refused by name.
+        if let Some(kind) = TestKind::ALL.into_iter().find(|k| probe_for(*k).is_err()) {
+            let params = TestParams::from_json(kind, serde_json::Value::Null).unwrap();
+            let error = prepare(&spec(params, "example.net"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(&format!(
+                    "{kind} tests are not supported by this agent version"
+                )),
+                "{error}"
+            );
+        }
         let mut mismatched = spec(TestParams::Host(HostParams {}), "");
         mismatched.kind = TestKind::Ping;
         assert!(matches!(

@@ -16,13 +16,15 @@ use streamswarm_schema::test_spec::{KindParams, TestKind, TestSpec};
 use streamswarm_tsdb::Point;
 
 use super::policy::TargetPolicy;
-use super::{host, http, ping, traceroute};
+use super::{dns, host, http, ping, tcp, traceroute};
 
 /// Every probe this agent has, one per kind. A kind missing here is refused by
 /// [`probe_for`] with [`ProbeError::Unsupported`] (and not scheduled).
 pub static PROBES: &[&dyn ErasedProbe] = &[
     &Registered(host::HostProbe),
     &Registered(ping::PingProbe),
+    &Registered(dns::DnsProbe),
+    &Registered(tcp::TcpProbe),
     &Registered(traceroute::TracerouteProbe),
     &Registered(http::HttpProbe),
 ];
