@@ -188,10 +188,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_kind_has_at_most_one_probe() {
+    fn each_kind_has_exactly_one_probe() {
         for kind in TestKind::ALL {
             let n = PROBES.iter().filter(|p| p.kind() == kind).count();
-            assert!(n <= 1, "{kind} is registered {n} times");
+            assert_eq!(n, 1, "{kind} is registered {n} times");
+            assert_eq!(probe_for(kind).map(|p| p.kind()).ok(), Some(kind));
         }
     }
 }
