@@ -549,7 +549,8 @@ fn series_names() -> impl Iterator<Item = String> {
 /// Known offset: curl builds its OpenSSL context after the TCP connect (strace shows
 /// the ClientHello leaving some time after `connect`), inside its time_appconnect; the
 /// probe builds its TLS configuration before its clock starts. On the development
-/// machine the probe's appconnect reads 0.5–0.8 ms below curl's for that reason.
+/// machine the probe's appconnect reads 0.5–1.1 ms below curl's for that reason, so
+/// appconnect alone is allowed 1.5 ms below curl (and, like every mark, 1 ms above).
 fn compare_with_curl(
     lab: &Lab,
     url: &str,
@@ -612,8 +613,11 @@ fn compare_with_curl(
             "{url} {name}: probe {a:.3} ms, curl {b:.3} ms, Δ {:.3} ms",
             a - b
         );
+        // appconnect: curl's reads high by its context build (see above), so the probe
+        // may read up to 1.5 ms below it, never more than 1 ms above.
+        let below = if *name == "appconnect" { 1.5 } else { 1.0 };
         assert!(
-            (a - b).abs() <= 1.0,
+            (-below..=1.0).contains(&(a - b)),
             "{url} time_{name}: probe median {a:.3} ms vs curl {b:.3} ms over {} runs\nprobe {a_all:.3?}\ncurl  {b_all:.3?}",
             a_all.len()
         );

@@ -82,12 +82,25 @@ test("DNS, TCP, HTTP and traceroute tests made in the form run on the local agen
     await chartsShowResults(page, ids[kind], kind);
     await shot(page, `test-${kind}-e2e-desktop`);
   }
-  // The DNS answer and the HTTP status are the lab's.
-  const points = async (q) => {
-    const r = await page.request.get(URL + "/api/v1/tests/" + ids[q] + "/series?range=1h");
-    return r.json();
+  // What the charts show is the lab's: one A record for www.e2e.lab, two hops to the target.
+  const last = async (kind, key) => {
+    const data = await (await page.request.get(URL + `/api/v1/tests/${ids[kind]}/series?range=1h`)).json();
+    const panel = data.panels.find((p) => p.key === key);
+    assert.ok(panel, `${kind} has a ${key} chart`);
+    return panel.lines.flatMap((l) => l.points.map((pt) => pt.v)).filter((v) => v != null).pop();
   };
-  assert.ok((await points("http")).panels.length > 0);
+  assert.equal(await last("dns", "answers"), 1);
+  assert.equal(await last("traceroute", "hop_count"), 2);
+  // The traceroute's path page lists the hops, once the path tracker has taken the run in.
+  const pathPage = URL + `/tests/${ids.traceroute}/paths`;
+  await page.goto(pathPage);
+  for (let i = 0; i < 30 && (await page.locator("#hop-table").count()) === 0; i++) {
+    await page.waitForTimeout(2000);
+    await page.goto(pathPage);
+  }
+  const hops = await page.locator("#hop-table").innerText();
+  assert.ok(hops.includes(R1) && hops.includes(TARGET), hops);
+  await shot(page, "test-traceroute-paths-e2e-desktop");
   assertClean(seen);
   await context.close();
 });
