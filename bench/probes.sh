@@ -2,15 +2,17 @@
 # Probe-fleet benchmark (issue 11): one agent process (the release build of
 # agent/examples/probe_fleet.rs: the real scheduler and the probe registry) running N
 # tests of a kind per minute against a lab target, beside the same work done by
-# processes (`dig` for dns, `curl` for tcp and http), started on the same schedule.
+# processes (`dig` for dns, `curl` for tcp and http, `traceroute` for traceroute), started on the same schedule.
 #
 #   bash bench/probes.sh dns 1000        # 1,000 DNS tests a minute for BENCH_PROBES_DURATION s
 #   bash bench/probes.sh tcp 1000
-#   bash bench/probes.sh http 1000       # once the http probe is merged
+#   bash bench/probes.sh http 1000
+#   bash bench/probes.sh traceroute 100
 #
-# The lab: two namespaces (client and server, `ssbench-*`) joined by a veth pair on
-# 10.72.250.0/30; the server runs dnsmasq with one record (dns), or a small HTTP server
-# (tcp and http). The agent side reports runs, error points, the largest schedule lag,
+# The lab: three namespaces (client, router, server: `ssbench-*`), client 10.72.250.1
+# routed through the router to the server 10.72.251.2 (two hops); the server runs
+# dnsmasq with one record (dns), or a small HTTP server (tcp and http); traceroute
+# traces to it (ICMP, as `traceroute -I`). The agent side reports runs, error points, the largest schedule lag,
 # peak RSS and CPU % of one core (RESULT line of probe_fleet); the process side reports
 # the launches, failures, the CPU of all children (user + system, from `times`) as % of
 # one core and the largest single child's peak RSS (GNU time %M).
@@ -37,26 +39,39 @@ PROFILE=${BENCH_PROBES_PROFILE:-release}
 
 ID=$(printf '%08x' $((RANDOM * 32768 + RANDOM)))
 CLIENT=ssbench-$ID-c
+ROUTER=ssbench-$ID-r
 SERVER=ssbench-$ID-s
 A=10.72.250.1
-B=10.72.250.2
+B=10.72.251.2
 PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    ip netns delete "$CLIENT" 2>/dev/null || true
-    ip netns delete "$SERVER" 2>/dev/null || true
+    for ns in "$CLIENT" "$ROUTER" "$SERVER"; do ip netns delete "$ns" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
-ip netns add "$CLIENT"
-ip netns add "$SERVER"
-ip -n "$CLIENT" link set lo up
-ip -n "$SERVER" link set lo up
-ip link add "ssb${ID}a" netns "$CLIENT" type veth peer name "ssb${ID}b" netns "$SERVER"
+# client 10.72.250.1 — .2 router .1 — 10.72.251.2 server: two hops for traceroute.
+for ns in "$CLIENT" "$ROUTER" "$SERVER"; do
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+done
+ip link add "ssb${ID}a" netns "$CLIENT" type veth peer name "ssb${ID}b" netns "$ROUTER"
+ip link add "ssb${ID}c" netns "$ROUTER" type veth peer name "ssb${ID}d" netns "$SERVER"
 ip -n "$CLIENT" addr add "$A/30" dev "ssb${ID}a"
-ip -n "$SERVER" addr add "$B/30" dev "ssb${ID}b"
+ip -n "$ROUTER" addr add 10.72.250.2/30 dev "ssb${ID}b"
+ip -n "$ROUTER" addr add 10.72.251.1/30 dev "ssb${ID}c"
+ip -n "$SERVER" addr add "$B/30" dev "ssb${ID}d"
 ip -n "$CLIENT" link set "ssb${ID}a" up
-ip -n "$SERVER" link set "ssb${ID}b" up
+ip -n "$ROUTER" link set "ssb${ID}b" up
+ip -n "$ROUTER" link set "ssb${ID}c" up
+ip -n "$SERVER" link set "ssb${ID}d" up
+ip -n "$CLIENT" route add default via 10.72.250.2
+ip -n "$SERVER" route add default via 10.72.251.1
+ip netns exec "$ROUTER" sysctl -qw net.ipv4.ip_forward=1
+# Routers rate-limit ICMP errors (1/s per source by default): the lab's does not, or
+# every traceroute beyond the first few a second would see `*` hops.
+ip netns exec "$ROUTER" sysctl -qw net.ipv4.icmp_ratelimit=0
+ip netns exec "$SERVER" sysctl -qw net.ipv4.icmp_ratelimit=0
 
 case $KIND in
     dns)
@@ -81,8 +96,14 @@ case $KIND in
         fi
         ONE=(curl -s -o /dev/null --max-time 2 "http://$B:8000/")
         ;;
+    traceroute)
+        # ICMP, 3 queries per hop, no reverse names: as `traceroute -I -n -q 3`.
+        TARGET=$B
+        PARAMS='{"protocol":"icmp","queries":3,"reverse_dns":false}'
+        ONE=(traceroute -I -n -q 3 -w 1 "$B")
+        ;;
     *)
-        echo "bench/probes.sh: no lab target for $KIND yet (dns, tcp, http)" >&2
+        echo "bench/probes.sh: no lab target for $KIND (dns, tcp, http, traceroute)" >&2
         exit 2
         ;;
 esac
