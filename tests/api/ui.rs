@@ -6,6 +6,7 @@ use crate::both_backends;
 use crate::helpers::*;
 use sha2::{Digest, Sha256};
 use streamswarm_schema::Role;
+use streamswarm_schema::TestKind;
 
 const EVIL: &str = "<script>alert(1)</script>";
 
@@ -595,7 +596,7 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
     let (status, e) = status_json(get("?format=xml".into()).await).await;
     assert_eq!(status, 400);
     assert_eq!(e["error"]["details"][0]["field"], "format");
-    // Kinds without results say so.
+    // A kind without results yet: its declared charts, empty.
     let (status, d) = status_json(
         viewer
             .get(&app, &format!("/api/v1/tests/{dns_id}/series?range=1h"))
@@ -606,7 +607,22 @@ both_backends!(test_series_are_aggregated_per_agent, |app| async {
     .await;
     assert_eq!(status, 200);
     assert_eq!(d["series"], serde_json::json!([]));
-    assert!(d["note"].as_str().unwrap().contains("dns"));
+    let keys: Vec<&str> = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["key"].as_str().unwrap())
+        .collect();
+    let declared: Vec<&str> = TestKind::Dns.def().charts.iter().map(|c| c.key).collect();
+    assert_eq!(keys, declared);
+    assert!(
+        d["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["lines"] == serde_json::json!([])),
+        "{d}"
+    );
     let resp = viewer
         .get(&app, "/api/v1/tests/999999/series")
         .send()

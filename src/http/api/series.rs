@@ -596,11 +596,12 @@ async fn chart_panels(
                 }
                 None => String::new(),
             };
-            let group = chart
-                .group_by
-                .and_then(|t| s.tags.get(t))
-                .cloned()
-                .unwrap_or_default();
+            // A bare number (a hop's TTL) says nothing without its tag: `hop 3`.
+            let group = match chart.group_by.and_then(|t| s.tags.get(t).map(|v| (t, v))) {
+                Some((tag, v)) if v.parse::<f64>().is_ok() => format!("{tag} {v}"),
+                Some((_, v)) => v.clone(),
+                None => String::new(),
+            };
             let series = join_label(&[&agent, &group]);
             for (i, f) in chart.fields.iter().enumerate() {
                 lines.push(Line {

@@ -51,7 +51,15 @@
     const [factor] = scale(panel.unit);
     const pts = (l) => l.points.map((p) => ({ x: p.t, y: p.v == null ? null : p.v * factor }));
     const seriesOf = [...new Set(panel.lines.map((l) => l.series))];
-    const colour = (l, i) => PALETTE[(panel.style === "band" || panel.style === "stacked" ? seriesOf.indexOf(l.series) : i) % PALETTE.length];
+    // Bands: one colour per series. Stacks: one colour per field, the same in every
+    // series' stack. Lines: one per line.
+    const fieldIndex = (l) => panel.lines.filter((o) => o.series === l.series).indexOf(l);
+    const colour = (l, i) => PALETTE[(panel.style === "band" ? seriesOf.indexOf(l.series) : panel.style === "stacked" ? fieldIndex(l) : i) % PALETTE.length];
+    // A value with no neighbour draws no line segment: it gets a dot, or it would not show.
+    const isolated = (ctx) => {
+      const d = ctx.dataset.data, i = ctx.dataIndex;
+      return d[i]?.y != null && d[i - 1]?.y == null && d[i + 1]?.y == null ? 2 : 0;
+    };
     if (panel.style === "band") {
       const out = [];
       seriesOf.forEach((s) => {
@@ -60,13 +68,13 @@
         const lower = lines[0], upper = lines[lines.length - 1];
         out.push({ label: lower.label, data: pts(lower), borderWidth: 0, pointRadius: 0, fill: false, borderColor: alpha(c, 0.3), band: true });
         out.push({ label: upper.label, data: pts(upper), borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: alpha(c, 0.25), borderColor: alpha(c, 0.3), band: true });
-        lines.slice(1, -1).forEach((l) => out.push({ label: l.label, data: pts(l), borderWidth: 2, pointRadius: 0, borderColor: c, backgroundColor: c, fill: false }));
+        lines.slice(1, -1).forEach((l) => out.push({ label: l.label, data: pts(l), borderWidth: 2, pointRadius: isolated, borderColor: c, backgroundColor: c, fill: false }));
       });
       return out;
     }
     return panel.lines.map((l, i) => {
       const c = colour(l, i);
-      const set = { label: l.label, data: pts(l), backgroundColor: c, borderColor: c, borderWidth: panel.style === "line" ? 2 : 0, pointRadius: 0 };
+      const set = { label: l.label, data: pts(l), backgroundColor: c, borderColor: c, borderWidth: panel.style === "line" ? 2 : 0, pointRadius: panel.style === "line" ? isolated : 0 };
       if (panel.style === "stacked") set.stack = l.series;
       return set;
     });
