@@ -19,165 +19,18 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::sync::{Mutex, OnceLock};
 use time::{Duration as TimeDuration, OffsetDateTime};
 
+mod netlab;
+use netlab::{Background, Netns, example, run};
+
+/// Whether the lab can run here (panics under CI when it cannot); installs curl and
+/// openssl when missing. The tests need no serialising: the guard is dropped.
 fn lab() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but not root: the HTTP lab needs root for network namespaces");
-        }
-        eprintln!("SKIPPED: HTTP lab tests need root (network namespaces)");
-        return false;
-    }
-    ensure_tools();
-    true
-}
-
-/// Installs curl and openssl when missing (root only): the lab compares with both.
-fn ensure_tools() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let missing = |tool: &str| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if missing("curl") || missing("openssl") {
-            let status = Command::new("apt-get")
-                .args(["install", "-y", "-q", "curl", "openssl"])
-                .stdout(Stdio::null())
-                .status()
-                .expect("apt-get");
-            assert!(status.success(), "apt-get install curl openssl failed");
-        }
-    });
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// A network namespace (and its `/etc/netns/<name>` directory) deleted when dropped.
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(role: &str) -> Self {
-        let name = format!("sshttp-{role}-{:08x}", rand::random::<u32>());
-        run("ip", &["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", self.name.as_str()];
-        all.extend_from_slice(args);
-        run("ip", &all);
-    }
-
-    /// `program` in this namespace under a real-time scheduling class (`chrt -f 10`):
-    /// the lab runs on machines busy with builds, and what the probe and curl are
-    /// compared on is the network and the servers, not which of them waited longer for
-    /// a CPU. Both tools and the servers get the same class; none of them spins, so
-    /// the rest of the machine keeps running. Where real-time scheduling is not allowed
-    /// (a container without an RT budget), `nice -n -10` instead.
-    fn command(&self, program: &str) -> Command {
-        static REALTIME: OnceLock<bool> = OnceLock::new();
-        let realtime = *REALTIME.get_or_init(|| {
-            Command::new("chrt")
-                .args(["-f", "10", "true"])
-                .status()
-                .is_ok_and(|s| s.success())
-        });
-        let mut command = if realtime {
-            let mut c = Command::new("chrt");
-            c.args(["-f", "10"]);
-            c
-        } else {
-            let mut c = Command::new("nice");
-            c.args(["-n", "-10"]);
-            c
-        };
-        command.args(["ip", "netns", "exec", &self.name, program]);
-        command
-    }
-
-    /// `ip netns exec` bind-mounts this file over /etc/hosts for processes in `self`.
-    fn set_hosts(&self, hosts: &str) {
-        let dir = PathBuf::from("/etc/netns").join(&self.name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("hosts"), hosts).unwrap();
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(PathBuf::from("/etc/netns").join(&self.name));
-    }
-}
-
-/// A background process killed when dropped.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Path of an example binary, the examples (re)built once per test process.
-fn example(name: &str) -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "streamswarm-agent",
-                "--examples",
-                "--target-dir",
-            ])
-            .arg(profile_dir.parent().unwrap());
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().unwrap().success(),
-            "building the agent's examples"
-        );
-    });
-    profile_dir
-        .join("examples")
-        .join(name)
-        .display()
-        .to_string()
+    netlab::lab(&[("curl", "curl"), ("openssl", "openssl")]).is_some()
 }
 
 /// The test CA and the server certificates it signed, as PEM files in `dir`.
@@ -271,7 +124,7 @@ struct Lab {
 
 fn start(ns: &Netns, args: &[&str]) -> Background {
     let mut child = ns
-        .command(&example("http_responder"))
+        .realtime_command(&example("http_responder"))
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
@@ -290,8 +143,8 @@ fn start(ns: &Netns, args: &[&str]) -> Background {
 
 impl Lab {
     fn new() -> Lab {
-        let client = Netns::new("c");
-        let server = Netns::new("s");
+        let client = Netns::new("sshttp-c");
+        let server = Netns::new("sshttp-s");
         let suffix = format!("{:08x}", rand::random::<u32>());
         let (end_c, end_s) = (format!("sshttp{suffix}c"), format!("sshttp{suffix}s"));
         // veth names are at most 15 bytes.
@@ -388,7 +241,7 @@ impl Lab {
     fn probe(&self, url: &str, params: Value) -> Value {
         let output = self
             .client
-            .command(&example("http_once"))
+            .realtime_command(&example("http_once"))
             .args([url, "--params", &params.to_string()])
             .output()
             .unwrap();
@@ -407,7 +260,7 @@ impl Lab {
     fn probe_many(&self, urls: &[String], params: &Value) -> Vec<Value> {
         let output = self
             .client
-            .command(&example("http_once"))
+            .realtime_command(&example("http_once"))
             .args(urls)
             .args(["--params", &params.to_string()])
             .output()
@@ -431,7 +284,7 @@ impl Lab {
 
     /// Runs one curl over several URLs (one transfer each): the `-w` outputs.
     fn curl_many(&self, urls: &[String], args: &[&str]) -> Vec<Vec<String>> {
-        let mut command = self.client.command("curl");
+        let mut command = self.client.realtime_command("curl");
         command.args(["-s", "--max-time", "10"]).args(args);
         for url in urls {
             command.args(["-o", "/dev/null", url]);
@@ -452,7 +305,7 @@ impl Lab {
     fn curl(&self, args: &[&str]) -> (i32, Vec<String>) {
         let output = self
             .client
-            .command("curl")
+            .realtime_command("curl")
             .args(["-s", "-o", "/dev/null", "--max-time", "10"])
             .args(args)
             .output()
@@ -737,7 +590,7 @@ fn certificate_details_and_days_are_exact_and_valid() {
     // The cipher is the one OpenSSL's client negotiates with the same server too.
     let s_client = lab
         .client
-        .command("sh")
+        .realtime_command("sh")
         .args([
             "-c",
             &format!(

@@ -3,7 +3,7 @@
 //! in every router, and Debian's `traceroute` and `mtr` run side by side with the probe.
 //!
 //! The probe runs as the `traceroute_once` example under `ip netns exec`. Every address
-//! lives in namespaces created here (`sstr-<random>-<role>`, 10.71.X.0/24 and
+//! lives in namespaces created here (`sstr-<chain>-<role>-<random>`, 10.71.X.0/24 and
 //! fd71:X::/32 split into links); each namespace is deleted by a drop guard, also when a
 //! test panics. Needs root: without it each test prints `SKIPPED` and passes, except
 //! under `CI=true`, where it fails.
@@ -12,115 +12,34 @@
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::process::Stdio;
+use std::sync::Mutex;
 
-/// Whether the lab can run here; panics under CI when it cannot.
+mod netlab;
+use netlab::{Background, Netns, example, run};
+
+/// Whether the lab can run here (panics under CI when it cannot); installs Debian's
+/// traceroute, mtr, nft and ping when missing.
 fn lab() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("CI=true but not root: the traceroute lab needs root for network namespaces");
-        }
-        eprintln!("SKIPPED: traceroute lab tests need root (network namespaces, raw sockets)");
-        return false;
-    }
-    ensure_tools();
-    true
+    netlab::lab(&[
+        ("nft", "nftables"),
+        ("traceroute", "traceroute"),
+        ("mtr", "mtr-tiny"),
+        ("ping", "iputils-ping"),
+    ])
+    .is_some()
 }
 
-/// Installs Debian's traceroute, mtr and nft when missing (root only).
-fn ensure_tools() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        let missing = |tool: &str| {
-            !Command::new("sh")
-                .args(["-c", &format!("command -v {tool}")])
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if missing("nft") || missing("traceroute") || missing("mtr") || missing("ping") {
-            let status = Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "-q",
-                    "nftables",
-                    "traceroute",
-                    "mtr-tiny",
-                    "iputils-ping",
-                ])
-                .stdout(Stdio::null())
-                .status()
-                .expect("apt-get");
-            assert!(
-                status.success(),
-                "apt-get install traceroute mtr-tiny failed"
-            );
-        }
-    });
-}
-
-fn run(program: &str, args: &[&str]) -> Output {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+/// A namespace of the chain `id`, forwarding, with ICMP rate limits off.
+fn node(id: &str, role: &str) -> Netns {
+    let ns = Netns::new(&format!("sstr-{id}-{role}"));
+    ns.sh(
+        "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+         net.ipv6.conf.default.accept_dad=0 net.ipv4.icmp_ratelimit=0 \
+         net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_ratemask=0 \
+         net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000",
     );
-    output
-}
-
-/// A network namespace that is deleted when dropped (with its `/etc/netns` files).
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new(lab: &str, role: &str) -> Self {
-        let name = format!("sstr-{lab}-{role}");
-        run("ip", &["netns", "add", &name]);
-        let ns = Netns { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns.sh(
-            "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
-             net.ipv6.conf.default.accept_dad=0 net.ipv4.icmp_ratelimit=0 \
-             net.ipv6.icmp.ratelimit=0 net.ipv4.icmp_ratemask=0 \
-             net.ipv4.icmp_msgs_per_sec=1000000 net.ipv4.icmp_msgs_burst=1000000",
-        );
-        ns
-    }
-
-    fn ip(&self, args: &[&str]) {
-        let mut all = vec!["-n", self.name.as_str()];
-        all.extend_from_slice(args);
-        run("ip", &all);
-    }
-
-    fn sh(&self, script: &str) -> Output {
-        run("ip", &["netns", "exec", &self.name, "sh", "-c", script])
-    }
-
-    fn command(&self, program: &str) -> Command {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &self.name, program]);
-        command
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "delete", &self.name])
-            .status();
-        let _ = std::fs::remove_dir_all(format!("/etc/netns/{}", self.name));
-    }
+    ns
 }
 
 /// The two ends of a link: IPv4 and IPv6 addresses of its `a` and `b` sides.
@@ -152,12 +71,12 @@ impl Chain {
         let id = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
         let x = rand::random::<u8>();
         let chain = Chain {
-            agent: Netns::new(&id, "agent"),
-            r1: Netns::new(&id, "r1"),
-            r2: Netns::new(&id, "r2"),
-            r2b: Netns::new(&id, "r2b"),
-            r3: Netns::new(&id, "r3"),
-            target: Netns::new(&id, "target"),
+            agent: node(&id, "agent"),
+            r1: node(&id, "r1"),
+            r2: node(&id, "r2"),
+            r2b: node(&id, "r2b"),
+            r3: node(&id, "r3"),
+            target: node(&id, "target"),
             links: Vec::new(),
         };
         let pairs: [(&Netns, &Netns); 6] = [
@@ -316,37 +235,6 @@ fn connect(a: &Netns, b: &Netns, lab: &str, i: usize, x: u8) -> Link {
 /// An address as the probe and the tools print it.
 fn canonical(address: &str) -> String {
     address.parse::<IpAddr>().unwrap().to_string()
-}
-
-/// Path of an example binary, (re)built once per test process.
-fn example(name: &str) -> String {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "streamswarm-agent",
-                "--example",
-                "traceroute_once",
-                "--target-dir",
-            ])
-            .arg(profile_dir.parent().unwrap());
-        if profile_dir.ends_with("release") {
-            build.arg("--release");
-        }
-        assert!(
-            build.status().unwrap().success(),
-            "building traceroute_once"
-        );
-    });
-    let path: PathBuf = profile_dir.join("examples").join(name);
-    path.display().to_string()
 }
 
 /// Fields written by any lab run, per measurement: every declared field must be seen.
@@ -805,16 +693,6 @@ fn mpls_label_stacks_in_icmp_extensions_are_reported() {
     // Hops without extensions carry no mpls field.
     assert!(!value["lines"][1].as_str().unwrap().contains("mpls="));
     assert_seen(&["traceroute_hop.mpls"]);
-}
-
-/// A background process killed when dropped.
-struct Background(std::process::Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The fields each lab test checks it wrote; together every declared field.
