@@ -229,7 +229,8 @@ wait_http() {
 # ensure_lab_tools: what the network-lab tests (agent/tests/*_lab.rs, the browser
 # tests' tests/browser/lab/net.sh) build their labs with and run side by side with the
 # probes: iproute2 and nftables; iputils ping, Debian's traceroute and mtr, curl and
-# openssl, dig and dnsmasq; dnsdist as the DNS lab's DoT/DoH front; ss and tc.
+# openssl, dig and dnsmasq; dnsdist as the DNS lab's DoT/DoH front; ss and tc; tcpdump
+# (the HTTP lab's TLS handshake ground truth).
 ensure_lab_tools() {
     ensure_command ip iproute2
     ensure_command nft nftables
@@ -243,7 +244,8 @@ ensure_lab_tools() {
     ensure_command dnsdist dnsdist
     ensure_command ss iproute2
     ensure_command tc iproute2
-    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1), $(curl --version | head -1 | cut -d' ' -f1-2), dig, dnsmasq, dnsdist"
+    ensure_command tcpdump tcpdump
+    ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1), $(curl --version | head -1 | cut -d' ' -f1-2), dig, dnsmasq, dnsdist, tcpdump"
 }
 
 # ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)
