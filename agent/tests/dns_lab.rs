@@ -275,6 +275,7 @@ fn records_and_rcodes_equal_digs() {
         ("_sip._tcp.lab.test", "SRV", "NOERROR"),
         ("caa.lab.test", "CAA", "NOERROR"),
         ("auth.test", "SOA", "NOERROR"),
+        ("auth.test", "NS", "NOERROR"),
         ("10.72.200.1", "PTR", "NOERROR"),
         ("fd72::200:1", "PTR", "NOERROR"),
         ("nope.lab.test", "A", "NXDOMAIN"),
@@ -839,6 +840,23 @@ fn dot_answers_equal_dig_tls_and_certificates_are_checked() {
     );
     let error = untrusted["error"].as_str().unwrap_or_default();
     assert!(error.contains("invalid peer certificate"), "{untrusted}");
+    // The test's own CA file instead of the process's trust store.
+    let with_ca_file = dot(
+        json!({"resolvers": [b4], "transport": "dot", "retries": 0, "ca_file": path("ca.pem")}),
+        false,
+    );
+    assert_eq!(with_ca_file["rcode"], json!("NOERROR"), "{with_ca_file}");
+    assert_eq!(strings(&with_ca_file["answers"]).len(), dig.answers.len());
+    let missing = dot(
+        json!({"resolvers": [b4], "transport": "dot", "ca_file": path("none.pem")}),
+        false,
+    );
+    let error = missing["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("ca_file") && error.contains("none.pem"),
+        "{missing}"
+    );
+    assert_eq!(missing["time_ms"], Value::Null, "{missing}");
     let doh = dot(
         json!({"resolvers": [format!("https://{b4}:853/dns-query")], "transport": "doh", "retries": 0, "timeout_ms": 500}),
         true,

@@ -413,7 +413,15 @@ async fn upgrade_names_creators_and_revokes_orphaned_tokens(backend: Backend) {
         .unwrap();
     }
 
-    assert_eq!(migrate::run(db).await.unwrap(), Applied(vec![2]));
+    // The upgrade applies 0002 (under test here) and every later migration.
+    let latest = streamswarm_schema::migrations::SQLITE
+        .last()
+        .unwrap()
+        .version;
+    assert_eq!(
+        migrate::run(db).await.unwrap(),
+        Applied((2..=latest).collect())
+    );
 
     let mut by_id = std::collections::BTreeMap::new();
     for t in store.list_tokens(None).await.unwrap() {

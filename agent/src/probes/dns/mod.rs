@@ -9,7 +9,8 @@
 //! client streams, without the resolver layer (no cache, no search list, no server
 //! rotation — a probe must see each server's own answer). No wire format is written here.
 //! DoT and DoH use rustls with the aws-lc-rs provider (the one reqwest already brings)
-//! and the platform's certificate store (`rustls-platform-verifier`).
+//! and the platform's certificate store (`rustls-platform-verifier`), or with the test's
+//! `ca_file` the system roots plus that file's CAs.
 //!
 //! # Semantics
 //!
@@ -360,13 +361,18 @@ async fn ask(
             }
         }
     };
-    // The certificate store is loaded (once per process) before any clock starts.
-    if matches!(params.transport, DnsTransport::Dot | DnsTransport::Doh)
-        && let Err(e) = tls_config()
-    {
-        result.fail(e);
-        return result;
-    }
+    // The certificates are loaded before any clock starts.
+    let tls = if matches!(params.transport, DnsTransport::Dot | DnsTransport::Doh) {
+        match tls_config(params.ca_file.as_deref()) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                result.fail(e);
+                return result;
+            }
+        }
+    } else {
+        None
+    };
     let mut options = DnsRequestOptions::default();
     options.recursion_desired = params.recursion_desired;
     options.use_edns = true;
@@ -376,7 +382,16 @@ async fn ask(
     let mut last_error = None;
     for _ in 0..attempts {
         result.attempts += 1;
-        let answer = exchange(&endpoint, address, params, query.clone(), options, timeout).await;
+        let answer = exchange(
+            &endpoint,
+            address,
+            params,
+            tls.as_ref(),
+            query.clone(),
+            options,
+            timeout,
+        )
+        .await;
         match answer {
             Ok(udp) if params.transport == DnsTransport::Udp && udp.response.truncation => {
                 // Truncated: ask again over TCP, as dig and stub resolvers do.
@@ -444,10 +459,15 @@ async fn exchange(
     endpoint: &Endpoint,
     address: SocketAddr,
     params: &DnsParams,
+    tls: Option<&Arc<rustls::ClientConfig>>,
     query: Query,
     options: DnsRequestOptions,
     timeout: Duration,
 ) -> Result<Answer, String> {
+    let tls = || {
+        tls.cloned()
+            .ok_or_else(|| "no TLS configuration".to_owned())
+    };
     // The provider owns the tasks driving the connection (a JoinSet aborted on drop), so
     // it lives until the answer is in.
     let provider = TokioRuntimeProvider::new();
@@ -470,7 +490,7 @@ async fn exchange(
         DnsTransport::Tcp => tcp_exchange(address, query, options, timeout, &provider).await,
         DnsTransport::Dot => {
             let server_name = tls_server_name(params.tls_name.as_deref(), address.ip())?;
-            let config = (*tls_config()?).clone();
+            let config = (*tls()?).clone();
             let connecting = Instant::now();
             let connect = hickory_net::tls::tls_exchange(
                 address,
@@ -491,8 +511,7 @@ async fn exchange(
                 return Err("DoH needs an https:// resolver".into());
             };
             let server_name: Arc<str> = params.tls_name.as_deref().unwrap_or(host).into();
-            let mut builder =
-                hickory_net::h2::HttpsClientStream::builder(tls_config()?, provider.clone());
+            let mut builder = hickory_net::h2::HttpsClientStream::builder(tls()?, provider.clone());
             builder.request_timeout(timeout);
             let connecting = Instant::now();
             let connect = builder.exchange(address, server_name, path.as_str().into());
@@ -505,19 +524,30 @@ async fn exchange(
     }
 }
 
-/// The TLS client configuration of DoT and DoH: the platform's certificate store (on
-/// Linux the system bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR` when set), built once
-/// per process and shared by every run.
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+/// The TLS client configuration of DoT and DoH. Without `ca_file`: the platform's
+/// certificate store (on Linux the system bundle, or `SSL_CERT_FILE` / `SSL_CERT_DIR`
+/// when set), built once per process and shared by every run. With it: the system's
+/// roots plus that file's CAs, read every run as the HTTP probe reads its `ca_file`
+/// (so a replaced file takes effect), before any clock starts.
+fn tls_config(ca_file: Option<&str>) -> Result<Arc<rustls::ClientConfig>, String> {
+    static PLATFORM: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
         std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            hickory_net::tls::client_config()
-                .map(Arc::new)
-                .map_err(|e| format!("TLS configuration: {e}"))
-        })
-        .clone()
+    let Some(path) = ca_file else {
+        return PLATFORM
+            .get_or_init(|| {
+                hickory_net::tls::client_config()
+                    .map(Arc::new)
+                    .map_err(|e| format!("TLS configuration: {e}"))
+            })
+            .clone();
+    };
+    let roots = super::http::tls::roots(Some(path))?;
+    let config = rustls::ClientConfig::builder_with_provider(super::http::tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 async fn tcp_exchange(

@@ -1,4 +1,5 @@
-//! TLS for the HTTP probe: the trusted roots (system store plus a test's `ca_file`), a
+//! TLS for the HTTP probe (whose roots the DNS probe's DoT/DoH take with a `ca_file`
+//! too): the trusted roots (system store plus a test's `ca_file`), a
 //! verifier that *records* the chain verification's outcome instead of aborting the
 //! handshake (so an expired, wrong-host or unknown-CA certificate still yields its
 //! subject, issuer and dates), and the certificate details and error texts.
