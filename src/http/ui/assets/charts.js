@@ -102,7 +102,11 @@
         canvas.setAttribute("role", "img");
         canvas.setAttribute("aria-label", panel.title);
         wrap.appendChild(canvas);
-        col.append(title, wrap);
+        const empty = document.createElement("p");
+        empty.className = "small text-body-secondary mb-1 d-none";
+        empty.dataset.empty = panel.key;
+        empty.textContent = "No values in this range.";
+        col.append(title, empty, wrap);
         holder.appendChild(col);
         const type = panel.style === "bar" || panel.style === "stacked" ? "bar" : "line";
         const opts = options(unit, data.start, data.end, unit === "%" ? 100 : undefined);
@@ -115,6 +119,10 @@
         chart.options.scales.x.max = data.end;
         chart.update("none");
       }
+      // A chart with nothing to draw in the range says so (e.g. connection set-up of a
+      // DNS test over UDP).
+      const hasValues = panel.lines.some((l) => l.points.some((p) => p.v != null));
+      holder.querySelector(`[data-empty="${panel.key}"]`)?.classList.toggle("d-none", hasValues);
     }
     return points;
   }
