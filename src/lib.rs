@@ -6,6 +6,7 @@
 //! See ARCHITECTURE.md.
 
 pub mod admin;
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod cli;
