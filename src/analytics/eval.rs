@@ -185,7 +185,9 @@ pub fn generate(config: &EvalConfig) -> EvalSet {
             );
         }
     }
-    let incidents = place_incidents(config, &mut rng);
+    let bases: BTreeMap<(usize, usize), f64> =
+        profiles.iter().map(|(k, p)| (*k, p.base_ms)).collect();
+    let incidents = place_incidents(config, &mut rng, &bases);
     let student = StudentT::new(3.0).unwrap();
     let unit = Normal::new(0.0, 1.0).unwrap();
     let mut series = BTreeMap::new();
@@ -289,7 +291,11 @@ pub fn generate(config: &EvalConfig) -> EvalSet {
 
 /// Places `incidents_per_kind` of each kind after the training days, so that no series
 /// has two incidents within an hour of each other.
-fn place_incidents(config: &EvalConfig, rng: &mut ChaCha8Rng) -> Vec<Incident> {
+fn place_incidents(
+    config: &EvalConfig,
+    rng: &mut ChaCha8Rng,
+    bases: &BTreeMap<(usize, usize), f64>,
+) -> Vec<Incident> {
     let first = config.start_s + i64::from(config.training_days) * DAY;
     let last = config.start_s + i64::from(config.days) * DAY;
     let mut busy: BTreeMap<(usize, usize), Vec<(i64, i64)>> = BTreeMap::new();
@@ -345,10 +351,16 @@ fn place_incidents(config: &EvalConfig, rng: &mut ChaCha8Rng) -> Vec<Incident> {
             for s in &series {
                 busy.entry(*s).or_default().push((start_s, end_s));
             }
+            // Sizes relative to the affected paths' baseline RTT, from subtle (+10 %, a
+            // few ms on a short path) to plain (+60 %); loss from 10 to 50 %.
+            let base = series
+                .iter()
+                .map(|s| bases[s])
+                .fold(f64::INFINITY, f64::min);
             let magnitude = match kind {
-                IncidentKind::LossBurst => rng.random_range(20.0..60.0),
-                IncidentKind::SlowRamp => rng.random_range(15.0..40.0),
-                _ => rng.random_range(10.0..50.0),
+                IncidentKind::LossBurst => rng.random_range(10.0..50.0),
+                IncidentKind::SlowRamp => base * rng.random_range(0.2..0.8) + 1.0,
+                _ => base * rng.random_range(0.1..0.6) + 1.0,
             };
             out.push(Incident {
                 id: out.len(),
@@ -447,13 +459,15 @@ mod tests {
         }
     }
 
+    /// Median of the minutes' RTT averages (robust to the benign blips).
     fn mean_rtt(points: &[PingPoint], from: i64, to: i64) -> f64 {
-        let v: Vec<f64> = points
+        let mut v: Vec<f64> = points
             .iter()
             .filter(|p| p.time_s >= from && p.time_s < to)
             .filter_map(|p| p.rtt_avg_ms)
             .collect();
-        v.iter().sum::<f64>() / v.len() as f64
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
     }
 
     #[test]
@@ -495,8 +509,8 @@ mod tests {
         let set = generate(&small());
         for i in &set.incidents {
             for (&(a, t), points) in &set.series {
-                // Same minutes a day earlier: the seasonal baseline.
-                let before = mean_rtt(points, i.start_s - DAY, i.end_s - DAY);
+                // Same minutes a week earlier (training days): the seasonal baseline.
+                let before = mean_rtt(points, i.start_s - 7 * DAY, i.end_s - 7 * DAY);
                 let during = mean_rtt(points, i.start_s, i.end_s);
                 let lost: u32 = points
                     .iter()
@@ -525,9 +539,7 @@ mod tests {
                     // Unaffected series stay near their baseline (blips aside).
                     (_, false) if i.kind != IncidentKind::LossBurst => {
                         let others_hit = set.incidents.iter().any(|o| {
-                            o.series.contains(&(a, t))
-                                && o.start_s < i.end_s + DAY
-                                && o.end_s > i.start_s - DAY
+                            o.series.contains(&(a, t)) && o.start_s < i.end_s && o.end_s > i.start_s
                         });
                         if !others_hit {
                             assert!(
