@@ -109,6 +109,13 @@ pub fn timeout_points(
     }
 }
 
+/// A run's start as Unix nanoseconds for its result (`started_at_ns`); 0 for a clock
+/// outside what `i64` nanoseconds hold (before 1677 or after 2262).
+pub(crate) fn unix_nanos(time: std::time::SystemTime) -> i64 {
+    use streamswarm_tsdb::Timestamp;
+    Timestamp::from_system_time(time).map_or(0, Timestamp::as_nanos)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

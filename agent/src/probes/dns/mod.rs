@@ -281,9 +281,7 @@ pub fn natural_duration(params: &DnsParams) -> Duration {
 /// Runs one DNS test: every resolver concurrently, results in resolver order.
 pub async fn run(target: &str, params: &DnsParams, policy: &TargetPolicy) -> Vec<DnsResult> {
     let started = SystemTime::now();
-    let started_at_ns = Timestamp::from_system_time(started)
-        .map(Timestamp::as_nanos)
-        .unwrap_or(0);
+    let started_at_ns = super::unix_nanos(started);
     let resolvers = if params.resolvers.is_empty() {
         match tokio::fs::read_to_string(RESOLV_CONF).await {
             Ok(text) => system_resolvers(&text),
@@ -799,9 +797,7 @@ pub fn timeout_points(
     started_at: SystemTime,
     limit: Duration,
 ) -> Vec<Point<dns::Dns>> {
-    let started_at_ns = Timestamp::from_system_time(started_at)
-        .map(Timestamp::as_nanos)
-        .unwrap_or(0);
+    let started_at_ns = super::unix_nanos(started_at);
     let resolvers = if params.resolvers.is_empty() {
         vec!["system".to_owned()]
     } else {

@@ -71,9 +71,7 @@ impl HttpResult {
     fn new(target: &str, started: SystemTime) -> Self {
         HttpResult {
             target: target.to_owned(),
-            started_at_ns: Timestamp::from_system_time(started)
-                .map(Timestamp::as_nanos)
-                .unwrap_or(0),
+            started_at_ns: super::unix_nanos(started),
             exchanges: Vec::new(),
             status_ok: None,
             body_matched: None,

@@ -120,9 +120,7 @@ impl PingResult {
     fn new(target: &str, started: SystemTime) -> Self {
         PingResult {
             target: target.to_owned(),
-            started_at_ns: Timestamp::from_system_time(started)
-                .map(Timestamp::as_nanos)
-                .unwrap_or(0),
+            started_at_ns: super::unix_nanos(started),
             resolved: None,
             family: None,
             socket: None,
@@ -195,9 +193,7 @@ impl Probe for PingProbe {
     ) -> Vec<Point> {
         let result = PingResult {
             target: ctx.spec.target.clone(),
-            started_at_ns: Timestamp::from_system_time(ctx.started_at)
-                .map(Timestamp::as_nanos)
-                .unwrap_or(0),
+            started_at_ns: super::unix_nanos(ctx.started_at),
             resolved: None,
             family: None,
             socket: None,

@@ -134,9 +134,7 @@ impl TcpResult {
     fn new(target: &str, started: SystemTime) -> Self {
         TcpResult {
             target: target.to_owned(),
-            started_at_ns: Timestamp::from_system_time(started)
-                .map(Timestamp::as_nanos)
-                .unwrap_or(0),
+            started_at_ns: super::unix_nanos(started),
             address: None,
             outcome: Outcome::Failed,
             connect_time_ms: None,

@@ -213,9 +213,7 @@ impl TracerouteResult {
         TracerouteResult {
             target: target.to_owned(),
             protocol,
-            started_at_ns: Timestamp::from_system_time(started)
-                .map(Timestamp::as_nanos)
-                .unwrap_or(0),
+            started_at_ns: super::unix_nanos(started),
             destination: None,
             family: None,
             probes_sent: 0,
