@@ -833,28 +833,6 @@ both_backends!(
 // ---------------------------------------------------------------------------------------
 // A server configured with `[influx]`, against the real InfluxDB 1.6.7.
 
-fn influx_url() -> Option<url::Url> {
-    match std::env::var("STREAMSWARM_TEST_INFLUX_URL") {
-        Ok(u) if !u.trim().is_empty() => {
-            let url = url::Url::parse(u.trim()).expect("STREAMSWARM_TEST_INFLUX_URL is a URL");
-            assert!(
-                matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-                "STREAMSWARM_TEST_INFLUX_URL must point at a loopback address, got {url}"
-            );
-            Some(url)
-        }
-        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => panic!(
-            "agent_api: STREAMSWARM_TEST_INFLUX_URL is not set, and CI=true requires the real InfluxDB"
-        ),
-        _ => {
-            eprintln!(
-                "SKIPPED: agent_api influx test: STREAMSWARM_TEST_INFLUX_URL is not set (run scripts/test.sh)"
-            );
-            None
-        }
-    }
-}
-
 async fn influx_admin(url: &url::Url, statement: &str) {
     let resp = reqwest::Client::new()
         .post(url.join("query").unwrap())
@@ -893,7 +871,9 @@ impl Drop for DropInfluxDb {
 }
 
 async fn influx_configured_server_hands_agents_the_influxdb(backend: Backend) {
-    let Some(url) = influx_url() else { return };
+    let Some(url) = crate::helpers::influx_url("agent_api") else {
+        return;
+    };
     let db = format!("streamswarm_agent_{:016x}", rand::random::<u64>());
     influx_admin(&url, &format!("CREATE DATABASE \"{db}\"")).await;
     let _drop = DropInfluxDb(url.clone(), db.clone());

@@ -99,6 +99,31 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// The real InfluxDB 1.6.7 `scripts/test.sh` started (`STREAMSWARM_TEST_INFLUX_URL`,
+/// loopback only). Without it: `None` and a `SKIPPED` line naming `suite`, except under
+/// CI, where it fails.
+pub fn influx_url(suite: &str) -> Option<url::Url> {
+    match std::env::var("STREAMSWARM_TEST_INFLUX_URL") {
+        Ok(u) if !u.trim().is_empty() => {
+            let url = url::Url::parse(u.trim()).expect("STREAMSWARM_TEST_INFLUX_URL is a URL");
+            assert!(
+                matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+                "STREAMSWARM_TEST_INFLUX_URL must point at a loopback address, got {url}"
+            );
+            Some(url)
+        }
+        _ if in_ci() => panic!(
+            "{suite}: STREAMSWARM_TEST_INFLUX_URL is not set, and CI=true requires the real InfluxDB"
+        ),
+        _ => {
+            eprintln!(
+                "SKIPPED: {suite} influx test: STREAMSWARM_TEST_INFLUX_URL is not set (run scripts/test.sh)"
+            );
+            None
+        }
+    }
+}
+
 enum DbGuard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },

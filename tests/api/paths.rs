@@ -255,28 +255,6 @@ both_backends!(a_route_change_is_recorded_with_its_hop_diff, |app| async {
 
 // --- InfluxDB -------------------------------------------------------------------------
 
-fn influx_url() -> Option<url::Url> {
-    match std::env::var("STREAMSWARM_TEST_INFLUX_URL") {
-        Ok(u) if !u.trim().is_empty() => {
-            let url = url::Url::parse(u.trim()).expect("STREAMSWARM_TEST_INFLUX_URL is a URL");
-            assert!(
-                matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-                "STREAMSWARM_TEST_INFLUX_URL must point at a loopback address, got {url}"
-            );
-            Some(url)
-        }
-        _ if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => panic!(
-            "paths: STREAMSWARM_TEST_INFLUX_URL is not set, and CI=true requires the real InfluxDB"
-        ),
-        _ => {
-            eprintln!(
-                "SKIPPED: paths influx test: STREAMSWARM_TEST_INFLUX_URL is not set (run scripts/test.sh)"
-            );
-            None
-        }
-    }
-}
-
 async fn influx_post(url: &url::Url, path: &str, form: &[(&str, &str)], body: String) {
     let resp = reqwest::Client::new()
         .post(url.join(path).unwrap())
@@ -314,7 +292,9 @@ impl Drop for DropDb {
 /// The tracker reads through the `Reader`: a server configured with `[influx]` records
 /// the same change from points written straight into the real InfluxDB 1.6.7.
 async fn route_change_from_influxdb(backend: crate::helpers::Backend) {
-    let Some(url) = influx_url() else { return };
+    let Some(url) = crate::helpers::influx_url("paths") else {
+        return;
+    };
     let db = format!("streamswarm_paths_{:016x}", rand::random::<u64>());
     influx_post(
         &url,

@@ -35,28 +35,6 @@ const MIN: i64 = 60 * S;
 const HOUR: i64 = 60 * MIN;
 const DAY: i64 = 24 * HOUR;
 
-fn influx_url() -> Option<Url> {
-    match std::env::var("STREAMSWARM_TEST_INFLUX_URL") {
-        Ok(url) if !url.trim().is_empty() => {
-            let url = Url::parse(url.trim()).expect("STREAMSWARM_TEST_INFLUX_URL is a URL");
-            assert!(
-                matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
-                "STREAMSWARM_TEST_INFLUX_URL must point at a loopback address, got {url}"
-            );
-            Some(url)
-        }
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "timeseries_differential: STREAMSWARM_TEST_INFLUX_URL is not set, and CI=true requires the real InfluxDB"
-        ),
-        _ => {
-            println!(
-                "SKIPPED: timeseries_differential: STREAMSWARM_TEST_INFLUX_URL is not set (run scripts/test.sh)"
-            );
-            None
-        }
-    }
-}
-
 /// A random database on the InfluxDB, dropped when the value is.
 struct InfluxDb {
     url: Url,
@@ -542,7 +520,9 @@ async fn compare(ours: &dyn Reader, influx: &InfluxReader, queries: &[Query]) ->
 
 #[tokio::test]
 async fn embedded_store_answers_as_influxdb_1_6_7() {
-    let Some(url) = influx_url() else { return };
+    let Some(url) = crate::helpers::influx_url("timeseries_differential") else {
+        return;
+    };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     // Free-form points: an operator token, as importers write.
     let agent = app.api_token(streamswarm_schema::Role::Operator).await;
