@@ -118,6 +118,20 @@ impl AgentScope {
                 ));
             }
         }
+        // Analytics findings (`anomaly`, `forecast`, `health`) are the server's to
+        // write: an agent must not be able to forge or clear them.
+        if let Some(def) = measurements::find(&p.measurement)
+            && !def.written_by.starts_with("agent:")
+        {
+            return Err(refuse(
+                p.line,
+                "schema",
+                format!(
+                    "measurement {} is written by the server ({}), not by agents",
+                    def.name, def.written_by
+                ),
+            ));
+        }
         if let Some(test) = tag(tag_defs::TEST.name)
             && !self.tests.contains(test)
             && !stored.has_series(
@@ -262,6 +276,14 @@ mod tests {
             assert_eq!((line, got), (2, reason), "{body}: {message}");
             assert!(message.contains(needle), "{body}: {message}");
         }
+    }
+
+    #[test]
+    fn agents_cannot_write_analytics_findings() {
+        let (line, reason, message) =
+            refused("health,agent=2 level=0i,open_insights=0i 1700000000000000000");
+        assert_eq!((line, reason), (1, "schema"));
+        assert!(message.contains("written by the server"), "{message}");
     }
 
     #[test]
