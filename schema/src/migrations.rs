@@ -26,11 +26,13 @@ pub const POSTGRES: &[Migration] = migrations!("postgres":
     (1, "init", "0001_init.sql"),
     (2, "token_creators", "0002_token_creators.sql"),
     (3, "paths", "0003_paths.sql"),
+    (4, "insights", "0004_insights.sql"),
 );
 pub const SQLITE: &[Migration] = migrations!("sqlite":
     (1, "init", "0001_init.sql"),
     (2, "token_creators", "0002_token_creators.sql"),
     (3, "paths", "0003_paths.sql"),
+    (4, "insights", "0004_insights.sql"),
 );
 
 #[cfg(test)]

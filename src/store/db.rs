@@ -26,6 +26,11 @@ impl From<i64> for Value {
         Value::Int(v)
     }
 }
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
 impl From<bool> for Value {
     fn from(v: bool) -> Self {
         Value::Bool(v)
@@ -118,6 +123,17 @@ impl Row {
             Value::Null => Ok(None),
             Value::Int(v) => Ok(Some(*v)),
             other => Err(Self::mismatch(column, "integer", other)),
+        }
+    }
+
+    /// A floating-point column (`DOUBLE PRECISION`); an integer SQLite kept as one reads
+    /// as its value.
+    pub fn opt_f64(&self, column: &str) -> Result<Option<f64>, StoreError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Float(v) => Ok(Some(*v)),
+            Value::Int(v) => Ok(Some(*v as f64)),
+            other => Err(Self::mismatch(column, "number", other)),
         }
     }
 

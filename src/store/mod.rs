@@ -1,5 +1,6 @@
 //! The metadata store: users, sessions, tokens, agents, groups, tests, assignments,
-//! settings and the audit log, in PostgreSQL or an embedded SQLite file.
+//! settings, the audit log, traceroute paths and analytics insights, in PostgreSQL or an
+//! embedded SQLite file.
 //!
 //! Each table's queries live in their own file as `impl Store` blocks, written once
 //! over [`db::Db`] so both backends run the very same code.
@@ -7,6 +8,7 @@
 pub mod agents;
 pub mod audit;
 pub mod db;
+pub mod insights;
 pub mod migrate;
 pub mod paths;
 mod postgres;

@@ -195,6 +195,18 @@ impl Store {
         test_from_row(&row, assignments).map(Some)
     }
 
+    /// Every test's id, name and target, by id (the insights' links and the health of
+    /// every test).
+    pub async fn test_names(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows = self
+            .db
+            .query("SELECT id, name, target FROM tests ORDER BY id", vec![])
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.i64("id")?, r.text("name")?, r.text("target")?)))
+            .collect()
+    }
+
     /// The tests assigned to an agent directly or through one of its groups, disabled
     /// ones included, by id.
     pub async fn tests_for_agent(&self, agent_id: i64) -> Result<Vec<TestRecord>, StoreError> {
