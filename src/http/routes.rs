@@ -78,7 +78,8 @@ const METRICS: Access = Access::Metrics;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     use api::{
-        agent, agents, audit, dashboard, groups, me, paths, series, settings, tests, tokens, users,
+        agent, agents, audit, dashboard, groups, insights, me, paths, series, settings, tests,
+        tokens, users,
     };
     vec![
         // Operations.
@@ -102,6 +103,8 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/tests/{id}", VIEWER, "Test page", ui::tests::detail),
         route!(GET "/tests/{id}/paths", VIEWER, "Traceroute path page of a test (`?agent=<id>`)", ui::paths::page),
         route!(GET "/tests/{id}/edit", OPERATOR, "Edit-test form", ui::tests::edit),
+        route!(GET "/insights", VIEWER, "Insights page (`?state=open|resolved&scope=&severity=`)", ui::insights::list),
+        route!(GET "/insights/{id}", VIEWER, "Insight page: its facts and evidence chart", ui::insights::detail),
         route!(GET "/users", ADMIN, "Users page", ui::users::list),
         route!(GET "/tokens", ADMIN, "API tokens page", ui::tokens::list),
         route!(GET "/settings", ADMIN, "Settings page", ui::settings::form),
@@ -137,8 +140,12 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
         route!(GET "/api/v1/tests/{id}/series", VIEWER, "A test's results aggregated per agent for its charts (JSON or CSV)", series::get, res = 200 series::TestSeries),
         route!(GET "/api/v1/tests/{id}/paths", VIEWER, "A traceroute test's current path (hops enriched with ASN and place, latest per-hop statistics), path history and path changes with hop diffs, for one agent (`?agent=<id>`)", paths::get, res = 200 paths::TestPaths),
+        route!(GET "/api/v1/tests/{id}/forecast", VIEWER, "One series of a test (`?agent=<id>&field=rtt_avg_ms`, `range` or `from`/`to`): the analytics forecast band, the observed values and the anomalous points", insights::forecast, res = 200 insights::Forecast),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),
         route!(DELETE "/api/v1/tests/{id}", OPERATOR, "Delete a test", tests::delete),
+        route!(GET "/api/v1/insights", VIEWER, "Insights of the analytics, newest started first (`?state=open|resolved&scope=pair|target|agent&severity=warning|critical&test=&agent=&since=<ms>&limit=1..1000`; `X-Total-Count`)", insights::list, res = 200 Vec<crate::store::insights::InsightRecord>),
+        route!(GET "/api/v1/insights/{id}", VIEWER, "One insight", insights::get, res = 200 crate::store::insights::InsightRecord),
+        route!(GET "/api/v1/health", VIEWER, "Health of every agent and test, and of targets with open insights (healthy, degraded, failing), from the open insights", insights::health, res = 200 crate::store::insights::HealthReport),
         // The agent API (docs/agent-api.md).
         route!(POST "/api/v1/agent/enrol", ENROL, "Enrol an agent with an enrolment token (its credential is returned once)", agent::enrol, req = agent::Enrolment, res = 201 agent::Enrolled),
         route!(POST "/api/v1/agent/heartbeat", AGENT, "An agent's heartbeat: host facts in, settings and assignments ETag out", agent::heartbeat, req = agent::Heartbeat, res = 200 agent::HeartbeatAnswer),

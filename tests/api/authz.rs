@@ -133,7 +133,7 @@ pub fn load_matrix() -> Vec<Row> {
 }
 
 /// Placeholders that stand for fixture ids.
-const FIXTURES: [&str; 5] = ["test", "group", "agent", "token", "user"];
+const FIXTURES: [&str; 6] = ["test", "group", "agent", "token", "user", "insight"];
 
 /// `request` (or `path`) with every `{…}` replaced by `with`.
 fn fill_template(s: &str, with: impl Fn(&str) -> String) -> String {
@@ -339,24 +339,51 @@ async fn sign_in(app: &TestApp, role: Role) -> (String, String) {
     (session, csrf)
 }
 
+async fn fixture_test(app: &TestApp, name: String) -> i64 {
+    let kind = TestKind::Ping;
+    let draft = TestDraft {
+        name,
+        description: String::new(),
+        spec: TestSpec {
+            kind,
+            target: "192.0.2.10".into(),
+            params: TestParams::from_json(kind, Value::Null).unwrap(),
+            schedule: Schedule::every(60),
+        },
+        enabled: true,
+        assignments: Assignments::default(),
+    };
+    app.store().create_test(&draft, None).await.unwrap().id
+}
+
 async fn create_fixture(app: &TestApp, kind: &str, n: u64) -> i64 {
     let store = app.store();
     match kind {
-        "test" => {
-            let kind = TestKind::Ping;
-            let draft = TestDraft {
-                name: format!("fixture test {n}"),
-                description: String::new(),
-                spec: TestSpec {
-                    kind,
-                    target: "192.0.2.10".into(),
-                    params: TestParams::from_json(kind, Value::Null).unwrap(),
-                    schedule: Schedule::every(60),
-                },
-                enabled: true,
-                assignments: Assignments::default(),
+        "test" => fixture_test(app, format!("fixture test {n}")).await,
+        "insight" => {
+            let test = fixture_test(app, format!("fixture insight test {n}")).await;
+            let now = app.clock.now_ms();
+            let insight = streamswarm::store::insights::NewInsight {
+                fingerprint: format!(
+                    "latency|ping.rtt_avg_ms|target|test={test}|target=192.0.2.10"
+                ),
+                kind: "latency".into(),
+                metric: "ping.rtt_avg_ms".into(),
+                scope: "target".into(),
+                test_id: Some(test),
+                target: Some("192.0.2.10".into()),
+                agent_ids: vec![],
+                agents_total: 0,
+                severity: "warning".into(),
+                started_at: now - 60_000,
+                detected_at: now,
+                expected: Some(10.0),
+                observed: Some(30.0),
+                unit: "ms".into(),
+                summary: format!("fixture insight {n}"),
+                evidence: serde_json::json!({"series": [], "window": {"from": now - 60_000, "to": null}, "notes": []}),
             };
-            store.create_test(&draft, None).await.unwrap().id
+            store.upsert_insight(&insight, now).await.unwrap().0
         }
         "group" => {
             store

@@ -247,6 +247,13 @@ const ENDPOINTS: &[&str] = &[
     "/api/v1/audit?limit={a}&before={b}",
     "/api/v1/tests/{a}",
     "/api/v1/agents/{a}/series?range=24h",
+    "/api/v1/insights?limit={a}&since={b}",
+    "/api/v1/insights?test={a}&agent={b}",
+    "/api/v1/insights/{a}",
+    "/api/v1/tests/{test}/forecast?agent={agent}&from={a}&to={b}",
+    "/api/v1/tests/{test}/forecast?agent={a}&range=1h",
+    "/insights?limit={a}&since={b}",
+    "/insights/{a}",
 ];
 
 fn arbitrary_numbers_never_fail_the_server(backend: Backend) {

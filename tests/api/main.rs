@@ -16,6 +16,7 @@ mod hardening_http;
 mod hardening_input;
 mod hardening_tokens;
 mod hardening_writes;
+mod insights;
 mod openapi;
 mod ops;
 mod paths;

@@ -17,7 +17,7 @@ use streamswarm::store::{DatabaseLocation, Store, StoreError};
 use streamswarm_schema::{Role, Schedule, TestKind, TestParams, TestSpec};
 
 /// 2026-01-01T00:00:00Z.
-const T0: i64 = 1_767_225_600_000;
+pub(crate) const T0: i64 = 1_767_225_600_000;
 const MINUTE: Duration = Duration::from_secs(60);
 
 pub struct Ctx {
@@ -41,7 +41,7 @@ impl Ctx {
 
 /// Opens a fresh, migrated store on `backend` and runs `test` on it. PostgreSQL missing:
 /// skipped locally, a failure in CI (see `fresh_database`).
-async fn run<F, Fut>(backend: Backend, test: F)
+pub(crate) async fn run<F, Fut>(backend: Backend, test: F)
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = ()>,

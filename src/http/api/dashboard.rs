@@ -4,6 +4,7 @@ use super::agents::{AgentStatus, AgentView, views};
 use crate::error::Result;
 use crate::http::Ctx;
 use crate::http::routes::ok;
+use crate::store::insights::{HealthState, InsightRecord, SubjectHealth, health};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -48,6 +49,60 @@ pub struct Dashboard {
     pub health: Vec<AgentHealth>,
     /// Why the time-series numbers above are missing, when they are.
     pub timeseries_error: Option<String>,
+    /// The analytics insights open now and the health they give agents, tests and
+    /// targets.
+    pub insights: InsightOverview,
+}
+
+/// What the dashboard shows of the open insights.
+#[derive(Serialize, JsonSchema, Default)]
+pub struct InsightOverview {
+    pub open: usize,
+    pub critical: usize,
+    pub warning: usize,
+    pub agents: HealthCounts,
+    pub tests: HealthCounts,
+    pub targets: HealthCounts,
+    /// The newest started open insights, at most [`LATEST_INSIGHTS`].
+    pub latest: Vec<InsightRecord>,
+}
+
+/// How many subjects of a kind are degraded and failing (the others are healthy).
+#[derive(Serialize, JsonSchema, Default)]
+pub struct HealthCounts {
+    pub degraded: usize,
+    pub failing: usize,
+}
+
+/// Open insights listed on the dashboard.
+pub const LATEST_INSIGHTS: usize = 5;
+
+impl HealthCounts {
+    fn of<'a>(subjects: impl Iterator<Item = &'a SubjectHealth>) -> Self {
+        let mut c = HealthCounts::default();
+        for s in subjects {
+            match s.state {
+                HealthState::Degraded => c.degraded += 1,
+                HealthState::Failing => c.failing += 1,
+                HealthState::Healthy => {}
+            }
+        }
+        c
+    }
+}
+
+/// The open insights' counts, the health they give, and the newest of them.
+pub fn insight_overview(open: Vec<InsightRecord>) -> InsightOverview {
+    let report = health(&open);
+    InsightOverview {
+        open: open.len(),
+        critical: open.iter().filter(|i| i.severity == "critical").count(),
+        warning: open.iter().filter(|i| i.severity != "critical").count(),
+        agents: HealthCounts::of(report.agents.values()),
+        tests: HealthCounts::of(report.tests.values()),
+        targets: HealthCounts::of(report.targets.values()),
+        latest: open.into_iter().take(LATEST_INSIGHTS).collect(),
+    }
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -238,6 +293,7 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
     let problems_total = problems.len();
     problems.truncate(MAX_PROBLEMS);
     let (total, active) = ctx.state.store.count_tests().await?;
+    let insights = insight_overview(ctx.state.store.open_insights().await?);
     Ok(Dashboard {
         agents: counts,
         tests: TestCounts { total, active },
@@ -246,6 +302,7 @@ pub async fn dashboard(ctx: &Ctx) -> Result<Dashboard> {
         points_last_hour,
         health,
         timeseries_error,
+        insights,
     })
 }
 

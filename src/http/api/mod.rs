@@ -5,6 +5,7 @@ pub mod agents;
 pub mod audit;
 pub mod dashboard;
 pub mod groups;
+pub mod insights;
 pub mod me;
 pub mod paths;
 pub mod series;

@@ -13,6 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::http::Ctx;
+use crate::http::api::insights::{ChartInsight, chart_insights};
 use crate::http::routes::ok;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -203,6 +204,9 @@ pub struct TestSeries {
     pub panels: Vec<Panel>,
     /// Why there is no chart, when the test's kind declares none.
     pub note: Option<String>,
+    /// The analytics insights of this test (the fleet chart: of every test) open at some
+    /// time in the range, newest started first (at most 100), for the charts to mark.
+    pub insights: Vec<ChartInsight>,
 }
 
 fn number(v: &Option<Value>) -> Option<f64> {
@@ -289,6 +293,7 @@ pub async fn test_series(ctx: &Ctx, id: i64, w: Window) -> Result<TestSeries> {
         series: Vec::new(),
         panels: Vec::new(),
         note: None,
+        insights: chart_insights(ctx, Some(id), None, &w).await?,
     };
     let charts = test.spec.kind.def().charts;
     if charts.is_empty() {
@@ -422,6 +427,7 @@ pub async fn fleet(ctx: Ctx) -> Result<Response> {
         series,
         panels: Vec::new(),
         note: None,
+        insights: chart_insights(&ctx, None, None, &w).await?,
     })
 }
 
@@ -528,6 +534,9 @@ pub struct HostSeries {
     pub start: i64,
     pub end: i64,
     pub panels: Vec<Panel>,
+    /// The analytics insights this agent sees that were open at some time in the range,
+    /// newest started first (at most 100), for the charts to mark.
+    pub insights: Vec<ChartInsight>,
 }
 
 fn aggregate(name: &str) -> Aggregate {
@@ -646,6 +655,7 @@ pub async fn agent_host(ctx: Ctx) -> Result<Response> {
     let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
     let filters = [TagFilter::eq("agent", id.to_string())];
     let panels = chart_panels(&ctx, TestKind::Host.def().charts, &filters, &w, None).await?;
+    let insights = chart_insights(&ctx, None, Some(id), &w).await?;
     ok(&HostSeries {
         agent_id: id,
         range: w.label.to_owned(),
@@ -653,6 +663,7 @@ pub async fn agent_host(ctx: Ctx) -> Result<Response> {
         start: w.start_ms,
         end: w.end_ms,
         panels,
+        insights,
     })
 }
 

@@ -1,13 +1,14 @@
 //! `/agents` (list: search, status filter, server-side pages; polls
 //! `GET /api/v1/agents` with the same query) and `/agents/{id}` (facts, groups, its
 //! tests, the targets it refuses to probe, and the rename / revoke / delete actions for
-//! operators).
+//! operators). Both show each agent's health from the open analytics insights.
 
 use super::{can_operate, page, page_offset};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::http::api::agent::ProbePolicy;
 use crate::http::api::agents::{ListQuery, filtered, views};
+use crate::store::insights::{HealthState, SubjectHealth, health};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -63,6 +64,23 @@ impl RefusedTargets {
     }
 }
 
+/// A health badge: the state, and for an unhealthy subject the link to its open
+/// insights (`filter` is their query: `agent=3`, `test=5`) and their summaries.
+pub fn health_badge(h: Option<&SubjectHealth>, filter: &str) -> Value {
+    match h {
+        Some(h) if h.state != HealthState::Healthy => json!({
+            "state": h.state.as_str(),
+            "url": format!("/insights?state=open&{filter}"),
+            "count": h.insights.len(),
+            "title": h.insights.iter().map(|i| i.summary.as_str()).collect::<Vec<_>>().join("\n"),
+            "insights": h.insights,
+        }),
+        _ => {
+            json!({"state": "healthy", "url": null, "count": 0, "title": "No open insight", "insights": []})
+        }
+    }
+}
+
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -91,11 +109,13 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
     };
     let (agents, total) = filtered(&ctx, &api_query).await?;
     let groups = group_names(&ctx).await?;
+    let report = health(&ctx.state.store.open_insights().await?);
     let rows: Vec<Value> = agents
         .iter()
         .map(|a| {
             json!({
                 "a": a,
+                "health": health_badge(report.agents.get(&a.agent.id), &format!("agent={}", a.agent.id)),
                 "os": a.agent.facts.get("os").map(fact_text).unwrap_or_default(),
                 "groups": a.agent.groups.iter().map(|g| groups.get(g).cloned().unwrap_or_else(|| format!("#{g}"))).collect::<Vec<_>>(),
             })
@@ -161,6 +181,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
             .collect(),
         _ => Vec::new(),
     };
+    let report = health(&ctx.state.store.open_insights().await?);
     let mut tests = ctx.state.store.tests_for_agent(id).await?;
     tests.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let title = format!("Agent {}", view.agent.name);
@@ -172,6 +193,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
         Some(&format!("/api/v1/agents/{id}")),
         json!({
             "a": view,
+            "health": health_badge(report.agents.get(&id), &format!("agent={id}")),
             "facts": facts,
             "refused": refused,
             "groups": view.agent.groups.iter().map(|g| groups.get(g).cloned().unwrap_or_else(|| format!("#{g}"))).collect::<Vec<_>>(),

@@ -13,6 +13,7 @@ pub mod assets;
 pub mod enrol;
 pub mod groups;
 pub mod home;
+pub mod insights;
 pub mod login;
 pub mod paths;
 pub mod profile;
@@ -50,6 +51,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("test", include_str!("templates/test.hbs")),
     ("test_form", include_str!("templates/test_form.hbs")),
     ("paths", include_str!("templates/paths.hbs")),
+    ("insights", include_str!("templates/insights.hbs")),
+    ("insight", include_str!("templates/insight.hbs")),
+    ("health_badge", include_str!("templates/health_badge.hbs")),
+    ("open_insights", include_str!("templates/open_insights.hbs")),
     ("users", include_str!("templates/users.hbs")),
     ("tokens", include_str!("templates/tokens.hbs")),
     ("settings", include_str!("templates/settings.hbs")),
@@ -144,6 +149,7 @@ pub fn nav(p: &Principal, active: &str) -> Value {
         "is_agents": active == "agents",
         "is_groups": active == "groups",
         "is_tests": active == "tests",
+        "is_insights": active == "insights",
         "is_users": active == "users",
         "is_tokens": active == "tokens",
         "is_settings": active == "settings",

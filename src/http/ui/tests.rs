@@ -6,11 +6,12 @@
 //! address target, which assigned agents refuse it), `/tests/{id}` (the definition;
 //! polls `GET /api/v1/tests/{id}`).
 
-use super::agents::RefusedTargets;
+use super::agents::{RefusedTargets, health_badge};
 use super::{can_operate, page, page_offset};
 use crate::error::{Error, Result};
 use crate::http::Ctx;
 use crate::store::agents::Agent;
+use crate::store::insights::health;
 use crate::store::tests::{Assignments, TestFilter};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -118,6 +119,15 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
         offset,
     };
     let (tests, total) = ctx.state.store.list_tests(&filter).await?;
+    let report = health(&ctx.state.store.open_insights().await?);
+    let rows: Vec<Value> = tests
+        .iter()
+        .map(|t| {
+            let mut row = serde_json::to_value(t).map_err(|e| Error::Internal(e.into()))?;
+            row["health"] = health_badge(report.tests.get(&t.id), &format!("test={}", t.id));
+            Ok(row)
+        })
+        .collect::<Result<_>>()?;
     let pages = (total.max(0) as u64).div_ceil(PAGE_SIZE as u64).max(1) as i64;
     let base = format!("/tests?search={}&kind={}", enc(&q.search), enc(&q.kind));
     let poll = format!(
@@ -133,7 +143,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
         "tests",
         Some(&poll),
         json!({
-            "tests": tests,
+            "tests": rows,
             "total": total,
             "search": q.search,
             "kinds": kinds(&q.kind),
@@ -313,6 +323,8 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
     };
     let title = format!("Test {}", t.name);
     let id = t.id;
+    let report = health(&ctx.state.store.open_insights().await?);
+    let health = health_badge(report.tests.get(&id), &format!("test={id}"));
     page(
         &ctx,
         "test",
@@ -325,6 +337,7 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
             "agents": assigned_agents,
             "groups": assigned_groups,
             "unassigned": assigned_agents.is_empty() && assigned_groups.is_empty(),
+            "health": health,
             "operator": can_operate(&ctx),
             "traceroute": t.spec.kind == streamswarm_schema::TestKind::Traceroute,
         }),

@@ -8,7 +8,10 @@
 //  - [data-copy]: copies the target input's value.
 //  - main[data-poll]: the page's JSON endpoint, polled every 10 s while the tab is
 //    visible; [data-bind] (page-level paths) and [data-rows] > tr[data-row-id]
-//    [data-field] are updated in place.
+//    [data-field] are updated in place; rows the answer has and the table lacks unhide
+//    the element named by the table's data-new-notice.
+//  - #nav-insights-count: the number of open insights (X-Total-Count of
+//    GET /api/v1/insights?state=open), fetched once per page.
 "use strict";
 (function () {
   const csrf = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
@@ -265,18 +268,36 @@
       const rows = getPath(data, tbody.dataset.rows);
       if (!Array.isArray(rows)) return;
       const byId = new Map(rows.map((r) => [String(r.id), r]));
+      const shown = new Set();
       tbody.querySelectorAll("tr[data-row-id]").forEach((tr) => {
+        shown.add(tr.dataset.rowId);
         const r = byId.get(tr.dataset.rowId);
         if (!r) return;
         tr.querySelectorAll("[data-field]").forEach((el) => bindValue(el, r[el.dataset.field], el.dataset.field));
       });
+      const notice = tbody.dataset.newNotice && document.getElementById(tbody.dataset.newNotice);
+      if (notice && rows.some((r) => !shown.has(String(r.id)))) notice.classList.remove("d-none");
     });
     document.dispatchEvent(new CustomEvent("ssw:polled", { detail: data }));
+  }
+
+  // ---- Open insights in the navbar ------------------------------------------------
+  async function insightCount(badge) {
+    try {
+      const resp = await fetch("/api/v1/insights?state=open&limit=1", { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      const n = Number(resp.ok ? resp.headers.get("X-Total-Count") : NaN);
+      if (!Number.isFinite(n) || n <= 0) return;
+      badge.textContent = String(n);
+      badge.title = n + (n === 1 ? " open insight" : " open insights");
+      badge.classList.remove("d-none");
+    } catch (_) { /* the count is a hint: no badge */ }
   }
 
   document.addEventListener("DOMContentLoaded", () => {
     decorate(document);
     setup(document);
+    const badge = document.getElementById("nav-insights-count");
+    if (badge) insightCount(badge);
     const main = document.querySelector("main[data-poll]");
     if (main) {
       setInterval(() => poll(main), 10000);

@@ -3,11 +3,71 @@
 // bars), one series per agent, over a selectable range, from
 // GET /api/v1/tests/{id}/series; the agent page's host charts the same way; the
 // dashboard's fleet RTT band. Refreshed in place every 10 s while the tab is visible.
+// Every chart shades the analytics insights of its answer (`insights`: a window from
+// start to resolution, or to the range's end while open), and an insight's page draws
+// its evidence: the series, the forecast band, the anomalous points and the window,
+// from GET /api/v1/tests/{id}/forecast.
 "use strict";
 (function () {
   const PALETTE = ["#4dabf7", "#ffa94d", "#69db7c", "#f783ac", "#b197fc", "#ffd43b", "#63e6be", "#ff8787"];
+  const SEVERITY = { warning: "#ffd43b", critical: "#ff6b6b" };
   const alpha = (hex, a) => hex + Math.round(a * 255).toString(16).padStart(2, "0");
   const name = (s) => s.agent_name ? s.agent_name : "agent " + s.agent;
+
+  // Time windows shaded behind the lines: a dataset with `windowBox: { from, to }` (Unix
+  // ms) has no points; this plugin fills its span over the chart's height in its
+  // backgroundColor while the dataset is visible (its legend entry toggles it).
+  const windowBoxes = {
+    id: "windowBoxes",
+    beforeDatasetsDraw(chart) {
+      const x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+      if (!x || !area) return;
+      chart.data.datasets.forEach((d, i) => {
+        if (!d.windowBox || !chart.isDatasetVisible(i)) return;
+        const left = Math.max(area.left, x.getPixelForValue(d.windowBox.from));
+        const right = Math.min(area.right, x.getPixelForValue(d.windowBox.to));
+        if (!(right > left)) return;
+        ctx.save();
+        ctx.fillStyle = d.backgroundColor;
+        ctx.fillRect(left, area.top, right - left, area.bottom - area.top);
+        ctx.restore();
+      });
+    },
+  };
+  // A window dataset: drawn by the plugin above, a line dataset with no points so it
+  // takes no bar slot and moves no scale.
+  function windowSet(label, from, to, colour, legend) {
+    return { type: "line", label, data: [], windowBox: { from, to }, legend: !!legend, backgroundColor: alpha(colour, 0.15), borderColor: colour, borderWidth: 1, pointRadius: 0 };
+  }
+  // The insights of a series answer as windows (open ones up to the range's end).
+  function insightWindows(insights, end) {
+    return (insights || []).map((i) => windowSet("insight " + i.id + ": " + i.summary, i.started_at, i.resolved_at == null ? end : i.resolved_at, SEVERITY[i.severity] || SEVERITY.warning, false));
+  }
+  // The insights of a series answer as a list of links under the charts (text only:
+  // summaries are data).
+  function insightList(el, insights) {
+    if (!el) return;
+    const list = insights || [];
+    const items = list.map((i) => {
+      const li = document.createElement("li");
+      const badge = document.createElement("span");
+      badge.className = "badge severity me-1";
+      badge.dataset.severity = i.severity;
+      badge.textContent = i.severity;
+      const a = document.createElement("a");
+      a.href = "/insights/" + i.id;
+      a.textContent = i.summary;
+      const when = document.createElement("span");
+      when.className = "text-body-secondary ms-1";
+      const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "short" });
+      when.textContent = fmt.format(new Date(i.started_at)) + (i.resolved_at == null ? " – ongoing" : " – " + fmt.format(new Date(i.resolved_at)));
+      li.append(badge, a, when);
+      return li;
+    });
+    const ul = el.querySelector("ul");
+    if (ul) ul.replaceChildren(...items);
+    el.classList.toggle("d-none", list.length === 0);
+  }
 
   function rttDatasets(series) {
     const out = [];
@@ -34,7 +94,10 @@
         y: { beginAtZero: true, max: yMax, title: { display: true, text: unit }, grid: { color: "#ffffff14" } },
       },
       plugins: {
-        legend: { labels: { filter: (item, chart) => !chart.datasets[item.datasetIndex].band && !/ (min|max)$/.test(item.text) } },
+        legend: { labels: { filter: (item, chart) => {
+          const d = chart.datasets[item.datasetIndex];
+          return !d.band && (!d.windowBox || d.legend) && !/ (min|max)$/.test(item.text);
+        } } },
         tooltip: { callbacks: { label: (c) => c.dataset.label + ": " + (c.parsed.y == null ? "–" : c.parsed.y.toFixed(2) + " " + unit) } },
       },
     };
@@ -86,7 +149,7 @@
     let points = 0;
     for (const panel of data.panels) {
       const [, unit] = scale(panel.unit);
-      const sets = panelDatasets(panel);
+      const sets = panelDatasets(panel).concat(insightWindows(data.insights, data.end));
       points += panel.lines.reduce((n, l) => n + l.points.length, 0);
       let chart = charts.get(panel.key);
       if (!chart) {
@@ -141,6 +204,7 @@
       if (!resp.ok) { note.textContent = "Cannot load host metrics (" + resp.status + ")."; note.classList.remove("d-none"); return; }
       const data = await resp.json();
       const points = renderPanels(holder, data, charts, true);
+      insightList(box.querySelector("[data-insight-list]"), data.insights);
       note.classList.toggle("d-none", points > 0);
       box.dataset.points = String(points);
       box.dataset.loaded = range;
@@ -154,9 +218,59 @@
     setInterval(() => { if (!document.hidden) load(); }, 10000);
   }
 
+  // An insight's evidence (its page): one series of `data-url`'s forecast answer — the
+  // forecast band (drawn as a kind's band panel is: lower edge, expected line, upper
+  // edge), the observed values, the anomalous points, and the insight's window from
+  // data-window-from to data-window-to (or the range's end while open).
+  async function evidenceChart(box) {
+    const note = box.parentElement.querySelector("[data-note]");
+    const say = (text) => { if (note) { note.textContent = text; note.classList.toggle("d-none", !text); } };
+    let chart = null;
+    async function load() {
+      let resp;
+      try { resp = await fetch(box.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" }); }
+      catch (e) { say("Cannot load the series: " + e.message); box.dataset.loaded = "error"; return; }
+      if (!resp.ok) {
+        let why = "";
+        try { why = (await resp.json()).error.message; } catch (_) { /* not JSON */ }
+        say("Cannot load the series (" + resp.status + ")" + (why ? ": " + why : "."));
+        box.dataset.loaded = "error";
+        return;
+      }
+      const f = await resp.json();
+      const line = (label, field) => ({ label, series: "forecast", field, points: f.points.map((p) => ({ t: p.t, v: p[field] })) });
+      const band = { key: "forecast", title: "forecast", unit: f.unit, style: "band", lines: [line("forecast lower", "lower"), line("forecast", "expected"), line("forecast upper", "upper")] };
+      const sets = f.points.length ? panelDatasets(band) : [];
+      sets.forEach((d) => { if (!d.band) d.borderDash = [6, 4]; });
+      sets.push({ label: "observed", data: f.observed.map((p) => ({ x: p.t, y: p.v })), borderColor: PALETTE[1], backgroundColor: PALETTE[1], borderWidth: 2, pointRadius: 0, fill: false });
+      const c = SEVERITY[box.dataset.severity] || SEVERITY.warning;
+      sets.push({ label: "anomalous", data: f.anomalies.map((a) => ({ x: a.t, y: a.observed })), showLine: false, pointRadius: 3, borderColor: SEVERITY.critical, backgroundColor: SEVERITY.critical });
+      const to = box.dataset.windowTo ? Number(box.dataset.windowTo) : f.end;
+      sets.push(windowSet("insight window", Number(box.dataset.windowFrom), to, c, true));
+      const [, unit] = scale(f.unit);
+      if (!chart) {
+        chart = new Chart(box.querySelector("canvas"), { type: "line", data: { datasets: sets }, options: options(unit, f.start, f.end, unit === "%" ? 100 : undefined) });
+      } else {
+        chart.data.datasets = sets;
+        chart.update("none");
+      }
+      const empty = f.observed.length === 0 && f.points.length === 0;
+      say(empty ? "No values of this series in the range (the time-series store may have aged them out)." : f.points.length === 0 ? "No forecast was recorded for this range." : "");
+      box.dataset.points = String(f.observed.length);
+      box.dataset.forecast = String(f.points.length);
+      box.dataset.anomalies = String(f.anomalies.length);
+      box.dataset.loaded = "ok";
+    }
+    await load();
+    // An open insight's window grows: refresh while it is open and the tab visible.
+    if (!box.dataset.windowTo) setInterval(() => { if (!document.hidden) load(); }, 10000);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     if (typeof Chart === "undefined") return;
     Chart.defaults.color = "#adb5bd"; // readable on the dark theme
+    Chart.register(windowBoxes);
+    document.querySelectorAll("[data-evidence]").forEach(evidenceChart);
     hostCharts(document.getElementById("host-charts"));
     const box = document.getElementById("charts");
     if (!box) return;
@@ -192,7 +306,8 @@
       } else {
         note.classList.add("d-none");
       }
-      const rttSets = rttDatasets(data.series), lossSets = lossDatasets(data.series);
+      const windows = insightWindows(data.insights, data.end);
+      const rttSets = rttDatasets(data.series).concat(windows), lossSets = lossDatasets(data.series).concat(insightWindows(data.insights, data.end));
       if (holder) {
         // Drawn above from the kind's declared charts.
       } else if (!rtt) {
@@ -207,6 +322,8 @@
         }
       }
       box.dataset.points = String(points);
+      box.dataset.insights = String((data.insights || []).length);
+      insightList(box.querySelector("[data-insight-list]"), data.insights);
       recentTable(data);
     }
 
