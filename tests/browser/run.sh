@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Browser tests of the web UI: starts a real streamswarm server (target/debug, a
-# temporary data directory, users made with the CLI; the agent binary for the specs
-# that enrol and run a real agent) and runs specs/ with node's test
+# Browser tests of the web UI: starts a real streamswarm server (target/debug, or
+# $CARGO_TARGET_DIR/debug, a temporary data directory, users made with the CLI; the agent
+# binary for the specs that enrol and run a real agent; examples/seed_insight for the
+# specs that need analytics insights) and runs specs/ with node's test
 # runner; playwright-core drives Debian's chromium. Screenshots go to
-# target/screenshots/. Exit status: the tests'.
+# target/screenshots/ (or $CARGO_TARGET_DIR/screenshots/). Exit status: the tests'.
 #
 #   bash tests/browser/run.sh            # needs chromium and `npm ci` done here
 #   bash tests/browser/run.sh tests/browser/specs/agents.test.mjs   # some specs only
@@ -24,9 +25,13 @@ if [[ ! -d "$HERE/node_modules/playwright-core" ]]; then
   exit 1
 fi
 
-cargo build --quiet -p streamswarm -p streamswarm-agent --bin streamswarm --bin streamswarm-agent
-BIN="$ROOT/target/debug/streamswarm"
-export SSW_AGENT_BIN="$ROOT/target/debug/streamswarm-agent"
+cargo build --quiet -p streamswarm -p streamswarm-agent --bin streamswarm --bin streamswarm-agent --example seed_insight
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET_DIR/debug/streamswarm"
+export SSW_AGENT_BIN="$TARGET_DIR/debug/streamswarm-agent"
+# Analytics insights are written by the analytics process; specs seed them through the
+# store's API with this (examples/seed_insight.rs), into the server's own database.
+export SSW_SEED_INSIGHT="$TARGET_DIR/debug/examples/seed_insight"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -65,6 +70,7 @@ perl "$ROOT/tests/api/mmdb_writer.pl" "$WORK/city.mmdb" <<'JSON'
 JSON
 export STREAMSWARM__GEOIP__ASN_DB="$WORK/asn.mmdb" STREAMSWARM__GEOIP__CITY_DB="$WORK/city.mmdb"
 
+export SSW_DATABASE_URL="sqlite://$WORK/data/streamswarm.db"
 "$BIN" --data-dir "$WORK/data" up --bind 127.0.0.1:0 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 URL=""
@@ -76,9 +82,9 @@ for _ in $(seq 1 100); do
 done
 [[ -n "$URL" ]] || { cat "$WORK/server.log" >&2; echo "browser tests: server did not start" >&2; exit 1; }
 
-export SSW_URL="$URL" SSW_CHROMIUM="$CHROMIUM" SSW_SCREENSHOTS="$ROOT/target/screenshots"
+export SSW_URL="$URL" SSW_CHROMIUM="$CHROMIUM" SSW_SCREENSHOTS="$TARGET_DIR/screenshots"
 mkdir -p "$SSW_SCREENSHOTS"
-echo "browser tests: server $URL, chromium $CHROMIUM, screenshots in target/screenshots/"
+echo "browser tests: server $URL, chromium $CHROMIUM, screenshots in $SSW_SCREENSHOTS/"
 status=0
 if [[ $# -gt 0 ]]; then specs=("$@"); else specs=("$HERE"/specs/*.test.mjs); fi
 node --test --test-concurrency=1 "${specs[@]}" || status=$?

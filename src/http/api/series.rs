@@ -8,6 +8,10 @@
 //! `GET /api/v1/agents/{id}/series?range=…` (or `from`/`to`) does the same for an agent's host metrics
 //! (CPU, memory, disk space per mount, network per interface).
 //!
+//! Every answer also carries the analytics `insights` open at some time in its range
+//! (the test's, the agent's, or for the fleet chart every test's), for the charts to
+//! shade (`api::insights::chart_insights`).
+//!
 //! Only ping tests write results so far (`schema/measurements.toml`); for other kinds
 //! the answer has no series and says why.
 
