@@ -70,6 +70,19 @@ pub async fn run(
     let housekeeping = tokio::spawn(housekeeping(state.clone()));
     let upkeep = tokio::spawn(timeseries_upkeep(state.clone()));
     let paths = tokio::spawn(crate::paths::track(state.clone()));
+    // `[analytics] in_server` (and `up` unless --no-analytics): the analytics process
+    // runs here; it gives its lease back when the server stops.
+    let (analytics_stop, analytics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let analytics = state.config.analytics.in_server.then(|| {
+        let process = crate::analytics::process::Analytics::new(
+            state.store.clone(),
+            state.timeseries.clone(),
+            state.config.analytics.clone(),
+        );
+        tokio::spawn(process.run(async {
+            let _ = analytics_stopped.await;
+        }))
+    });
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), backend = state.store.backend(), "serving");
     if let Ok(addr) = listener.local_addr()
         && !addr.ip().is_loopback()
@@ -89,6 +102,11 @@ pub async fn run(
     upkeep.abort();
     paths.abort();
     let _ = paths.await;
+    let _ = analytics_stop.send(());
+    if let Some(task) = analytics {
+        // A cycle in progress finishes (its writes are whole); then the lease is freed.
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
     // Wait for the upkeep task to be gone so no rollup transaction is cut mid-way by
     // the pools closing (an aborted task stops at its next await, between transactions).
     let _ = upkeep.await;

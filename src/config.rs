@@ -35,6 +35,43 @@ pub struct Config {
     /// `[ui]`: web UI options.
     #[serde(default)]
     pub ui: UiConfig,
+    /// `[analytics]`: the analytics process (forecasts, anomalies, insights).
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
+}
+
+/// `[analytics]`: the analytics process (`crate::analytics::process`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// Run it inside `serve` too (`up` always does unless `--no-analytics`). With the
+    /// embedded time-series store it must run in the server; with InfluxDB it can be
+    /// its own process, `streamswarm analytics`.
+    pub in_server: bool,
+    /// Seconds between two cycles (read new points, score, write findings).
+    pub poll_seconds: u64,
+    /// Minutes between refits of a series' model.
+    pub refit_minutes: u64,
+    /// Days of history a refit reads (the weekly season needs 14).
+    pub history_days: u64,
+    /// Seconds after a minute ends before it is scored (points still arriving).
+    pub lateness_seconds: u64,
+    /// Seconds a process holds the analytics lease without renewing it; another
+    /// process takes over after that.
+    pub lease_seconds: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        AnalyticsConfig {
+            in_server: false,
+            poll_seconds: 30,
+            refit_minutes: 60,
+            history_days: 14,
+            lateness_seconds: 90,
+            lease_seconds: 120,
+        }
+    }
 }
 
 /// `[paths]`: how the server tracks traceroute paths (`crate::paths`).
@@ -487,6 +524,28 @@ impl Config {
             return Err(format!(
                 "invalid configuration: paths.keep must be between 1 and 1000, got {}",
                 self.paths.keep
+            ));
+        }
+        let a = &self.analytics;
+        for (key, value, range) in [
+            ("analytics.poll_seconds", a.poll_seconds, 1..=3600),
+            ("analytics.refit_minutes", a.refit_minutes, 5..=1440),
+            ("analytics.history_days", a.history_days, 1..=60),
+            ("analytics.lateness_seconds", a.lateness_seconds, 0..=3600),
+            ("analytics.lease_seconds", a.lease_seconds, 10..=3600),
+        ] {
+            if !range.contains(&value) {
+                return Err(format!(
+                    "invalid configuration: {key} must be between {} and {}, got {value}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        }
+        if a.lease_seconds <= a.poll_seconds {
+            return Err(format!(
+                "invalid configuration: analytics.lease_seconds ({}) must be longer than analytics.poll_seconds ({}), or the lease lapses between cycles",
+                a.lease_seconds, a.poll_seconds
             ));
         }
         if !(1..=3600).contains(&self.paths.poll_seconds) {

@@ -43,8 +43,10 @@ impl Default for EvalConfig {
             seed: 11,
             agents: 6,
             targets: 6,
-            days: 15,
-            training_days: 7,
+            // Two weeks of history before the first incident: a weekly season (weekends
+            // are quieter) can only be learnt from two of them.
+            days: 22,
+            training_days: 14,
             // Monday 2026-11-02 00:00 UTC.
             start_s: 1_793_577_600,
             pings_per_point: 10,

@@ -1,8 +1,18 @@
 //! Analytics (issue 12): forecasts, anomalies with their scope, health and causes,
-//! measured on labelled incidents. So far the measuring side: [`eval`], the labelled
-//! evaluation set; [`score`], how a detector's findings are judged against it; and
-//! [`baseline`], the rolling 3-sigma rule the product must beat.
+//! measured on labelled incidents.
+//!
+//! - [`model`]: the per-series forecast (MSTL + AutoETS, augurs).
+//! - [`detector`]: online scoring of points and the episode rules (latency, loss).
+//! - [`engine`]: series → episodes → insights with their scope.
+//! - [`eval`], [`score`], [`baseline`]: the labelled evaluation set, how findings are
+//!   judged, and the rolling 3-sigma rule the engine is compared with.
 
 pub mod baseline;
+pub mod detector;
+pub mod engine;
 pub mod eval;
+pub mod explain;
+pub mod model;
+pub mod process;
+pub mod replay;
 pub mod score;

@@ -37,6 +37,10 @@ enum Command {
     Up(up::UpArgs),
     /// Production server: everything from configuration.
     Serve,
+    /// The analytics process on its own (with `[influx]`; the embedded store runs it in
+    /// the server): forecasts, anomalies and insights. Several may run against one
+    /// database; one analyses at a time (a lease), the others stand by.
+    Analytics,
     /// Apply database migrations and exit.
     Migrate,
     /// Manage users.
@@ -111,6 +115,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = crate::Application::build(config).await?;
             eprintln!("StreamSwarm listening on {}", app.url());
             app.run_until_stopped(shutdown).await;
+            Ok(())
+        }
+        Command::Analytics => {
+            let config = load_config(&cli, None)?;
+            init_logging(&config);
+            if config.influx.0.is_none() {
+                anyhow::bail!(
+                    "`streamswarm analytics` reads and writes InfluxDB ([influx] url); the \
+                     embedded time-series store belongs to the server process, so there set \
+                     [analytics] in_server = true (`streamswarm up` does it by default)"
+                );
+            }
+            let store = open_store(&config).await?;
+            let timeseries = crate::timeseries::TimeSeries::open(&config).await?;
+            let process = crate::analytics::process::Analytics::new(
+                store.clone(),
+                timeseries,
+                config.analytics.clone(),
+            );
+            eprintln!("StreamSwarm analytics running as {}", process.holder());
+            process.run(crate::app::shutdown_signal()).await;
+            store.close();
             Ok(())
         }
         Command::Migrate => {

@@ -34,6 +34,9 @@ pub struct UpArgs {
     /// other default tests stay: host metrics and ping of localhost).
     #[arg(long)]
     pub no_gateway_ping: bool,
+    /// Do not run the analytics process (forecasts, anomalies, insights) in the server.
+    #[arg(long)]
+    pub no_analytics: bool,
 }
 
 /// How long the local agent gets to hand over what it measured when stopping.
@@ -41,6 +44,7 @@ const AGENT_STOP_DEADLINE: Duration = Duration::from_secs(10);
 
 pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
     config.server.bind = args.bind;
+    config.analytics.in_server = !args.no_analytics;
     // Before anything is printed: a signal sent as soon as the URL appears stops cleanly.
     let shutdown = crate::app::shutdown_signal();
     let app = crate::Application::build(config).await?;

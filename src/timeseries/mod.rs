@@ -14,8 +14,13 @@ use anyhow::Context;
 use embedded::{EmbeddedStore, RetentionDays};
 use std::sync::Arc;
 use std::time::Duration;
+use streamswarm_tsdb::line_protocol::{Dynamic, Point, Precision as LineProtocolPrecision};
 use streamswarm_tsdb::query::Reader;
 use streamswarm_tsdb::read::InfluxReader;
+use streamswarm_tsdb::write::Writer;
+
+/// How long [`TimeSeries::write_points`] waits out InfluxDB's retries.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How often dirty rollup buckets are recomputed: a chart of the last hour reads at
 /// most this much data raw.
@@ -94,6 +99,55 @@ impl TimeSeries {
             }
         } else {
             ts.roll_up(days.cutoffs(now)).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes points the server makes (the analytics findings): into the embedded store
+    /// as an operator token would, or to InfluxDB with the `[influx]` credentials
+    /// (waiting out retries for up to `WRITE_DEADLINE`). All of them or an error.
+    pub async fn write_points(&self, points: &[Point<Dynamic>], now_ns: i64) -> anyhow::Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let encode = |precision| -> anyhow::Result<Vec<u8>> {
+            let mut buf = Vec::new();
+            for p in points {
+                p.encode(&mut buf, precision)
+                    .map_err(|e| anyhow::anyhow!("encoding a {} point: {e}", p.measurement()))?;
+            }
+            Ok(buf)
+        };
+        match self {
+            TimeSeries::Embedded(s) => {
+                let body = encode(LineProtocolPrecision::Nanoseconds)?;
+                s.write(
+                    bytes::Bytes::from(body),
+                    false,
+                    usize::MAX,
+                    embedded::ingest::Precision::Nanoseconds,
+                    now_ns,
+                    embedded::policy::WritePolicy::FreeForm,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("writing to the embedded store: {e}"))?;
+            }
+            TimeSeries::Influx(r) => {
+                let writer = Writer::from_client(r.client().clone());
+                let body = encode(writer.precision())?;
+                let lines = body.iter().filter(|b| **b == b'\n').count();
+                let delivery = writer
+                    .deliver(&body, tokio::time::Instant::now() + WRITE_DEADLINE)
+                    .await;
+                let accepted = delivery.lines_accepted();
+                if accepted != lines {
+                    anyhow::bail!(
+                        "InfluxDB took {accepted} of {lines} lines ({} lost, unsent from byte {:?})",
+                        delivery.lines_lost(),
+                        delivery.unsent_from
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -62,6 +62,11 @@ impl InfluxReader {
         }
     }
 
+    /// The client it reads with (a `Writer` can share it).
+    pub fn client(&self) -> &InfluxClient {
+        &self.client
+    }
+
     /// Renders and runs `query`.
     pub async fn run(&self, query: &Query) -> Result<Vec<Series>, ReadError> {
         let text = influxql::render(query, self.client.config().retention_policy())

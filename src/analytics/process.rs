@@ -1,0 +1,603 @@
+//! The analytics process: every `analytics.poll_seconds` one [`Analytics::cycle`]
+//! reads the minutes completed since the last cycle through the time-series reader
+//! (embedded store or InfluxDB alike), refits the models that are due, scores each new
+//! minute with the [`Engine`], and writes back what it found:
+//!
+//! - insight rows in the metadata store (opened, updated, resolved; one open row per
+//!   fingerprint, so a restart that finds the same problem again updates it);
+//! - `anomaly` points (every point of an open episode, with its insight id), `forecast`
+//!   points (each refit's band for the minutes ahead) and `health` points (per agent and
+//!   per agent × test, each cycle) in the time-series store.
+//!
+//! Only one process analyses at a time: each cycle first takes or renews the
+//! `analytics` lease in the metadata store; a process that does not hold it idles, and
+//! takes over when the holder stops renewing (`analytics.lease_seconds`).
+//!
+//! Incremental: the position (the last minute scored) is kept in `analytics_state`, so
+//! a restart goes on from there. The engine's memory (models, calibration, open
+//! episodes) is rebuilt: models are refitted on first use, with their anomalous minutes
+//! (the stored `anomaly` points) masked out of the history; insights left open by the
+//! previous run that the engine has not found again after [`RESUME_GRACE_S`] of scored
+//! minutes are resolved.
+//!
+//! What is analysed: every `ping` series (agent × test × target) — its RTT average
+//! against the forecast, its lost echoes as binomial loss — read as 1-minute
+//! aggregates (means of `rtt_avg_ms`, sums of `sent` and `received`).
+
+use super::engine::{
+    AnomalyPoint, Engine, EngineConfig, Insight, InsightEvent, Sample, Scope, SeriesKey, Signal,
+};
+use super::explain;
+use crate::config::AnalyticsConfig;
+use crate::store::Store;
+use crate::store::insights::NewInsight;
+use crate::timeseries::TimeSeries;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use streamswarm_schema::measurements::{anomaly, forecast, health};
+use streamswarm_tsdb::line_protocol::{Dynamic, Point, Timestamp};
+use streamswarm_tsdb::query::{
+    Aggregate, AggregateQuery, Fill, Query, ReadError, Selector, TagFilter, TimeRange, Value,
+};
+
+/// The lease's name in the metadata store.
+pub const LEASE: &str = "analytics";
+/// `analytics_state` key of the last scored minute's end (Unix seconds).
+pub const POSITION_KEY: &str = "scored_to_s";
+/// Where a process that never ran starts: this long before now (its models are fitted
+/// on the history before that).
+pub const FIRST_START_S: i64 = 10 * 60;
+/// Scored minutes after a start before insights left open by the previous run and not
+/// found again are resolved.
+pub const RESUME_GRACE_S: i64 = 15 * 60;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error("reading the time series: {0}")]
+    Read(#[from] ReadError),
+    #[error("metadata store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("writing findings: {0:#}")]
+    Write(anyhow::Error),
+}
+
+/// What one cycle did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CycleStats {
+    /// Whether this process held the lease.
+    pub leader: bool,
+    pub minutes: usize,
+    pub series: usize,
+    pub fits: usize,
+    pub anomalies: usize,
+    pub opened: usize,
+    pub resolved: usize,
+    /// Whether minutes remain to be scored (the next cycle should follow at once).
+    pub behind: bool,
+}
+
+/// One analytics process.
+pub struct Analytics {
+    store: Store,
+    timeseries: TimeSeries,
+    config: AnalyticsConfig,
+    holder: String,
+    engine: Engine,
+    /// End of the last scored minute (Unix seconds).
+    position: Option<i64>,
+    /// Insight ids by fingerprint, for the engine's open insights.
+    ids: BTreeMap<String, i64>,
+    /// Open rows found at start that the engine has not claimed yet, and when the
+    /// grace for them ends.
+    inherited: BTreeMap<String, i64>,
+    grace_until_s: Option<i64>,
+}
+
+impl Analytics {
+    pub fn new(store: Store, timeseries: TimeSeries, config: AnalyticsConfig) -> Self {
+        let engine = Engine::new(EngineConfig {
+            refit_every_s: config.refit_minutes as i64 * 60,
+            history_days: config.history_days as i64,
+            ..EngineConfig::default()
+        });
+        let holder = format!(
+            "{}:{}:{:08x}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into()),
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Analytics {
+            store,
+            timeseries,
+            config,
+            holder,
+            engine,
+            position: None,
+            ids: BTreeMap::new(),
+            inherited: BTreeMap::new(),
+            grace_until_s: None,
+        }
+    }
+
+    /// Who holds the lease when this process does.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Runs cycles until `shutdown`, then gives the lease back.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let every = Duration::from_secs(self.config.poll_seconds);
+        loop {
+            let now_s = self.store.clock().now_ms() / 1000;
+            let mut behind = false;
+            match self.cycle(now_s).await {
+                Ok(s) if s.behind => {
+                    behind = true;
+                    tracing::debug!(?s, "analytics catching up");
+                }
+                Ok(s) if s.opened + s.resolved > 0 || s.fits > 0 => {
+                    tracing::info!(?s, "analytics cycle");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "analytics cycle failed; retrying next cycle"),
+            }
+            let pause = if behind { Duration::ZERO } else { every };
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        let _ = self.store.release_lease(LEASE, &self.holder).await;
+    }
+
+    /// One cycle at `now_s` (see the module doc).
+    pub async fn cycle(&mut self, now_s: i64) -> Result<CycleStats, AnalyticsError> {
+        let mut stats = CycleStats::default();
+        let ttl_ms = self.config.lease_seconds as i64 * 1000;
+        if !self
+            .store
+            .try_lease(LEASE, &self.holder, ttl_ms, now_s * 1000)
+            .await?
+        {
+            // Another process analyses; whatever this one knew is stale when it takes
+            // over, so it starts again from the stored position then.
+            self.position = None;
+            return Ok(stats);
+        }
+        stats.leader = true;
+        let to = floor_minute(now_s - self.config.lateness_seconds as i64);
+        let from = match self.position {
+            Some(p) => p,
+            None => self.resume(to).await?,
+        };
+        if from >= to {
+            return Ok(stats);
+        }
+        // At most one refit interval per cycle: the models fitted at its start forecast
+        // that far. A process behind catches up cycle after cycle.
+        let limit = from + self.engine.config.refit_every_s;
+        stats.behind = to > limit;
+        let to = to.min(limit);
+        let new = read_minutes(&self.timeseries, from, to, None).await?;
+        stats.series = new.len();
+        for key in new.keys() {
+            self.engine.add_series(key);
+        }
+        let fits = self.refit_due(from).await?;
+        stats.fits = fits;
+        // Score minute by minute, all series at each minute, then regroup.
+        let mut anomalies: Vec<(AnomalyPoint, Option<(i64, &'static str)>)> = Vec::new();
+        let mut cursor: BTreeMap<&SeriesKey, usize> = BTreeMap::new();
+        let mut minute = from;
+        while minute < to {
+            for (key, samples) in &new {
+                let i = cursor.entry(key).or_default();
+                while *i < samples.len() && samples[*i].time_s < minute + 60 {
+                    if samples[*i].time_s >= minute {
+                        for a in self.engine.observe(key, &samples[*i]) {
+                            anomalies.push((a, None));
+                        }
+                    }
+                    *i += 1;
+                }
+            }
+            let events = self.engine.tick(minute + 60);
+            let (opened, resolved) = self.apply(events, minute + 60).await?;
+            stats.opened += opened;
+            stats.resolved += resolved;
+            // Each anomalous point belongs to the insight holding its series now.
+            for (a, id) in anomalies.iter_mut().filter(|(_, id)| id.is_none()) {
+                *id = self.insight_of(&a.key, a.signal);
+            }
+            stats.minutes += 1;
+            minute += 60;
+        }
+        self.resolve_inherited(to).await?;
+        stats.anomalies = anomalies.len();
+        let mut points: Vec<Point<Dynamic>> = anomalies
+            .iter()
+            .map(|(a, id)| anomaly_point(a, *id))
+            .collect();
+        points.extend(self.health_points(to));
+        self.timeseries
+            .write_points(&points, now_s * 1_000_000_000)
+            .await
+            .map_err(AnalyticsError::Write)?;
+        self.position = Some(to);
+        self.store
+            .set_analytics_state(POSITION_KEY, &to.to_string())
+            .await?;
+        Ok(stats)
+    }
+
+    /// Where to start after a start or a takeover: the stored position, else a little
+    /// before now. Open rows are inherited, to be claimed or resolved.
+    async fn resume(&mut self, to: i64) -> Result<i64, AnalyticsError> {
+        let stored = self
+            .store
+            .analytics_state(POSITION_KEY)
+            .await?
+            .and_then(|v| v.parse::<i64>().ok());
+        self.engine = Engine::new(self.engine.config);
+        self.ids.clear();
+        self.inherited = self
+            .store
+            .open_insights()
+            .await?
+            .into_iter()
+            .map(|r| (r.fingerprint, r.id))
+            .collect();
+        let from = stored.unwrap_or(to - FIRST_START_S).min(to);
+        self.grace_until_s = Some(from + RESUME_GRACE_S);
+        Ok(from)
+    }
+
+    /// Refits, per test, the series whose model is due at `now_s`, reading their
+    /// history once per test; writes each new forecast. Returns the fits made.
+    async fn refit_due(&mut self, now_s: i64) -> Result<usize, AnalyticsError> {
+        let due: BTreeSet<String> = self
+            .engine
+            .series()
+            .filter(|k| self.engine.needs_refit(k, now_s))
+            .map(|k| k.test.clone())
+            .collect();
+        let mut fits = 0;
+        let days = self.config.history_days as i64;
+        for test in due {
+            let start = now_s - days * 86_400;
+            let mut history = read_minutes(&self.timeseries, start, now_s, Some(&test)).await?;
+            let masked = read_anomalous_minutes(&self.timeseries, start, now_s, &test).await?;
+            let mut forecasts = Vec::new();
+            for (key, samples) in history.iter_mut() {
+                if !self.engine.needs_refit(key, now_s) {
+                    continue;
+                }
+                for s in samples.iter_mut() {
+                    if masked.contains(&(key.agent.clone(), key.target.clone(), s.time_s)) {
+                        *s = Sample {
+                            time_s: s.time_s,
+                            ..Sample::default()
+                        };
+                    }
+                }
+                self.engine.refit(key, samples, now_s);
+                fits += 1;
+                if let Some(model) = self.engine.model(key) {
+                    for (i, b) in model.bands.iter().enumerate() {
+                        let t = model.start_s + i as i64 * model.step_s;
+                        forecasts.push(
+                            Point::new(forecast::MEASUREMENT)
+                                .tag(forecast::tags::AGENT, key.agent.as_str())
+                                .tag(forecast::tags::TEST, key.test.as_str())
+                                .tag(forecast::tags::TARGET, key.target.as_str())
+                                .tag(forecast::tags::METRIC, explain::metric(Signal::Latency))
+                                .field(forecast::fields::EXPECTED, b.expected)
+                                .field(forecast::fields::LOWER, b.lower)
+                                .field(forecast::fields::UPPER, b.upper)
+                                .field(forecast::fields::LEVEL_PERCENT, model.level * 100.0)
+                                .timestamp(Timestamp::from_nanos(t * 1_000_000_000))
+                                .into_dynamic(),
+                        );
+                    }
+                }
+            }
+            // Series of this test with no point in the history read: not fitted now,
+            // tried again next cycle.
+            self.timeseries
+                .write_points(&forecasts, now_s * 1_000_000_000)
+                .await
+                .map_err(AnalyticsError::Write)?;
+        }
+        Ok(fits)
+    }
+
+    /// Writes the engine's insight events to the metadata store.
+    async fn apply(
+        &mut self,
+        events: Vec<InsightEvent>,
+        at_s: i64,
+    ) -> Result<(usize, usize), AnalyticsError> {
+        let (mut opened, mut resolved) = (0, 0);
+        for event in events {
+            match event {
+                InsightEvent::Opened(i) | InsightEvent::Updated(i) => {
+                    let row = new_insight(&i);
+                    let (id, created) = self.store.upsert_insight(&row, at_s * 1000).await?;
+                    self.inherited.remove(&i.fingerprint);
+                    self.ids.insert(i.fingerprint.clone(), id);
+                    if created {
+                        opened += 1;
+                    }
+                }
+                InsightEvent::Resolved { insight, at_s } => {
+                    // Refresh the row's last values before closing it.
+                    let row = new_insight(&insight);
+                    self.store.upsert_insight(&row, at_s * 1000).await?;
+                    if self
+                        .store
+                        .resolve_insight(&insight.fingerprint, at_s * 1000)
+                        .await?
+                        .is_some()
+                    {
+                        resolved += 1;
+                    }
+                    self.ids.remove(&insight.fingerprint);
+                }
+            }
+        }
+        Ok((opened, resolved))
+    }
+
+    /// Resolves rows left open by a previous run that the engine has not found again.
+    async fn resolve_inherited(&mut self, scored_to: i64) -> Result<(), AnalyticsError> {
+        if self.grace_until_s.is_some_and(|g| scored_to >= g) {
+            for fingerprint in std::mem::take(&mut self.inherited).into_keys() {
+                self.store
+                    .resolve_insight(&fingerprint, scored_to * 1000)
+                    .await?;
+            }
+            self.grace_until_s = None;
+        }
+        Ok(())
+    }
+
+    /// The id and scope of the open insight holding `key`'s `signal`.
+    fn insight_of(&self, key: &SeriesKey, signal: Signal) -> Option<(i64, &'static str)> {
+        self.engine
+            .open_insights()
+            .find(|i| i.signal == signal && i.members.contains(key))
+            .and_then(|i| Some((*self.ids.get(&i.fingerprint)?, i.scope.kind())))
+    }
+
+    /// Health of every agent and agent × test the engine knows, from its open insights.
+    fn health_points(&self, at_s: i64) -> Vec<Point<Dynamic>> {
+        let mut agents: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+        let mut tests: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
+        for k in self.engine.series() {
+            agents.entry(&k.agent).or_default();
+            tests.entry((&k.agent, &k.test)).or_default();
+        }
+        for i in self.engine.open_insights() {
+            let level = if explain::severity(i) == "critical" {
+                2
+            } else {
+                1
+            };
+            let mut seen_agents = BTreeSet::new();
+            for k in &i.members {
+                if seen_agents.insert(k.agent.as_str())
+                    && let Some(h) = agents.get_mut(k.agent.as_str())
+                {
+                    h.0 = h.0.max(level);
+                    h.1 += 1;
+                }
+                if let Some(h) = tests.get_mut(&(k.agent.as_str(), k.test.as_str())) {
+                    h.0 = h.0.max(level);
+                    h.1 += 1;
+                }
+            }
+        }
+        let t = Timestamp::from_nanos(at_s * 1_000_000_000);
+        let mut out = Vec::new();
+        for (agent, (level, n)) in agents {
+            out.push(
+                Point::new(health::MEASUREMENT)
+                    .tag(health::tags::AGENT, agent)
+                    .field(health::fields::LEVEL, level)
+                    .field(health::fields::OPEN_INSIGHTS, n)
+                    .timestamp(t)
+                    .into_dynamic(),
+            );
+        }
+        for ((agent, test), (level, n)) in tests {
+            out.push(
+                Point::new(health::MEASUREMENT)
+                    .tag(health::tags::AGENT, agent)
+                    .tag(health::tags::TEST, test)
+                    .field(health::fields::LEVEL, level)
+                    .field(health::fields::OPEN_INSIGHTS, n)
+                    .timestamp(t)
+                    .into_dynamic(),
+            );
+        }
+        out
+    }
+}
+
+/// The row of an engine insight.
+fn new_insight(i: &Insight) -> NewInsight {
+    let first = i.members.iter().next();
+    let (test, target) = match &i.scope {
+        Scope::Pair(k) => (Some(k.test.clone()), Some(k.target.clone())),
+        Scope::Target { test, target } => (Some(test.clone()), Some(target.clone())),
+        Scope::Agent(_) => (None, None),
+    };
+    let agent_ids: BTreeSet<i64> = i
+        .members
+        .iter()
+        .filter_map(|k| k.agent.parse().ok())
+        .collect();
+    let (measurement, field) = explain::metric(i.signal)
+        .split_once('.')
+        .expect("measurement.field");
+    NewInsight {
+        fingerprint: i.fingerprint.clone(),
+        kind: i.signal.as_str().into(),
+        metric: explain::metric(i.signal).into(),
+        scope: i.scope.kind().into(),
+        test_id: test.as_deref().and_then(|t| t.parse().ok()),
+        target: target
+            .or_else(|| first.map(|k| k.target.clone()))
+            .filter(|_| !matches!(i.scope, Scope::Agent(_))),
+        agent_ids: agent_ids.into_iter().collect(),
+        agents_total: match i.scope {
+            Scope::Target { .. } => i.of as i64,
+            _ => 1,
+        },
+        severity: explain::severity(i).into(),
+        started_at: i.start_s * 1000,
+        detected_at: i.detected_s * 1000,
+        expected: Some(i.expected),
+        observed: Some(i.observed),
+        unit: explain::unit(i.signal).into(),
+        summary: explain::sentence(i),
+        evidence: serde_json::json!({
+            "series": i.members.iter().map(|k| serde_json::json!({
+                "agent_id": k.agent.parse::<i64>().ok(),
+                "test_id": k.test.parse::<i64>().ok(),
+                "target": k.target,
+                "measurement": measurement,
+                "field": field,
+            })).collect::<Vec<_>>(),
+            "window": { "from": i.start_s * 1000, "to": null },
+            "change_percent": explain::change_percent(i),
+            "of": i.of,
+            "notes": [],
+        }),
+    }
+}
+
+fn anomaly_point(a: &AnomalyPoint, insight: Option<(i64, &'static str)>) -> Point<Dynamic> {
+    let scope = insight.map_or("pair", |(_, s)| s);
+    Point::new(anomaly::MEASUREMENT)
+        .tag(anomaly::tags::AGENT, a.key.agent.as_str())
+        .tag(anomaly::tags::TEST, a.key.test.as_str())
+        .tag(anomaly::tags::TARGET, a.key.target.as_str())
+        .tag(anomaly::tags::METRIC, explain::metric(a.signal))
+        .tag(anomaly::tags::SCOPE, scope)
+        .field(anomaly::fields::OBSERVED, a.observed)
+        .field(anomaly::fields::EXPECTED, a.expected)
+        .field(anomaly::fields::SCORE, a.score)
+        .field_opt(anomaly::fields::INSIGHT_ID, insight.map(|(id, _)| id))
+        .timestamp(Timestamp::from_nanos(a.time_s * 1_000_000_000))
+        .into_dynamic()
+}
+
+fn floor_minute(s: i64) -> i64 {
+    s - s.rem_euclid(60)
+}
+
+/// Every ping series' 1-minute aggregates in `[from, to)`, optionally of one test.
+pub async fn read_minutes(
+    ts: &TimeSeries,
+    from: i64,
+    to: i64,
+    test: Option<&str>,
+) -> Result<BTreeMap<SeriesKey, Vec<Sample>>, ReadError> {
+    let q = Query::Aggregate(AggregateQuery {
+        selector: Selector {
+            measurement: "ping".into(),
+            filters: test
+                .map(|t| vec![TagFilter::eq("test", t)])
+                .unwrap_or_default(),
+            range: TimeRange {
+                start_ns: from * 1_000_000_000,
+                end_ns: to * 1_000_000_000,
+            },
+        },
+        fields: vec![
+            ("rtt_avg_ms".into(), Aggregate::Mean),
+            ("sent".into(), Aggregate::Sum),
+            ("received".into(), Aggregate::Sum),
+        ],
+        interval: Some(Duration::from_secs(60)),
+        group_by_tags: vec!["agent".into(), "test".into(), "target".into()],
+        fill: Fill::None,
+    });
+    let mut out = BTreeMap::new();
+    for s in ts.reader().query(&q).await? {
+        let tag = |t: &str| s.tags.get(t).cloned().unwrap_or_default();
+        let key = SeriesKey {
+            agent: tag("agent"),
+            test: tag("test"),
+            target: tag("target"),
+        };
+        if key.agent.is_empty() || key.test.is_empty() {
+            continue;
+        }
+        let samples: Vec<Sample> = s
+            .rows
+            .iter()
+            .map(|r| {
+                let num = |i: usize| match r.values.get(i).cloned().flatten() {
+                    Some(Value::Float(v)) => Some(v),
+                    Some(Value::Integer(v)) => Some(v as f64),
+                    Some(Value::Unsigned(v)) => Some(v as f64),
+                    _ => None,
+                };
+                let trials = match (num(1), num(2)) {
+                    (Some(sent), Some(received)) if sent >= received && sent > 0.0 => {
+                        Some((sent as u64, (sent - received) as u64))
+                    }
+                    _ => None,
+                };
+                Sample {
+                    time_s: r.time_ns.div_euclid(1_000_000_000),
+                    latency: num(0),
+                    trials,
+                }
+            })
+            .filter(|s| s.latency.is_some() || s.trials.is_some())
+            .collect();
+        out.insert(key, samples);
+    }
+    Ok(out)
+}
+
+/// Minutes of `test` that were anomalous (the stored `anomaly` points), as
+/// (agent, target, minute start): taken out of the history a model learns from.
+async fn read_anomalous_minutes(
+    ts: &TimeSeries,
+    from: i64,
+    to: i64,
+    test: &str,
+) -> Result<BTreeSet<(String, String, i64)>, ReadError> {
+    let q = Query::Aggregate(AggregateQuery {
+        selector: Selector {
+            measurement: anomaly::NAME.into(),
+            filters: vec![TagFilter::eq("test", test)],
+            range: TimeRange {
+                start_ns: from * 1_000_000_000,
+                end_ns: to * 1_000_000_000,
+            },
+        },
+        fields: vec![("score".into(), Aggregate::Count)],
+        interval: Some(Duration::from_secs(60)),
+        group_by_tags: vec!["agent".into(), "target".into()],
+        fill: Fill::None,
+    });
+    let mut out = BTreeSet::new();
+    for s in ts.reader().query(&q).await? {
+        let agent = s.tags.get("agent").cloned().unwrap_or_default();
+        let target = s.tags.get("target").cloned().unwrap_or_default();
+        for r in &s.rows {
+            out.insert((
+                agent.clone(),
+                target.clone(),
+                r.time_ns.div_euclid(1_000_000_000),
+            ));
+        }
+    }
+    Ok(out)
+}
