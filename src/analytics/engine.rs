@@ -184,6 +184,8 @@ struct SeriesState {
     /// Baseline failure rate from the history.
     p0: f64,
     fitted_at_s: Option<i64>,
+    /// Minutes of history the model was fitted on.
+    history_minutes: usize,
     /// Recent normal forecast errors and the threshold they give (fixed between refits).
     calibration: Calibration,
     threshold: Option<Threshold>,
@@ -195,6 +197,9 @@ struct SeriesState {
     /// latency points: what the fleet comparison of a target insight reads.
     recent_errors: std::collections::VecDeque<(i64, f64)>,
 }
+
+/// Refit interval of a series with less than a day of history (seconds).
+pub const YOUNG_REFIT_S: i64 = 600;
 
 /// Latency errors kept per series for the fleet comparison (minutes).
 pub const RECENT_ERRORS: usize = 180;
@@ -229,8 +234,14 @@ impl Engine {
     /// Whether `key` has no model or its model is older than the refit interval.
     pub fn needs_refit(&self, key: &SeriesKey, now_s: i64) -> bool {
         self.series.get(key).is_none_or(|s| {
-            s.fitted_at_s
-                .is_none_or(|t| now_s - t >= self.config.refit_every_s)
+            // A young series learns fast: without a model it is tried again every
+            // YOUNG_REFIT_S, and with less than a day of history at least that often.
+            let every = if s.model.is_none() || s.history_minutes < 1440 {
+                self.config.refit_every_s.min(YOUNG_REFIT_S)
+            } else {
+                self.config.refit_every_s
+            };
+            s.fitted_at_s.is_none_or(|t| now_s - t >= every)
         })
     }
 
@@ -252,6 +263,7 @@ impl Engine {
             backtest(&grid, start_s, &config, &mut state.calibration);
         }
         state.threshold = state.calibration.threshold(&config.latency);
+        state.history_minutes = grid.len();
         state.model = model::fit(&grid, start_s, horizon, &config.fit).ok();
         let (n, k) = history
             .iter()
@@ -589,17 +601,20 @@ fn covers(scope: &Scope, key: &SeriesKey) -> bool {
 }
 
 /// Seeds a series' calibration before its first scoring: the model fitted on the
-/// history without its last [`BACKTEST_MINUTES`] × `n` minutes forecasts them, for `n`
-/// = 2, 1, and the errors are what the live forecast would have made.
+/// history without its last `window` × `n` minutes forecasts `window` of them, for `n`
+/// = 2, 1 (`window` = [`BACKTEST_MINUTES`], less for a young series), and the errors are
+/// what the live forecast would have made.
 fn backtest(grid: &[Option<f64>], end_s: i64, config: &EngineConfig, into: &mut Calibration) {
+    // A young series backtests shorter windows: half of what its model does not need.
+    let window = BACKTEST_MINUTES.min(grid.len().saturating_sub(config.fit.min_points) / 2);
+    if window < 10 {
+        return;
+    }
     for n in [2usize, 1] {
-        let cut = n * BACKTEST_MINUTES;
-        if grid.len() <= cut {
-            continue;
-        }
+        let cut = n * window;
         let (past, ahead) = grid.split_at(grid.len() - cut);
         let start_s = end_s - cut as i64 * 60;
-        let Ok(model) = model::fit(past, start_s, BACKTEST_MINUTES, &config.fit) else {
+        let Ok(model) = model::fit(past, start_s, window, &config.fit) else {
             continue;
         };
         for (band, v) in model.bands.iter().zip(ahead) {

@@ -8,11 +8,10 @@
 //!   judged, and the rolling 3-sigma rule the engine is compared with.
 
 pub mod baseline;
-pub mod detector;
+pub use streamswarm_stats::{detector, model};
 pub mod engine;
 pub mod eval;
 pub mod explain;
-pub mod model;
 pub mod process;
 pub mod replay;
 pub mod score;

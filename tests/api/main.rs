@@ -4,6 +4,7 @@ mod helpers;
 
 mod agent_api;
 mod agent_delivery;
+mod analytics;
 mod audit;
 mod auth;
 mod authz;

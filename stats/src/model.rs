@@ -38,7 +38,7 @@ impl Default for FitConfig {
         FitConfig {
             trend_window: 360,
             level: 0.99,
-            min_points: 120,
+            min_points: 30,
         }
     }
 }

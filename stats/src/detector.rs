@@ -106,8 +106,9 @@ pub struct Threshold {
 impl Calibration {
     /// Errors kept: two days of 1-minute points.
     pub const KEEP: usize = 2 * 1440;
-    /// Fewest errors before a series is scored.
-    pub const MIN: usize = 240;
+    /// Fewest errors before a series is scored (a young series' quantile is then
+    /// close to its largest error: cautious).
+    pub const MIN: usize = 40;
 
     pub fn push(&mut self, error: f64) {
         self.errors.push_back(error);
