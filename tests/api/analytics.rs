@@ -274,7 +274,7 @@ async fn finds_incidents_and_resumes_without_duplicates(app: TestApp, set: EvalS
         );
     }
 
-    let findings: Vec<Finding> = rows.iter().map(|r| finding(r)).collect();
+    let findings: Vec<Finding> = rows.iter().map(finding).collect();
     let s = score(&set, &findings);
     assert!(
         s.recall >= 5.0 / 6.0,
