@@ -641,6 +641,13 @@ mod tests {
                 "[timeseries]\nmax_concurrent_writes = 0",
                 "timeseries.max_concurrent_writes",
             ),
+            ("[analytics]\nrefit_minutes = 1", "analytics.refit_minutes"),
+            ("[analytics]\nhistory_days = 0", "analytics.history_days"),
+            (
+                "[analytics]\npoll_seconds = 60\nlease_seconds = 60",
+                "analytics.lease_seconds",
+            ),
+            ("[analytics]\nrefit = 5", "refit"),
         ];
         for (toml, key) in cases {
             let err = load_toml(toml).unwrap_err();
