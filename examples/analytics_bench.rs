@@ -58,7 +58,7 @@ async fn run(store: &'static str, ts: &TimeSeries, set: &EvalSet) -> anyhow::Res
     for t in 0..set.config.targets {
         let test = EvalSet::test_id(t).to_string();
         let started = Instant::now();
-        let history = read_minutes(ts, fit_at - 7 * DAY, fit_at, Some(&test)).await?;
+        let history = read_minutes(ts, fit_at - 7 * DAY, fit_at, Some(("ping", &test))).await?;
         read += started.elapsed();
         let started = Instant::now();
         for (key, samples) in &history {

@@ -22,9 +22,11 @@ use super::detector::{
 use super::model::{self, FitConfig, Model};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One series: an agent measuring a test's target.
+/// One series: an agent measuring a test's target (the test's kind writes
+/// `measurement`, see [`super::sources`]).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {
+    pub measurement: &'static str,
     pub agent: String,
     pub test: String,
     pub target: String,

@@ -2,14 +2,24 @@
 //! an engineer reads first — what changed, by how much against the baseline, where (the
 //! scope, and what that scope suggests), and since when.
 
-use super::engine::{Insight, Scope, Signal};
+use super::engine::{Insight, Scope, SeriesKey, Signal};
+use super::sources;
 
-/// The `measurement.field` an insight of `signal` is about (ping tests).
-pub fn metric(signal: Signal) -> &'static str {
+/// The `measurement.field` a finding of `signal` on `key` is about.
+pub fn metric(key: &SeriesKey, signal: Signal) -> String {
     match signal {
-        Signal::Latency => "ping.rtt_avg_ms",
-        Signal::Loss => "ping.loss_percent",
+        Signal::Latency => sources::get(key.measurement).map_or_else(
+            || format!("{}.latency", key.measurement),
+            |s| s.latency_metric(),
+        ),
+        Signal::Loss => format!("{}.loss_percent", key.measurement),
     }
+}
+
+/// What the latency of `key`'s kind is called in sentences.
+fn latency_label(key: Option<&SeriesKey>) -> &'static str {
+    key.and_then(|k| sources::get(k.measurement))
+        .map_or("latency", |s| s.latency_label)
 }
 
 pub fn unit(signal: Signal) -> &'static str {
@@ -41,16 +51,19 @@ fn clock(time_s: i64) -> String {
     format!("{:02}:{:02} UTC", t / 3600, t % 3600 / 60)
 }
 
-/// The cause sentence, e.g. "4 of 6 agents see RTT to 10.0.3.1 (test 3) +35.2 ms
-/// (+48 %) above its forecast since 14:02 UTC: the target or its network."
+/// The cause sentence, e.g. "4 of 6 agents → 10.0.3.1 (test 3): RTT 108.0 ms, +35.0
+/// ms (+48 %) above its forecast of 73.0 ms since 14:02 UTC — the target or its
+/// network, not the agents."
 pub fn sentence(i: &Insight) -> String {
     let what = match i.signal {
         Signal::Latency => {
             let d = i.observed - i.expected;
             let p = change_percent(i).map_or(String::new(), |p| format!(" ({p:+.0} %)"));
             format!(
-                "RTT {:.1} ms, {d:+.1} ms{p} above its forecast of {:.1} ms",
-                i.observed, i.expected
+                "{} {:.1} ms, {d:+.1} ms{p} above its forecast of {:.1} ms",
+                latency_label(i.members.iter().next()),
+                i.observed,
+                i.expected
             )
         }
         Signal::Loss => format!(
@@ -91,6 +104,7 @@ mod tests {
             scope,
             members: (0..members)
                 .map(|a| SeriesKey {
+                    measurement: "ping",
                     agent: a.to_string(),
                     test: "3".into(),
                     target: "10.0.3.1".into(),

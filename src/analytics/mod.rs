@@ -15,3 +15,4 @@ pub mod explain;
 pub mod process;
 pub mod replay;
 pub mod score;
+pub mod sources;

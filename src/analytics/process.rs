@@ -20,14 +20,16 @@
 //! previous run that the engine has not found again after [`RESUME_GRACE_S`] of scored
 //! minutes are resolved.
 //!
-//! What is analysed: every `ping` series (agent × test × target) — its RTT average
-//! against the forecast, its lost echoes as binomial loss — read as 1-minute
-//! aggregates (means of `rtt_avg_ms`, sums of `sent` and `received`).
+//! What is analysed: every series (agent × test × target) of the kinds in
+//! [`sources`] — ping's RTT average, DNS resolution, TCP connect and HTTP total times
+//! against the forecast, ping's lost echoes as binomial loss — read as 1-minute
+//! aggregates (means of the time field; sums of `sent` and `received`).
 
 use super::engine::{
     AnomalyPoint, Engine, EngineConfig, Insight, InsightEvent, Sample, Scope, SeriesKey, Signal,
 };
 use super::explain;
+use super::sources::{self, Source};
 use crate::config::AnalyticsConfig;
 use crate::store::Store;
 use crate::store::insights::NewInsight;
@@ -256,17 +258,18 @@ impl Analytics {
     /// Refits, per test, the series whose model is due at `now_s`, reading their
     /// history once per test; writes each new forecast. Returns the fits made.
     async fn refit_due(&mut self, now_s: i64) -> Result<usize, AnalyticsError> {
-        let due: BTreeSet<String> = self
+        let due: BTreeSet<(&'static str, String)> = self
             .engine
             .series()
             .filter(|k| self.engine.needs_refit(k, now_s))
-            .map(|k| k.test.clone())
+            .map(|k| (k.measurement, k.test.clone()))
             .collect();
         let mut fits = 0;
         let days = self.config.history_days as i64;
-        for test in due {
+        for (measurement, test) in due {
             let start = now_s - days * 86_400;
-            let mut history = read_minutes(&self.timeseries, start, now_s, Some(&test)).await?;
+            let mut history =
+                read_minutes(&self.timeseries, start, now_s, Some((measurement, &test))).await?;
             let masked = read_anomalous_minutes(&self.timeseries, start, now_s, &test).await?;
             let mut forecasts = Vec::new();
             for (key, samples) in history.iter_mut() {
@@ -291,7 +294,10 @@ impl Analytics {
                                 .tag(forecast::tags::AGENT, key.agent.as_str())
                                 .tag(forecast::tags::TEST, key.test.as_str())
                                 .tag(forecast::tags::TARGET, key.target.as_str())
-                                .tag(forecast::tags::METRIC, explain::metric(Signal::Latency))
+                                .tag(
+                                    forecast::tags::METRIC,
+                                    explain::metric(key, Signal::Latency),
+                                )
                                 .field(forecast::fields::EXPECTED, b.expected)
                                 .field(forecast::fields::LOWER, b.lower)
                                 .field(forecast::fields::UPPER, b.upper)
@@ -438,13 +444,11 @@ fn new_insight(i: &Insight) -> NewInsight {
         .iter()
         .filter_map(|k| k.agent.parse().ok())
         .collect();
-    let (measurement, field) = explain::metric(i.signal)
-        .split_once('.')
-        .expect("measurement.field");
+    let metric = first.map_or_else(String::new, |k| explain::metric(k, i.signal));
     NewInsight {
         fingerprint: i.fingerprint.clone(),
         kind: i.signal.as_str().into(),
-        metric: explain::metric(i.signal).into(),
+        metric: metric.clone(),
         scope: i.scope.kind().into(),
         test_id: test.as_deref().and_then(|t| t.parse().ok()),
         target: target
@@ -463,13 +467,17 @@ fn new_insight(i: &Insight) -> NewInsight {
         unit: explain::unit(i.signal).into(),
         summary: explain::sentence(i),
         evidence: serde_json::json!({
-            "series": i.members.iter().map(|k| serde_json::json!({
-                "agent_id": k.agent.parse::<i64>().ok(),
-                "test_id": k.test.parse::<i64>().ok(),
-                "target": k.target,
-                "measurement": measurement,
-                "field": field,
-            })).collect::<Vec<_>>(),
+            "series": i.members.iter().map(|k| {
+                let metric = explain::metric(k, i.signal);
+                let (measurement, field) = metric.split_once('.').unwrap_or((k.measurement, ""));
+                serde_json::json!({
+                    "agent_id": k.agent.parse::<i64>().ok(),
+                    "test_id": k.test.parse::<i64>().ok(),
+                    "target": k.target,
+                    "measurement": measurement,
+                    "field": field,
+                })
+            }).collect::<Vec<_>>(),
             "window": { "from": i.start_s * 1000, "to": null },
             "change_percent": explain::change_percent(i),
             "of": i.of,
@@ -484,7 +492,7 @@ fn anomaly_point(a: &AnomalyPoint, insight: Option<(i64, &'static str)>) -> Poin
         .tag(anomaly::tags::AGENT, a.key.agent.as_str())
         .tag(anomaly::tags::TEST, a.key.test.as_str())
         .tag(anomaly::tags::TARGET, a.key.target.as_str())
-        .tag(anomaly::tags::METRIC, explain::metric(a.signal))
+        .tag(anomaly::tags::METRIC, explain::metric(&a.key, a.signal))
         .tag(anomaly::tags::SCOPE, scope)
         .field(anomaly::fields::OBSERVED, a.observed)
         .field(anomaly::fields::EXPECTED, a.expected)
@@ -498,16 +506,39 @@ fn floor_minute(s: i64) -> i64 {
     s - s.rem_euclid(60)
 }
 
-/// Every ping series' 1-minute aggregates in `[from, to)`, optionally of one test.
+/// Every analysed series' 1-minute aggregates in `[from, to)` (all sources, or only
+/// `test`'s when given with its measurement).
 pub async fn read_minutes(
     ts: &TimeSeries,
     from: i64,
     to: i64,
+    test: Option<(&str, &str)>,
+) -> Result<BTreeMap<SeriesKey, Vec<Sample>>, ReadError> {
+    let mut out = BTreeMap::new();
+    for source in &sources::SOURCES {
+        if test.is_some_and(|(measurement, _)| measurement != source.measurement) {
+            continue;
+        }
+        out.extend(read_source(ts, source, from, to, test.map(|(_, t)| t)).await?);
+    }
+    Ok(out)
+}
+
+async fn read_source(
+    ts: &TimeSeries,
+    source: &'static Source,
+    from: i64,
+    to: i64,
     test: Option<&str>,
 ) -> Result<BTreeMap<SeriesKey, Vec<Sample>>, ReadError> {
+    let mut fields = vec![(source.latency_field.to_owned(), Aggregate::Mean)];
+    if let Some((trials, ok)) = source.trials {
+        fields.push((trials.to_owned(), Aggregate::Sum));
+        fields.push((ok.to_owned(), Aggregate::Sum));
+    }
     let q = Query::Aggregate(AggregateQuery {
         selector: Selector {
-            measurement: "ping".into(),
+            measurement: source.measurement.into(),
             filters: test
                 .map(|t| vec![TagFilter::eq("test", t)])
                 .unwrap_or_default(),
@@ -516,11 +547,7 @@ pub async fn read_minutes(
                 end_ns: to * 1_000_000_000,
             },
         },
-        fields: vec![
-            ("rtt_avg_ms".into(), Aggregate::Mean),
-            ("sent".into(), Aggregate::Sum),
-            ("received".into(), Aggregate::Sum),
-        ],
+        fields,
         interval: Some(Duration::from_secs(60)),
         group_by_tags: vec!["agent".into(), "test".into(), "target".into()],
         fill: Fill::None,
@@ -529,6 +556,7 @@ pub async fn read_minutes(
     for s in ts.reader().query(&q).await? {
         let tag = |t: &str| s.tags.get(t).cloned().unwrap_or_default();
         let key = SeriesKey {
+            measurement: source.measurement,
             agent: tag("agent"),
             test: tag("test"),
             target: tag("target"),

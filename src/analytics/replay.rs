@@ -24,6 +24,7 @@ pub struct Replay {
 /// The engine's key of an evaluation series.
 pub fn key(agent: usize, target: usize) -> SeriesKey {
     SeriesKey {
+        measurement: "ping",
         agent: EvalSet::agent_name(agent),
         test: EvalSet::test_id(target).to_string(),
         target: EvalSet::target_name(target),
