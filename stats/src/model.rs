@@ -239,7 +239,7 @@ mod tests {
             fit(&history, 0, 10, &FitConfig::default()).unwrap_err(),
             FitError::TooShort {
                 have: 10,
-                need: 120
+                need: 30
             }
         );
     }
