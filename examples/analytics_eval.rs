@@ -55,6 +55,7 @@ fn main() {
         product.anomalies,
         started.elapsed().as_secs_f64()
     );
+    forecast_accuracy(&set, &product.expected);
     let detectors: [(&str, Score); 2] = [
         ("StreamSwarm engine", score(&set, &product.findings)),
         (
@@ -91,4 +92,41 @@ fn main() {
             println!("{}", serde_json::to_string_pretty(&s).unwrap());
         }
     }
+}
+
+/// The live forecasts' mean absolute error on the test days, incident minutes left out,
+/// against seasonal-naive forecasts (the same minute a day and a week earlier).
+fn forecast_accuracy(set: &streamswarm::analytics::eval::EvalSet, expected: &[(usize, usize, i64, f64)]) {
+    let in_incident = |a: usize, t: usize, time: i64| {
+        set.incidents
+            .iter()
+            .any(|i| i.series.contains(&(a, t)) && time >= i.start_s && time < i.end_s + 3600)
+    };
+    let (mut model, mut day, mut week, mut n) = (0.0, 0.0, 0.0, 0usize);
+    for &(a, t, time, e) in expected {
+        if in_incident(a, t, time) {
+            continue;
+        }
+        let points = &set.series[&(a, t)];
+        let at = |s: i64| {
+            let i = (s - set.config.start_s) / 60;
+            usize::try_from(i).ok().and_then(|i| points.get(i)).and_then(|p| p.rtt_avg_ms)
+        };
+        let (Some(y), Some(d), Some(w)) = (at(time), at(time - 86_400), at(time - 7 * 86_400))
+        else {
+            continue;
+        };
+        model += (y - e).abs();
+        day += (y - d).abs();
+        week += (y - w).abs();
+        n += 1;
+    }
+    let n = n.max(1) as f64;
+    println!(
+        "forecast MAE on {} normal test-day points: model {:.3} ms, seasonal-naive (day) {:.3} ms, seasonal-naive (week) {:.3} ms\n",
+        n,
+        model / n,
+        day / n,
+        week / n
+    );
 }

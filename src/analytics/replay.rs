@@ -19,6 +19,8 @@ pub struct Replay {
     /// Model fits.
     pub fits: usize,
     pub fit_seconds: f64,
+    /// What the live model expected at each scored point: (agent, target, time, value).
+    pub expected: Vec<(usize, usize, i64, f64)>,
 }
 
 /// The engine's key of an evaluation series.
@@ -80,6 +82,10 @@ pub fn replay(set: &EvalSet, config: EngineConfig) -> Replay {
                 engine.refit(k, &past, now_s);
                 out.fit_seconds += started.elapsed().as_secs_f64();
                 out.fits += 1;
+            }
+            if let Some(band) = engine.model(k).and_then(|model| model.band_at(now_s)) {
+                let (a, t) = index[k];
+                out.expected.push((a, t, now_s, band.expected));
             }
             for a in engine.observe(k, &series[m]) {
                 out.anomalies += 1;
