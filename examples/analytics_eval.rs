@@ -96,7 +96,10 @@ fn main() {
 
 /// The live forecasts' mean absolute error on the test days, incident minutes left out,
 /// against seasonal-naive forecasts (the same minute a day and a week earlier).
-fn forecast_accuracy(set: &streamswarm::analytics::eval::EvalSet, expected: &[(usize, usize, i64, f64)]) {
+fn forecast_accuracy(
+    set: &streamswarm::analytics::eval::EvalSet,
+    expected: &[(usize, usize, i64, f64)],
+) {
     let in_incident = |a: usize, t: usize, time: i64| {
         set.incidents
             .iter()
@@ -110,7 +113,10 @@ fn forecast_accuracy(set: &streamswarm::analytics::eval::EvalSet, expected: &[(u
         let points = &set.series[&(a, t)];
         let at = |s: i64| {
             let i = (s - set.config.start_s) / 60;
-            usize::try_from(i).ok().and_then(|i| points.get(i)).and_then(|p| p.rtt_avg_ms)
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| points.get(i))
+                .and_then(|p| p.rtt_avg_ms)
         };
         let (Some(y), Some(d), Some(w)) = (at(time), at(time - 86_400), at(time - 7 * 86_400))
         else {

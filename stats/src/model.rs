@@ -237,10 +237,7 @@ mod tests {
         let history = vec![Some(1.0); 10];
         assert_eq!(
             fit(&history, 0, 10, &FitConfig::default()).unwrap_err(),
-            FitError::TooShort {
-                have: 10,
-                need: 30
-            }
+            FitError::TooShort { have: 10, need: 30 }
         );
     }
 }

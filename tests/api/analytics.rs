@@ -331,7 +331,7 @@ async fn on_influxdb_with_postgres() {
         .await
         .unwrap();
     assert!(create.status().is_success());
-    let _drop = DropDb(url.clone(), db.clone());
+    let _drop = crate::helpers::DropDb(url.clone(), db.clone());
     let (u, d) = (url.to_string(), db.clone());
     let Some(app) = app_with(Backend::Postgres, move |config| {
         let dir = tempfile::tempdir().unwrap();
@@ -351,22 +351,4 @@ async fn on_influxdb_with_postgres() {
     create_tests(&app, &set).await;
     write_influx(&url, &db, &set).await;
     finds_incidents_and_resumes_without_duplicates(app, set).await;
-}
-
-/// Drops the test's InfluxDB database when the test ends.
-struct DropDb(url::Url, String);
-impl Drop for DropDb {
-    fn drop(&mut self) {
-        let (url, q) = (
-            self.0.join("query").unwrap(),
-            format!("DROP DATABASE \"{}\"", self.1),
-        );
-        let _ = std::thread::spawn(move || {
-            let _ = reqwest::blocking::Client::new()
-                .post(url)
-                .form(&[("q", q)])
-                .send();
-        })
-        .join();
-    }
 }

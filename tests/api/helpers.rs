@@ -124,6 +124,24 @@ pub fn influx_url(suite: &str) -> Option<url::Url> {
     }
 }
 
+/// Drops the test's InfluxDB database when the test ends.
+pub struct DropDb(pub url::Url, pub String);
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let (url, q) = (
+            self.0.join("query").unwrap(),
+            format!("DROP DATABASE \"{}\"", self.1),
+        );
+        let _ = std::thread::spawn(move || {
+            let _ = reqwest::blocking::Client::new()
+                .post(url)
+                .form(&[("q", q)])
+                .send();
+        })
+        .join();
+    }
+}
+
 enum DbGuard {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
     Postgres { admin_url: String, name: String },

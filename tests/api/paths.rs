@@ -271,24 +271,6 @@ async fn influx_post(url: &url::Url, path: &str, form: &[(&str, &str)], body: St
     );
 }
 
-/// Drops the test's InfluxDB database when the test ends.
-struct DropDb(url::Url, String);
-impl Drop for DropDb {
-    fn drop(&mut self) {
-        let (url, q) = (
-            self.0.join("query").unwrap(),
-            format!("DROP DATABASE \"{}\"", self.1),
-        );
-        let _ = std::thread::spawn(move || {
-            let _ = reqwest::blocking::Client::new()
-                .post(url)
-                .form(&[("q", q)])
-                .send();
-        })
-        .join();
-    }
-}
-
 /// The tracker reads through the `Reader`: a server configured with `[influx]` records
 /// the same change from points written straight into the real InfluxDB 1.6.7.
 async fn route_change_from_influxdb(backend: crate::helpers::Backend) {
@@ -303,7 +285,7 @@ async fn route_change_from_influxdb(backend: crate::helpers::Backend) {
         String::new(),
     )
     .await;
-    let _drop = DropDb(url.clone(), db.clone());
+    let _drop = crate::helpers::DropDb(url.clone(), db.clone());
     let (u, d) = (url.to_string(), db.clone());
     let Some(app) = crate::helpers::spawn_app_with(backend, move |config| {
         let dir = tempfile::tempdir().unwrap();
