@@ -15,7 +15,14 @@
 //! An insight lives while any of its members' episodes is open (so it does not flap as
 //! agents' episodes open and close a minute apart) and takes in new episodes of its
 //! subject. Pair insights absorbed into a new target or agent insight are resolved.
+//!
+//! **Each agent as a whole** ([`super::agents`]): the minutes of its series (and of its
+//! host, [`Engine::observe_host`]) make one row per minute for its isolation forest. An
+//! agent whose minutes are unusual as a combination while no latency or loss insight
+//! covers it gets a `multivariate` agent insight; every insight holding an agent's
+//! series quotes the agent's host and self-metrics that stand out since it began.
 
+use super::agents::{AgentState, HostMinute};
 use super::detector::{
     Calibration, LatencyRule, LatencyState, LossRule, LossState, Scored, Threshold, Transition,
 };
@@ -39,6 +46,9 @@ pub enum Signal {
     Latency,
     /// Failures among trials (lost echoes), scored as binomial.
     Loss,
+    /// An agent's minutes as a whole (paths, loss, host), scored by its isolation
+    /// forest; only in agent insights.
+    Multivariate,
 }
 
 impl Signal {
@@ -46,6 +56,7 @@ impl Signal {
         match self {
             Signal::Latency => "latency",
             Signal::Loss => "loss",
+            Signal::Multivariate => "multivariate",
         }
     }
 }
@@ -146,10 +157,28 @@ pub struct Episode {
     pub detected_s: i64,
     /// Set when it closed: the last anomalous point.
     pub last_s: Option<i64>,
-    /// Expected value when it opened (ms, or failure % for loss).
+    /// Latency: the mean forecast and the mean observed value over the points that
+    /// made the episode (error above half the flag level). Loss: the baseline rate and
+    /// the worst failure % over 10 minutes (the `%` of lost trials). What a resolved
+    /// insight reports is what happened, not the last point before it closed.
     pub expected: f64,
-    /// Latest observed value while open (ms, or failure % over the last minutes).
     pub observed: f64,
+    /// Points averaged into `expected` and `observed` (latency).
+    pub points: usize,
+}
+
+impl Episode {
+    fn add(&mut self, expected: f64, observed: f64) {
+        match self.signal {
+            Signal::Loss => self.observed = self.observed.max(observed),
+            _ => {
+                let n = self.points as f64;
+                self.expected = (self.expected * n + expected) / (n + 1.0);
+                self.observed = (self.observed * n + observed) / (n + 1.0);
+                self.points += 1;
+            }
+        }
+    }
 }
 
 /// An insight as the engine holds it.
@@ -166,6 +195,9 @@ pub struct Insight {
     pub detected_s: i64,
     pub expected: f64,
     pub observed: f64,
+    /// Context in plain words: what else stood out on the agent (its host and its own
+    /// metrics), or what made a multivariate insight.
+    pub notes: Vec<String>,
 }
 
 /// What a tick changed.
@@ -214,6 +246,7 @@ pub struct Engine {
     /// Open episodes, and episodes closed since their insight was last ticked.
     episodes: BTreeMap<(SeriesKey, Signal), Episode>,
     insights: BTreeMap<String, Insight>,
+    agents: BTreeMap<String, AgentState>,
 }
 
 impl Engine {
@@ -282,7 +315,9 @@ impl Engine {
         let config = self.config;
         let state = self.series.entry(key.clone()).or_default();
         let mut out = Vec::new();
-        let mut transitions: Vec<(Signal, Scored, f64, f64)> = Vec::new();
+        // (signal, scored, expected, observed, whether the point counts towards the
+        // episode's values)
+        let mut transitions: Vec<(Signal, Scored, f64, f64, bool)> = Vec::new();
         if let (Some(v), Some(model)) = (sample.latency, &state.model)
             && let Some(band) = model.band_at(sample.time_s)
             && let Some(threshold) = state.threshold
@@ -294,9 +329,12 @@ impl Engine {
             if !scored.anomalous && !state.latency.is_open() {
                 state.calibration.push(v - band.expected);
             }
-            state
-                .recent_errors
-                .push_back((sample.time_s, (v - band.expected) / threshold.flag_at));
+            let level = (v - band.expected) / threshold.flag_at;
+            self.agents
+                .entry(key.agent.clone())
+                .or_default()
+                .add_error(floor_minute(sample.time_s), level);
+            state.recent_errors.push_back((sample.time_s, level));
             while state.recent_errors.len() > RECENT_ERRORS {
                 state.recent_errors.pop_front();
             }
@@ -310,7 +348,7 @@ impl Engine {
                     score: scored.score,
                 });
             }
-            transitions.push((Signal::Latency, scored, band.expected, v));
+            transitions.push((Signal::Latency, scored, band.expected, v, level > 0.5));
         }
         if let Some((trials, failures)) = sample.trials
             && trials > 0
@@ -320,6 +358,10 @@ impl Engine {
                 state
                     .loss
                     .observe(&config.loss, sample.time_s, trials, failures, state.p0);
+            self.agents
+                .entry(key.agent.clone())
+                .or_default()
+                .add_trials(floor_minute(sample.time_s), trials, failures);
             state.recent_trials.push_back((trials, failures));
             while state.recent_trials.len() > 10 {
                 state.recent_trials.pop_front();
@@ -340,9 +382,9 @@ impl Engine {
                     score: scored.score,
                 });
             }
-            transitions.push((Signal::Loss, scored, expected, observed));
+            transitions.push((Signal::Loss, scored, expected, observed, true));
         }
-        for (signal, scored, expected, observed) in transitions {
+        for (signal, scored, expected, observed, counts) in transitions {
             let id = (key.clone(), signal);
             match scored.transition {
                 Some(Transition::Opened { start_s }) => {
@@ -356,6 +398,7 @@ impl Engine {
                             last_s: None,
                             expected,
                             observed,
+                            points: 1,
                         },
                     );
                 }
@@ -367,14 +410,22 @@ impl Engine {
                 None => {
                     if let Some(e) = self.episodes.get_mut(&id)
                         && e.last_s.is_none()
-                        && scored.anomalous
+                        && counts
                     {
-                        e.observed = observed;
+                        e.add(expected, observed);
                     }
                 }
             }
         }
         out
+    }
+
+    /// One minute of `agent`'s host and self-metrics (before the minute's tick).
+    pub fn observe_host(&mut self, agent: &str, minute_s: i64, host: HostMinute) {
+        self.agents
+            .entry(agent.to_owned())
+            .or_default()
+            .add_host(floor_minute(minute_s), host);
     }
 
     /// The insights open now.
@@ -385,6 +436,16 @@ impl Engine {
     /// Regroups the episodes into insights (see the module doc) and says what changed.
     pub fn tick(&mut self, now_s: i64) -> Vec<InsightEvent> {
         let mut events = Vec::new();
+        self.advance_agents(now_s);
+        let mut multivariate: BTreeMap<String, Insight> = BTreeMap::new();
+        self.insights.retain(|fp, i| {
+            if i.signal == Signal::Multivariate {
+                multivariate.insert(fp.clone(), i.clone());
+                false
+            } else {
+                true
+            }
+        });
         let open: BTreeSet<(SeriesKey, Signal)> = self
             .episodes
             .iter()
@@ -497,6 +558,7 @@ impl Engine {
             });
         }
         self.insights = kept;
+        self.tick_multivariate(multivariate, now_s, &mut events);
         // Closed episodes no insight holds any more are forgotten.
         let held: BTreeSet<(SeriesKey, Signal)> = self
             .insights
@@ -525,9 +587,106 @@ impl Engine {
             detected_s: now_s,
             expected: 0.0,
             observed: 0.0,
+            notes: Vec::new(),
         };
         self.refresh(&mut insight);
         insight
+    }
+
+    /// Scores the agents' finished minutes (see [`super::agents`]).
+    fn advance_agents(&mut self, now_s: i64) {
+        let troubled: BTreeSet<&str> = self
+            .episodes
+            .values()
+            .filter(|e| e.last_s.is_none())
+            .map(|e| e.key.agent.as_str())
+            .collect();
+        for (agent, state) in &mut self.agents {
+            state.advance(
+                now_s,
+                troubled.contains(agent.as_str()),
+                &self.config.latency,
+                self.config.refit_every_s,
+            );
+        }
+    }
+
+    /// Multivariate agent insights: opened for an agent's open multivariate episode
+    /// when no other insight holds the agent's series, resolved when the episode
+    /// closes.
+    fn tick_multivariate(
+        &mut self,
+        mut previous: BTreeMap<String, Insight>,
+        now_s: i64,
+        events: &mut Vec<InsightEvent>,
+    ) {
+        let covered: BTreeSet<String> = self
+            .insights
+            .values()
+            .flat_map(|i| i.members.iter().map(|k| k.agent.clone()))
+            .collect();
+        let agents: Vec<String> = self.agents.keys().cloned().collect();
+        for agent in agents {
+            let scope = Scope::Agent(agent.clone());
+            let fp = fingerprint(Signal::Multivariate, &scope);
+            let Some(episode) = self.agents[&agent].episode.clone() else {
+                continue;
+            };
+            let members: BTreeSet<SeriesKey> = self
+                .series
+                .keys()
+                .filter(|k| k.agent == agent)
+                .cloned()
+                .collect();
+            let make = |notes: Vec<String>| Insight {
+                fingerprint: fp.clone(),
+                signal: Signal::Multivariate,
+                scope: scope.clone(),
+                of: members.len(),
+                members: members.clone(),
+                start_s: episode.start_s,
+                detected_s: episode.detected_s,
+                expected: 0.0,
+                observed: episode.peak,
+                notes,
+            };
+            let notes = self.agents[&agent].episode_notes();
+            match (previous.remove(&fp), episode.last_s) {
+                (Some(before), None) => {
+                    let insight = Insight {
+                        detected_s: before.detected_s,
+                        ..make(notes)
+                    };
+                    if insight != before {
+                        events.push(InsightEvent::Updated(insight.clone()));
+                    }
+                    self.insights.insert(fp, insight);
+                }
+                (Some(before), Some(_)) => {
+                    events.push(InsightEvent::Resolved {
+                        insight: Insight {
+                            detected_s: before.detected_s,
+                            ..make(notes)
+                        },
+                        at_s: now_s,
+                    });
+                    if let Some(a) = self.agents.get_mut(&agent) {
+                        a.clear_closed();
+                    }
+                }
+                (None, None) if !covered.contains(&agent) && !members.is_empty() => {
+                    let insight = make(notes);
+                    events.push(InsightEvent::Opened(insight.clone()));
+                    self.insights.insert(fp, insight);
+                }
+                (None, Some(_)) => {
+                    if let Some(a) = self.agents.get_mut(&agent) {
+                        a.clear_closed();
+                    }
+                }
+                (None, None) => {}
+            }
+        }
     }
 
     fn enough(&self, members: usize, of: usize) -> bool {
@@ -590,6 +749,21 @@ impl Engine {
         let n = episodes.len().max(1) as f64;
         insight.expected = episodes.iter().map(|e| e.expected).sum::<f64>() / n;
         insight.observed = episodes.iter().map(|e| e.observed).sum::<f64>() / n;
+        // The host context of every agent in the insight (for a target insight, an
+        // agent whose host is saturated may be why it sees more than the others).
+        let agents: BTreeSet<&str> = insight.members.iter().map(|k| k.agent.as_str()).collect();
+        let mut notes = Vec::new();
+        for agent in agents {
+            if let Some(a) = self.agents.get(agent) {
+                for note in a.host_notes(insight.start_s) {
+                    notes.push(match insight.scope {
+                        Scope::Agent(_) | Scope::Pair(_) => note,
+                        Scope::Target { .. } => format!("agent {agent}: {note}"),
+                    });
+                }
+            }
+        }
+        insight.notes = notes;
     }
 }
 
@@ -641,6 +815,10 @@ pub fn fingerprint(signal: Signal, scope: &Scope) -> String {
         Scope::Target { test, target } => format!("{s}|target|test={test}|target={target}"),
         Scope::Agent(agent) => format!("{s}|agent|agent={agent}"),
     }
+}
+
+fn floor_minute(s: i64) -> i64 {
+    s - s.rem_euclid(60)
 }
 
 /// `history` on a 1-minute grid of `days` before `end_s` (`None` where nothing was

@@ -5,10 +5,11 @@
 use super::engine::{Insight, Scope, SeriesKey, Signal};
 use super::sources;
 
-/// The `measurement.field` a finding of `signal` on `key` is about.
+/// The `measurement.field` a finding of `signal` on `key` is about (a multivariate
+/// finding's evidence is its series' latency).
 pub fn metric(key: &SeriesKey, signal: Signal) -> String {
     match signal {
-        Signal::Latency => sources::get(key.measurement).map_or_else(
+        Signal::Latency | Signal::Multivariate => sources::get(key.measurement).map_or_else(
             || format!("{}.latency", key.measurement),
             |s| s.latency_metric(),
         ),
@@ -26,15 +27,17 @@ pub fn unit(signal: Signal) -> &'static str {
     match signal {
         Signal::Latency => "ms",
         Signal::Loss => "%",
+        Signal::Multivariate => "σ",
     }
 }
 
 /// `critical` when latency at least doubled or half the packets are lost; else
-/// `warning`.
+/// `warning` (an unusual combination of an agent's metrics is a warning).
 pub fn severity(i: &Insight) -> &'static str {
     let critical = match i.signal {
         Signal::Latency => i.observed >= 2.0 * i.expected && i.expected > 0.0,
         Signal::Loss => i.observed >= 50.0,
+        Signal::Multivariate => false,
     };
     if critical { "critical" } else { "warning" }
 }
@@ -53,8 +56,34 @@ fn clock(time_s: i64) -> String {
 
 /// The cause sentence, e.g. "4 of 6 agents → 10.0.3.1 (test 3): RTT 108.0 ms, +35.0
 /// ms (+48 %) above its forecast of 73.0 ms since 14:02 UTC — the target or its
-/// network, not the agents."
+/// network, not the agents.", with the agents' host context when something stood out
+/// ("On the agent: host CPU 97 % (usual 14 %).").
 pub fn sentence(i: &Insight) -> String {
+    let mut out = cause(i);
+    if !i.notes.is_empty() && i.signal != Signal::Multivariate {
+        let on = match i.scope {
+            Scope::Target { .. } => "On the agents",
+            _ => "On the agent",
+        };
+        out.push_str(&format!(" {on}: {}.", i.notes.join("; ")));
+    }
+    out
+}
+
+fn cause(i: &Insight) -> String {
+    if let (Signal::Multivariate, Scope::Agent(agent)) = (i.signal, &i.scope) {
+        let what = if i.notes.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", i.notes.join("; "))
+        };
+        return format!(
+            "Agent {agent}: its minutes are unusual as a whole since {} (isolation-forest \
+             score {:.1} spreads above its usual){what} — the agent's own link or host.",
+            clock(i.start_s),
+            i.observed
+        );
+    }
     let what = match i.signal {
         Signal::Latency => {
             let d = i.observed - i.expected;
@@ -66,8 +95,8 @@ pub fn sentence(i: &Insight) -> String {
                 i.expected
             )
         }
-        Signal::Loss => format!(
-            "{:.0} % packet loss (baseline {:.2} %)",
+        Signal::Loss | Signal::Multivariate => format!(
+            "up to {:.0} % packet loss (baseline {:.2} %)",
             i.observed, i.expected
         ),
     };
@@ -115,6 +144,7 @@ mod tests {
             detected_s: 14 * 3600 + 5 * 60,
             expected: 73.0,
             observed: 108.0,
+            notes: Vec::new(),
         }
     }
 
@@ -145,8 +175,34 @@ mod tests {
         assert_eq!(severity(&i), "critical");
         assert_eq!(
             sentence(&i),
-            "Agent 2 towards 5 of its 6 targets: 60 % packet loss (baseline 0.10 %) since \
-             14:02 UTC — the agent's own link or host, not the targets."
+            "Agent 2 towards 5 of its 6 targets: up to 60 % packet loss (baseline 0.10 %) \
+             since 14:02 UTC — the agent's own link or host, not the targets."
+        );
+        i.notes = vec!["host CPU 97 % (usual 14 %)".into()];
+        assert!(
+            sentence(&i).ends_with("not the targets. On the agent: host CPU 97 % (usual 14 %)."),
+            "{}",
+            sentence(&i)
+        );
+    }
+
+    #[test]
+    fn a_multivariate_insight_says_what_stood_out() {
+        let mut i = insight(Scope::Agent("2".into()), 5, 5);
+        i.signal = Signal::Multivariate;
+        i.expected = 0.0;
+        i.observed = 6.2;
+        i.notes = vec![
+            "host CPU 97 % (usual 14 %)".into(),
+            "latency against forecast 2.1 × its flag level (usual 0.0 × its flag level)".into(),
+        ];
+        assert_eq!(severity(&i), "warning");
+        assert_eq!(
+            sentence(&i),
+            "Agent 2: its minutes are unusual as a whole since 14:02 UTC (isolation-forest \
+             score 6.2 spreads above its usual): host CPU 97 % (usual 14 %); latency against \
+             forecast 2.1 × its flag level (usual 0.0 × its flag level) — the agent's own link \
+             or host."
         );
     }
 }

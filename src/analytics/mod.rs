@@ -4,11 +4,14 @@
 //! - [`model`]: the per-series forecast (MSTL + AutoETS, augurs).
 //! - [`detector`]: online scoring of points and the episode rules (latency, loss).
 //! - [`engine`]: series → episodes → insights with their scope.
+//! - [`agents`]: each agent as a whole — an isolation forest over its minutes' paths,
+//!   loss, host and self-metrics; the host context of its insights.
 //! - [`eval`], [`score`], [`baseline`]: the labelled evaluation set, how findings are
 //!   judged, and the rolling 3-sigma rule the engine is compared with.
 
+pub mod agents;
 pub mod baseline;
-pub use streamswarm_stats::{detector, model};
+pub use streamswarm_stats::{detector, model, multivariate};
 pub mod engine;
 pub mod eval;
 pub mod explain;

@@ -23,8 +23,11 @@
 //! What is analysed: every series (agent × test × target) of the kinds in
 //! [`sources`] — ping's RTT average, DNS resolution, TCP connect and HTTP total times
 //! against the forecast, ping's lost echoes as binomial loss — read as 1-minute
-//! aggregates (means of the time field; sums of `sent` and `received`).
+//! aggregates (means of the time field; sums of `sent` and `received`); and per agent
+//! its host and self-metrics ([`agents::read_host_minutes`]) for its isolation forest
+//! and the host context of its insights.
 
+use super::agents;
 use super::engine::{
     AnomalyPoint, Engine, EngineConfig, Insight, InsightEvent, Sample, Scope, SeriesKey, Signal,
 };
@@ -182,6 +185,7 @@ impl Analytics {
         stats.behind = to > limit;
         let to = to.min(limit);
         let new = read_minutes(&self.timeseries, from, to, None).await?;
+        let hosts = agents::read_host_minutes(&self.timeseries, from, to).await?;
         stats.series = new.len();
         for key in new.keys() {
             self.engine.add_series(key);
@@ -193,6 +197,11 @@ impl Analytics {
         let mut cursor: BTreeMap<&SeriesKey, usize> = BTreeMap::new();
         let mut minute = from;
         while minute < to {
+            for (agent, minutes) in &hosts {
+                if let Some(h) = minutes.get(&minute) {
+                    self.engine.observe_host(agent, minute, *h);
+                }
+            }
             for (key, samples) in &new {
                 let i = cursor.entry(key).or_default();
                 while *i < samples.len() && samples[*i].time_s < minute + 60 {
@@ -444,7 +453,10 @@ fn new_insight(i: &Insight) -> NewInsight {
         .iter()
         .filter_map(|k| k.agent.parse().ok())
         .collect();
-    let metric = first.map_or_else(String::new, |k| explain::metric(k, i.signal));
+    let metric = match i.signal {
+        Signal::Multivariate => "agent.multivariate".to_owned(),
+        _ => first.map_or_else(String::new, |k| explain::metric(k, i.signal)),
+    };
     NewInsight {
         fingerprint: i.fingerprint.clone(),
         kind: i.signal.as_str().into(),
@@ -462,7 +474,7 @@ fn new_insight(i: &Insight) -> NewInsight {
         severity: explain::severity(i).into(),
         started_at: i.start_s * 1000,
         detected_at: i.detected_s * 1000,
-        expected: Some(i.expected),
+        expected: (i.signal != Signal::Multivariate).then_some(i.expected),
         observed: Some(i.observed),
         unit: explain::unit(i.signal).into(),
         summary: explain::sentence(i),
@@ -481,7 +493,7 @@ fn new_insight(i: &Insight) -> NewInsight {
             "window": { "from": i.start_s * 1000, "to": null },
             "change_percent": explain::change_percent(i),
             "of": i.of,
-            "notes": [],
+            "notes": i.notes,
         }),
     }
 }

@@ -1,6 +1,7 @@
 //! The numeric core of StreamSwarm's analytics (`streamswarm::analytics` drives it):
 //! [`model`], the per-series forecast (MSTL + AutoETS from augurs), and [`detector`],
-//! the online scoring rules (latency against the forecast, loss as binomial).
+//! the online scoring rules (latency against the forecast, loss as binomial), and
+//! [`multivariate`], an isolation forest per agent over its minutes' features.
 //!
 //! A crate of its own so that it is optimised in debug builds too
 //! (`[profile.dev.package.streamswarm-stats]`): augurs' MSTL is generic over its trend
@@ -9,3 +10,4 @@
 
 pub mod detector;
 pub mod model;
+pub mod multivariate;
