@@ -1273,3 +1273,102 @@ both_backends!(the_insight_pages_and_health_badges_render, |app| async {
     let (_, html) = page("/insights".into()).await;
     assert!(html.contains("id=\"no-insights\""));
 });
+
+both_backends!(
+    the_trend_of_a_growing_series_says_when_it_crosses_a_threshold,
+    |app| async {
+        let (web, _, a, b, _, _, _) = seeded(&app).await;
+        let now = app.clock.now_ms() / HOUR * HOUR;
+        // Ten days of hourly RTT growing 0.1 ms an hour from 20 ms (44 ms now), with a
+        // small daily cycle; written at a few points per hour.
+        let mut lines = Vec::new();
+        for h in 0..240i64 {
+            for m in [0, 20, 40] {
+                let t = now - (240 - h) * HOUR + m * MINUTE;
+                let x = h as f64 + m as f64 / 60.0;
+                let rtt = 20.0 + 0.1 * x + (x / 24.0 * std::f64::consts::TAU).sin();
+                lines.push(format!(
+                    "ping,agent={a},test={web},target=10.0.3.1 rtt_avg_ms={rtt} {t}"
+                ));
+            }
+        }
+        write(&app, lines.join("\n")).await;
+        let viewer = app.api_token(Role::Viewer).await;
+        let path = format!(
+            "/api/v1/tests/{web}/trend?agent={a}&threshold=60&history_days=10&horizon_days=14"
+        );
+        let (status, f) = get(&app, &viewer, &path).await;
+        assert_eq!(status, 200, "{f}");
+        assert_eq!(f["metric"], "ping.rtt_avg_ms");
+        assert_eq!(f["direction"], "rising");
+        assert_eq!(f["level_percent"], 95.0);
+        assert_eq!(f["history"].as_array().unwrap().len(), 240);
+        assert_eq!(f["forecast"].as_array().unwrap().len(), 14 * 24);
+        assert_eq!(f["forecast"][0]["t"], now);
+        // 60 ms is (60 − 44) / 0.1 = 160 hours ahead on the trend.
+        let c = &f["crossing"];
+        let expected = c["expected"].as_i64().expect("crosses within 14 days");
+        let hours = (expected - now) / HOUR;
+        assert!((120..=200).contains(&hours), "{hours} h: {c}");
+        let earliest = c["earliest"].as_i64().unwrap();
+        assert!(earliest <= expected, "{c}");
+        if let Some(latest) = c["latest"].as_i64() {
+            assert!(latest >= expected, "{c}");
+        }
+        let summary = f["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with("ping.rtt_avg_ms is expected to rise to 60 ms at "),
+            "{summary}"
+        );
+        // Far away: not within the horizon.
+        let (status, f) = get(
+            &app,
+            &viewer,
+            &format!(
+                "/api/v1/tests/{web}/trend?agent={a}&threshold=500&history_days=10&horizon_days=2"
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{f}");
+        assert_eq!(f["crossing"]["expected"], Value::Null, "{f}");
+        // An agent without enough history: 409 saying how much there is.
+        let (status, body) = get(
+            &app,
+            &viewer,
+            &format!("/api/v1/tests/{web}/trend?agent={b}&threshold=60"),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("has 0 hours of ping.rtt_avg_ms"),
+            "{body}"
+        );
+        for (query, field) in [
+            ("threshold=60", "agent"),
+            ("agent=1", "threshold"),
+            ("agent=1&threshold=x", "threshold"),
+            ("agent=1&threshold=NaN", "threshold"),
+            ("agent=1&threshold=1&horizon_days=0", "horizon_days"),
+            ("agent=1&threshold=1&history_days=91", "history_days"),
+            ("agent=1&threshold=1&field=ping.error", "field"),
+        ] {
+            let (status, body) =
+                get(&app, &viewer, &format!("/api/v1/tests/{web}/trend?{query}")).await;
+            assert_eq!(status, 400, "{query}: {body}");
+            assert_eq!(
+                body["error"]["details"][0]["field"], field,
+                "{query}: {body}"
+            );
+        }
+        let (status, _) = get(
+            &app,
+            &viewer,
+            "/api/v1/tests/999999/trend?agent=1&threshold=1",
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+);

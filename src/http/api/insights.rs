@@ -323,7 +323,7 @@ fn measurements_of(kind: streamswarm_schema::TestKind) -> Vec<&'static str> {
 /// The measurement and field `field` names for a test of `kind`: `measurement.field`,
 /// or a bare field of the kind's first measurement; it must be a numeric field of one
 /// of the measurements the kind writes.
-fn series_of(
+pub(crate) fn series_of(
     kind: streamswarm_schema::TestKind,
     field: &str,
 ) -> Result<(

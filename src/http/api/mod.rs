@@ -12,4 +12,5 @@ pub mod series;
 pub mod settings;
 pub mod tests;
 pub mod tokens;
+pub mod trend;
 pub mod users;
