@@ -47,7 +47,12 @@ fn set_end(set: &EvalSet) -> i64 {
 
 /// The ping tests 1..=targets the set's points are tagged with.
 async fn create_tests(app: &TestApp, set: &EvalSet) {
-    for t in 0..set.config.targets {
+    create_ping_tests(app, set.config.targets).await;
+}
+
+/// Ping tests 1..=`targets` towards the set's target names.
+async fn create_ping_tests(app: &TestApp, targets: usize) {
+    for t in 0..targets {
         let draft = TestDraft {
             name: format!("ping {}", EvalSet::target_name(t)),
             description: String::new(),
@@ -70,9 +75,13 @@ async fn create_tests(app: &TestApp, set: &EvalSet) {
 }
 
 async fn write_embedded(app: &TestApp, set: &EvalSet) {
+    write_embedded_lines(app, set.line_protocol(20_000), set_end(set)).await;
+}
+
+async fn write_embedded_lines(app: &TestApp, chunks: Vec<String>, end_s: i64) {
     use streamswarm::timeseries::embedded::ingest::Precision;
     use streamswarm::timeseries::embedded::policy::WritePolicy;
-    for chunk in set.line_protocol(20_000) {
+    for chunk in chunks {
         app.timeseries()
             .write(
                 bytes::Bytes::from(chunk),
@@ -93,14 +102,18 @@ async fn write_embedded(app: &TestApp, set: &EvalSet) {
         rollup_1h: 3650,
     };
     app.timeseries()
-        .roll_up(days.cutoffs(set_end(set) * 1_000_000_000))
+        .roll_up(days.cutoffs(end_s * 1_000_000_000))
         .await
         .unwrap();
 }
 
 async fn write_influx(url: &url::Url, db: &str, set: &EvalSet) {
+    write_influx_lines(url, db, set.line_protocol(20_000)).await;
+}
+
+async fn write_influx_lines(url: &url::Url, db: &str, chunks: Vec<String>) {
     let client = reqwest::Client::new();
-    for chunk in set.line_protocol(20_000) {
+    for chunk in chunks {
         let resp = client
             .post(url.join("write").unwrap())
             .query(&[("db", db), ("precision", "s")])
@@ -351,4 +364,156 @@ async fn on_influxdb_with_postgres() {
     create_tests(&app, &set).await;
     write_influx(&url, &db, &set).await;
     finds_incidents_and_resumes_without_duplicates(app, set).await;
+}
+
+/// One agent, three ping tests: two days of calm RTT history, then six scored hours
+/// with its host metrics (`host_cpu`, `host_net` on two interfaces, `agent_self`); in
+/// hour 5 its host saturates for 15 minutes (CPU 97 %, probe scheduling lag 2 s) while
+/// its paths stay as they were. Line protocol in chunks, and the hour the scored
+/// period starts.
+fn saturated_host_lines() -> (Vec<String>, i64, i64) {
+    let end = (time::OffsetDateTime::now_utc().unix_timestamp() / 3600 - 2) * 3600;
+    let scored_from = end - 6 * 3600;
+    let start = scored_from - 2 * DAY;
+    let busy = |t: i64| t >= scored_from + 5 * 3600 && t < scored_from + 5 * 3600 + 15 * 60;
+    let mut x: u64 = 11;
+    let mut noise = move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut lines = Vec::new();
+    let mut t = start;
+    while t < end {
+        for test in 1..=3 {
+            let target = EvalSet::target_name(test - 1);
+            let rtt = 10.0 * test as f64 + noise();
+            lines.push(format!(
+                "ping,agent=1,test={test},target={target} sent=5i,received=5i,rtt_avg_ms={rtt} {t}"
+            ));
+        }
+        if t >= scored_from {
+            let (cpu, lag) = if busy(t) {
+                (97.0, 2000.0)
+            } else {
+                (10.0 + 10.0 * noise(), 2.0 + 3.0 * noise())
+            };
+            lines.push(format!(
+                "host_cpu,agent=1,cpu=total usage_percent={cpu} {t}"
+            ));
+            lines.push(format!("host_cpu,agent=1,cpu=cpu0 usage_percent=1 {t}"));
+            for i in ["eth0", "eth1"] {
+                lines.push(format!(
+                    "host_net,agent=1,interface={i} rx_errors_per_s=0,tx_errors_per_s=0,rx_drops_per_s=0,tx_drops_per_s=0 {t}"
+                ));
+            }
+            lines.push(format!(
+                "agent_self,agent=1 schedule_lag_max_ms={lag},oldest_unsent_age_s={} {t}",
+                5.0 + 5.0 * noise()
+            ));
+        }
+        t += 60;
+    }
+    let chunks = lines.chunks(20_000).map(|c| c.join("\n")).collect();
+    (chunks, scored_from, end)
+}
+
+/// The process reads the agent's host minutes through the store and raises the
+/// saturation as one multivariate agent insight whose notes name the host columns.
+async fn finds_a_saturated_host(app: TestApp, scored_from: i64, end: i64) {
+    let store = app.store().clone();
+    store
+        .set_analytics_state(POSITION_KEY, &scored_from.to_string())
+        .await
+        .unwrap();
+    let mut a = Analytics::new(store, app.state.timeseries.clone(), config());
+    catch_up(&mut a, end).await;
+    let rows = all_insights(&app).await;
+    let multivariate: Vec<&InsightRecord> =
+        rows.iter().filter(|r| r.kind == "multivariate").collect();
+    assert_eq!(
+        multivariate.len(),
+        1,
+        "{:#?}",
+        rows.iter().map(|r| &r.summary).collect::<Vec<_>>()
+    );
+    let r = multivariate[0];
+    assert_eq!(r.scope, "agent");
+    assert_eq!(r.agent_ids, vec![1]);
+    let saturated = scored_from + 5 * 3600;
+    assert_eq!(r.started_at / 1000, saturated, "{r:#?}");
+    assert!(r.detected_at / 1000 <= saturated + 5 * 60, "{r:#?}");
+    assert_eq!(
+        r.state, "resolved",
+        "15 calm minutes after the 15 busy ones"
+    );
+    let notes: Vec<&str> = r.evidence["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("host CPU 97 % (usual 1")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("probe scheduling lag 2000 ms")),
+        "{notes:?}"
+    );
+    assert!(r.summary.contains("unusual as a whole"), "{}", r.summary);
+    assert_eq!(
+        rows.iter().filter(|r| r.kind != "multivariate").count(),
+        0,
+        "the paths did not change: {:#?}",
+        rows.iter().map(|r| &r.summary).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_host_on_the_embedded_store() {
+    let app = app_with(Backend::Sqlite, |_| {}).await.unwrap();
+    create_ping_tests(&app, 3).await;
+    let (chunks, scored_from, end) = saturated_host_lines();
+    write_embedded_lines(&app, chunks, end).await;
+    finds_a_saturated_host(app, scored_from, end).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_host_on_influxdb() {
+    let Some(url) = influx_url("analytics") else {
+        return;
+    };
+    let db = format!("streamswarm_analytics_{:016x}", rand::random::<u64>());
+    let create = reqwest::Client::new()
+        .post(url.join("query").unwrap())
+        .form(&[("q", format!("CREATE DATABASE \"{db}\""))])
+        .send()
+        .await
+        .unwrap();
+    assert!(create.status().is_success());
+    let _drop = crate::helpers::DropDb(url.clone(), db.clone());
+    let (u, d) = (url.to_string(), db.clone());
+    let app = app_with(Backend::Sqlite, move |config| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("influx.toml");
+        std::fs::write(
+            &path,
+            format!("[influx]\nurl = \"{u}\"\ndatabase = \"{d}\"\n"),
+        )
+        .unwrap();
+        config.influx = Config::load(Some(&path)).unwrap().influx;
+    })
+    .await
+    .unwrap();
+    create_ping_tests(&app, 3).await;
+    let (chunks, scored_from, end) = saturated_host_lines();
+    write_influx_lines(&url, &db, chunks).await;
+    finds_a_saturated_host(app, scored_from, end).await;
 }
