@@ -31,12 +31,6 @@ pub struct FitConfig {
     pub level: f64,
     /// Fewest points a series needs before it has a model.
     pub min_points: usize,
-    /// Points of the moving average the repeated seasonal shapes are smoothed with. A
-    /// weekly component learnt from two weeks of minutes is nearly two raw points per
-    /// minute of the week — noise the forecast would repeat; network seasonality is
-    /// smooth at this scale. Measured on the evaluation set (bench/README.md): forecast
-    /// MAE 0.465 ms unsmoothed, 0.382 with 15 points, 0.361 with 31 (weekly-naive 0.390).
-    pub seasonal_smoothing: usize,
     /// Seconds between points (60: the detector's minutes; 3600: the hourly points of
     /// a capacity forecast, [`super::trend`]). The seasonal periods are a day and a
     /// week of such points.
@@ -49,7 +43,6 @@ impl Default for FitConfig {
             trend_window: 360,
             level: 0.99,
             min_points: 30,
-            seasonal_smoothing: 31,
             step_s: 60,
         }
     }
@@ -140,13 +133,7 @@ pub fn fit(
             .zip(parts.remainder())
             .map(|(t, r)| f64::from(t + r))
             .collect();
-        let seasonal = parts
-            .seasonal()
-            .iter()
-            .zip(&periods)
-            .map(|(c, &p)| smooth_last_period(c, p, config.seasonal_smoothing))
-            .collect();
-        (seasonal, d)
+        (parts.seasonal().to_vec(), d)
     };
     let tail = &deseasonalised[deseasonalised.len().saturating_sub(config.trend_window)..];
     let ets = AutoETS::non_seasonal()
@@ -182,25 +169,6 @@ pub fn fit(
         periods,
         level: config.level,
     })
-}
-
-/// `c` with its last period (what the forecast repeats) replaced by its circular moving
-/// average over `w` points (odd; ≤ 1 leaves it as is).
-fn smooth_last_period(c: &[f32], p: usize, w: usize) -> Vec<f32> {
-    let half = w / 2;
-    if half == 0 || c.len() < p {
-        return c.to_vec();
-    }
-    let last = &c[c.len() - p..];
-    let out: Vec<f32> = (0..p)
-        .map(|i| {
-            let sum: f32 = (0..=2 * half).map(|k| last[(i + p + k - half) % p]).sum();
-            sum / (2 * half + 1) as f32
-        })
-        .collect();
-    let mut v = c[..c.len() - p].to_vec();
-    v.extend(out);
-    v
 }
 
 /// Linear interpolation over `None`s; a trailing gap repeats the last value.
@@ -270,17 +238,6 @@ mod tests {
             assert!((b.expected - truth).abs() < 0.5, "{i}: {b:?} vs {truth}");
             assert!(b.lower <= b.expected && b.expected <= b.upper, "{b:?}");
         }
-    }
-
-    #[test]
-    fn the_repeated_period_is_smoothed_circularly_and_the_rest_kept() {
-        let c = [9.0, 9.0, 0.0, 0.0, 3.0, 0.0];
-        // Last period (4 points): [0, 0, 3, 0]; a 3-point moving average wraps around.
-        assert_eq!(
-            smooth_last_period(&c, 4, 3),
-            vec![9.0, 9.0, 0.0, 1.0, 1.0, 1.0]
-        );
-        assert_eq!(smooth_last_period(&c, 4, 1), c.to_vec());
     }
 
     #[test]

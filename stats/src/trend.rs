@@ -54,8 +54,6 @@ pub fn forecast(
         trend_window: usize::MAX,
         level: LEVEL,
         min_points: MIN_POINTS,
-        // Hourly points: the daily shape is 24 points; smooth over 3 hours.
-        seasonal_smoothing: 3,
         step_s: STEP_S,
     };
     let model = model::fit(hourly, start_s, horizon, &config)?;
