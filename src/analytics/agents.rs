@@ -298,12 +298,7 @@ pub async fn read_host_minutes(
         })
     };
     let mut out: BTreeMap<String, BTreeMap<i64, HostMinute>> = BTreeMap::new();
-    let num = |v: Option<&Option<Value>>| match v.cloned().flatten() {
-        Some(Value::Float(v)) => Some(v),
-        Some(Value::Integer(v)) => Some(v as f64),
-        Some(Value::Unsigned(v)) => Some(v as f64),
-        _ => None,
-    };
+    let num = |v: Option<&Option<Value>>| v.and_then(Option::as_ref).and_then(Value::as_f64);
     let cpu = query(
         host_cpu::NAME,
         vec![TagFilter::eq("cpu", "total")],

@@ -42,7 +42,7 @@ use std::time::Duration;
 use streamswarm_schema::measurements::{anomaly, forecast, health};
 use streamswarm_tsdb::line_protocol::{Dynamic, Point, Timestamp};
 use streamswarm_tsdb::query::{
-    Aggregate, AggregateQuery, Fill, Query, ReadError, Selector, TagFilter, TimeRange, Value,
+    Aggregate, AggregateQuery, Fill, Query, ReadError, Selector, TagFilter, TimeRange,
 };
 
 /// The lease's name in the metadata store.
@@ -580,12 +580,7 @@ async fn read_source(
             .rows
             .iter()
             .map(|r| {
-                let num = |i: usize| match r.values.get(i).cloned().flatten() {
-                    Some(Value::Float(v)) => Some(v),
-                    Some(Value::Integer(v)) => Some(v as f64),
-                    Some(Value::Unsigned(v)) => Some(v as f64),
-                    _ => None,
-                };
+                let num = |i: usize| r.values.get(i).and_then(Option::as_ref)?.as_f64();
                 let trials = match (num(1), num(2)) {
                     (Some(sent), Some(received)) if sent >= received && sent > 0.0 => {
                         Some((sent as u64, (sent - received) as u64))

@@ -332,21 +332,31 @@ async fn on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_influxdb_with_postgres() {
-    let Some(url) = influx_url("analytics") else {
+    let Some((app, influx)) = app_on_influx(Backend::Postgres).await else {
         return;
     };
+    let set = eval_set();
+    create_tests(&app, &set).await;
+    write_influx(&influx.0, &influx.1, &set).await;
+    finds_incidents_and_resumes_without_duplicates(app, set).await;
+}
+
+/// An app whose time series are a fresh database of the test InfluxDB (dropped with
+/// the returned guard); `None` when InfluxDB or the metadata backend is not available
+/// outside CI.
+async fn app_on_influx(backend: Backend) -> Option<(TestApp, crate::helpers::DropDb)> {
+    let url = influx_url("analytics")?;
     let db = format!("streamswarm_analytics_{:016x}", rand::random::<u64>());
-    let client = reqwest::Client::new();
-    let create = client
+    let create = reqwest::Client::new()
         .post(url.join("query").unwrap())
         .form(&[("q", format!("CREATE DATABASE \"{db}\""))])
         .send()
         .await
         .unwrap();
     assert!(create.status().is_success());
-    let _drop = crate::helpers::DropDb(url.clone(), db.clone());
-    let (u, d) = (url.to_string(), db.clone());
-    let Some(app) = app_with(Backend::Postgres, move |config| {
+    let guard = crate::helpers::DropDb(url.clone(), db.clone());
+    let (u, d) = (url.to_string(), db);
+    let app = app_with(backend, move |config| {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("influx.toml");
         std::fs::write(
@@ -356,14 +366,8 @@ async fn on_influxdb_with_postgres() {
         .unwrap();
         config.influx = Config::load(Some(&path)).unwrap().influx;
     })
-    .await
-    else {
-        return;
-    };
-    let set = eval_set();
-    create_tests(&app, &set).await;
-    write_influx(&url, &db, &set).await;
-    finds_incidents_and_resumes_without_duplicates(app, set).await;
+    .await?;
+    Some((app, guard))
 }
 
 /// One agent, three ping tests: two days of calm RTT history, then six scored hours
@@ -487,33 +491,11 @@ async fn a_saturated_host_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saturated_host_on_influxdb() {
-    let Some(url) = influx_url("analytics") else {
+    let Some((app, influx)) = app_on_influx(Backend::Sqlite).await else {
         return;
     };
-    let db = format!("streamswarm_analytics_{:016x}", rand::random::<u64>());
-    let create = reqwest::Client::new()
-        .post(url.join("query").unwrap())
-        .form(&[("q", format!("CREATE DATABASE \"{db}\""))])
-        .send()
-        .await
-        .unwrap();
-    assert!(create.status().is_success());
-    let _drop = crate::helpers::DropDb(url.clone(), db.clone());
-    let (u, d) = (url.to_string(), db.clone());
-    let app = app_with(Backend::Sqlite, move |config| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("influx.toml");
-        std::fs::write(
-            &path,
-            format!("[influx]\nurl = \"{u}\"\ndatabase = \"{d}\"\n"),
-        )
-        .unwrap();
-        config.influx = Config::load(Some(&path)).unwrap().influx;
-    })
-    .await
-    .unwrap();
     create_ping_tests(&app, 3).await;
     let (chunks, scored_from, end) = saturated_host_lines();
-    write_influx_lines(&url, &db, chunks).await;
+    write_influx_lines(&influx.0, &influx.1, chunks).await;
     finds_a_saturated_host(app, scored_from, end).await;
 }

@@ -143,6 +143,19 @@ pub enum Value {
     String(String),
 }
 
+impl Value {
+    /// The value as a number: floats, integers and unsigned integers (not booleans or
+    /// strings).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(v) => Some(*v),
+            Value::Integer(v) => Some(*v as f64),
+            Value::Unsigned(v) => Some(*v as f64),
+            Value::Bool(_) | Value::String(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub time_ns: i64,

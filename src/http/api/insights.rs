@@ -284,12 +284,7 @@ pub struct Forecast {
 }
 
 fn number(v: Option<&Option<Value>>) -> Option<f64> {
-    match v? {
-        Some(Value::Float(f)) => Some(*f),
-        Some(Value::Integer(i)) => Some(*i as f64),
-        Some(Value::Unsigned(u)) => Some(*u as f64),
-        _ => None,
-    }
+    v?.as_ref()?.as_f64()
 }
 
 fn integer(v: Option<&Option<Value>>) -> Option<i64> {

@@ -179,12 +179,11 @@ pub async fn trend(ctx: Ctx) -> Result<Response> {
         .map_err(read_error)?
     {
         for r in &s.rows {
-            let v = match r.values.first().cloned().flatten() {
-                Some(Value::Float(v)) => Some(v),
-                Some(Value::Integer(v)) => Some(v as f64),
-                Some(Value::Unsigned(v)) => Some(v as f64),
-                _ => None,
-            };
+            let v = r
+                .values
+                .first()
+                .and_then(Option::as_ref)
+                .and_then(Value::as_f64);
             let i = (r.time_ns.div_euclid(1_000_000_000) - start_s) / STEP_S;
             if let (Some(v), Ok(i)) = (v, usize::try_from(i))
                 && i < hours
