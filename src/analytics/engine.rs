@@ -804,6 +804,19 @@ fn backtest(grid: &[Option<f64>], end_s: i64, config: &EngineConfig, into: &mut 
 /// Minutes each backtest forecasts.
 pub const BACKTEST_MINUTES: usize = 360;
 
+/// `sample` without what anomalous points of its minute cover: a latency anomaly takes
+/// out the latency, a loss anomaly the trials. Each signal's model learns from its own
+/// normal minutes: the RTTs measured during a loss burst are still normal RTTs (and
+/// masking them would leave a young series without the backtest errors it needs to be
+/// scored).
+pub fn mask(sample: &Sample, latency: bool, loss: bool) -> Sample {
+    Sample {
+        time_s: sample.time_s,
+        latency: sample.latency.filter(|_| !latency),
+        trials: sample.trials.filter(|_| !loss),
+    }
+}
+
 /// What and where, stable across restarts: one open insight per fingerprint.
 pub fn fingerprint(signal: Signal, scope: &Scope) -> String {
     let s = signal.as_str();
@@ -843,4 +856,23 @@ fn grid(history: &[Sample], end_s: i64, days: i64) -> Vec<Option<f64>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_takes_out_only_the_anomalous_signal() {
+        let s = Sample {
+            time_s: 420,
+            latency: Some(4.2),
+            trials: Some((30, 9)),
+        };
+        assert_eq!(mask(&s, false, true).latency, s.latency);
+        assert_eq!(mask(&s, false, true).trials, None);
+        assert_eq!(mask(&s, true, false).latency, None);
+        assert_eq!(mask(&s, true, false).trials, s.trials);
+        assert_eq!(mask(&s, false, false), s);
+    }
 }

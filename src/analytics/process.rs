@@ -16,9 +16,9 @@
 //! Incremental: the position (the last minute scored) is kept in `analytics_state`, so
 //! a restart goes on from there. The engine's memory (models, calibration, open
 //! episodes) is rebuilt: models are refitted on first use, with their anomalous minutes
-//! (the stored `anomaly` points) masked out of the history; insights left open by the
-//! previous run that the engine has not found again after [`RESUME_GRACE_S`] of scored
-//! minutes are resolved.
+//! (the stored `anomaly` points, per metric) masked out of the history; insights left
+//! open by the previous run that the engine has not found again after
+//! [`RESUME_GRACE_S`] of scored minutes are resolved.
 //!
 //! What is analysed: every series (agent × test × target) of the kinds in
 //! [`sources`] — ping's RTT average, DNS resolution, TCP connect and HTTP total times
@@ -29,7 +29,8 @@
 
 use super::agents;
 use super::engine::{
-    AnomalyPoint, Engine, EngineConfig, Insight, InsightEvent, Sample, Scope, SeriesKey, Signal,
+    self, AnomalyPoint, Engine, EngineConfig, Insight, InsightEvent, Sample, Scope, SeriesKey,
+    Signal,
 };
 use super::explain;
 use super::sources::{self, Source};
@@ -285,13 +286,18 @@ impl Analytics {
                 if !self.engine.needs_refit(key, now_s) {
                     continue;
                 }
+                let latency = explain::metric(key, Signal::Latency);
+                let loss = explain::metric(key, Signal::Loss);
+                let at = |metric: &str, time_s: i64| {
+                    masked.contains(&(
+                        key.agent.clone(),
+                        key.target.clone(),
+                        metric.to_owned(),
+                        time_s,
+                    ))
+                };
                 for s in samples.iter_mut() {
-                    if masked.contains(&(key.agent.clone(), key.target.clone(), s.time_s)) {
-                        *s = Sample {
-                            time_s: s.time_s,
-                            ..Sample::default()
-                        };
-                    }
+                    *s = engine::mask(s, at(&latency, s.time_s), at(&loss, s.time_s));
                 }
                 self.engine.refit(key, samples, now_s);
                 fits += 1;
@@ -601,13 +607,14 @@ async fn read_source(
 }
 
 /// Minutes of `test` that were anomalous (the stored `anomaly` points), as
-/// (agent, target, minute start): taken out of the history a model learns from.
+/// (agent, target, metric, minute start): each metric's anomalous minutes are taken out
+/// of what its model learns from ([`engine::mask`]).
 async fn read_anomalous_minutes(
     ts: &TimeSeries,
     from: i64,
     to: i64,
     test: &str,
-) -> Result<BTreeSet<(String, String, i64)>, ReadError> {
+) -> Result<BTreeSet<(String, String, String, i64)>, ReadError> {
     let q = Query::Aggregate(AggregateQuery {
         selector: Selector {
             measurement: anomaly::NAME.into(),
@@ -619,17 +626,19 @@ async fn read_anomalous_minutes(
         },
         fields: vec![("score".into(), Aggregate::Count)],
         interval: Some(Duration::from_secs(60)),
-        group_by_tags: vec!["agent".into(), "target".into()],
+        group_by_tags: vec!["agent".into(), "target".into(), "metric".into()],
         fill: Fill::None,
     });
     let mut out = BTreeSet::new();
     for s in ts.reader().query(&q).await? {
         let agent = s.tags.get("agent").cloned().unwrap_or_default();
         let target = s.tags.get("target").cloned().unwrap_or_default();
+        let metric = s.tags.get("metric").cloned().unwrap_or_default();
         for r in &s.rows {
             out.insert((
                 agent.clone(),
                 target.clone(),
+                metric.clone(),
                 r.time_ns.div_euclid(1_000_000_000),
             ));
         }

@@ -5,7 +5,7 @@
 //! of a wide insight's members, which is when it names more agents or targets — is a
 //! [`Finding`] for [`super::score`].
 
-use super::engine::{Engine, EngineConfig, InsightEvent, Sample, Scope, SeriesKey};
+use super::engine::{self, Engine, EngineConfig, InsightEvent, Sample, Scope, SeriesKey, Signal};
 use super::eval::{self, EvalSet};
 use super::score::Finding;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,7 +53,7 @@ pub fn replay(set: &EvalSet, config: EngineConfig) -> Replay {
         index.insert(k.clone(), (a, t));
         samples.insert(k, points.iter().map(sample).collect());
     }
-    let mut masked: BTreeMap<SeriesKey, BTreeSet<i64>> = BTreeMap::new();
+    let mut masked: BTreeMap<SeriesKey, BTreeSet<(i64, Signal)>> = BTreeMap::new();
     let mut out = Replay::default();
     // Members each wide insight was last reported with.
     let mut reported: BTreeMap<String, usize> = BTreeMap::new();
@@ -68,14 +68,8 @@ pub fn replay(set: &EvalSet, config: EngineConfig) -> Replay {
                 let past: Vec<Sample> = series[m.saturating_sub(history)..m]
                     .iter()
                     .map(|s| {
-                        if mask.is_some_and(|set| set.contains(&s.time_s)) {
-                            Sample {
-                                time_s: s.time_s,
-                                ..Sample::default()
-                            }
-                        } else {
-                            *s
-                        }
+                        let at = |signal| mask.is_some_and(|set| set.contains(&(s.time_s, signal)));
+                        engine::mask(s, at(Signal::Latency), at(Signal::Loss))
                     })
                     .collect();
                 let started = std::time::Instant::now();
@@ -89,7 +83,10 @@ pub fn replay(set: &EvalSet, config: EngineConfig) -> Replay {
             }
             for a in engine.observe(k, &series[m]) {
                 out.anomalies += 1;
-                masked.entry(k.clone()).or_default().insert(a.time_s);
+                masked
+                    .entry(k.clone())
+                    .or_default()
+                    .insert((a.time_s, a.signal));
             }
         }
         for event in engine.tick(now_s + 60) {
