@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Analytics benchmarks (method and numbers in bench/README.md):
 #
-#   bash bench/analytics.sh           # speed (~5 min) and detection quality (~5 min)
+#   bash bench/analytics.sh           # speed (~15 min) and detection quality (~5 min)
 #   bash bench/analytics.sh speed     # only the speed run
 #   bash bench/analytics.sh quality   # only the labelled-incident evaluation
 #
-# speed:   examples/analytics_bench — 1,000 series × 8 days written to a fresh embedded
-#          store and to a private InfluxDB 1.6.7 (its own data directory and loopback
-#          port), then a full fit of 7 days per series through the process's own read
-#          path, an hour of online scoring, and the peak memory.
+# speed:   examples/analytics_bench — 1,000 series × 7 days and an hour written to a
+#          fresh embedded store and to a private InfluxDB 1.6.7 (its own data directory
+#          and loopback port); then, one process per store, a full fit of 7 days per
+#          series through the process's own read path, an hour of online scoring, the
+#          agents' forests, and that process's peak memory.
 # quality: examples/analytics_eval — the labelled evaluation set (6 agents × 6 targets
 #          × 22 days, seed 11), the engine replayed minute by minute against the rolling
 #          3-sigma baseline: precision, recall, F1, delay and scope per incident kind.
@@ -55,9 +56,14 @@ if [[ $WHAT != quality ]]; then
     INFLUX_URL=$(start_influxdb "$WORK/influx" "$INFLUX_PORT") || die "influxd did not start"
     INFLUX_STARTED=1
     info "speed: embedded store and InfluxDB $(influxd version 2>/dev/null | awk '{print $2}')"
+    bench=target/release/examples/analytics_bench
+    $bench load --embedded "$WORK/timeseries.db" --influx "$INFLUX_URL" --db analytics_bench
     {
         echo "# analytics speed, $(date -u +%FT%TZ), $machine"
-        BENCH_INFLUX_URL=$INFLUX_URL target/release/examples/analytics_bench
+        echo "| store | series | full fit (read + fit) | of which read | of which fit | online per point | agents' forests | peak RSS |"
+        echo "|---|---|---|---|---|---|---|---|"
+        $bench fit --embedded "$WORK/timeseries.db"
+        $bench fit --influx "$INFLUX_URL" --db analytics_bench
     } | tee bench/results/analytics-speed-latest.txt
 fi
 

@@ -289,24 +289,40 @@ impl Engine {
     /// already taken out by the caller: the model learns what normal is). A series with
     /// too little history keeps no model and is not scored for latency.
     pub fn refit(&mut self, key: &SeriesKey, history: &[Sample], now_s: i64) {
-        let horizon = (self.config.refit_every_s / 60) as usize + 30;
-        let start_s = now_s - now_s.rem_euclid(60);
-        let grid = grid(history, start_s, self.config.history_days);
+        let fitted = self.refit_job(key, history.to_vec(), now_s).run();
+        self.install(fitted);
+    }
+
+    /// What [`Engine::refit`] computes, as a job that owns its inputs: the fitting (the
+    /// expensive part — a model, and the two backtests of a series not yet calibrated)
+    /// can run on other threads ([`fit_all`]) while the engine waits for
+    /// [`Engine::install`].
+    pub fn refit_job(&self, key: &SeriesKey, history: Vec<Sample>, now_s: i64) -> RefitJob {
+        let calibrated = self
+            .series
+            .get(key)
+            .is_some_and(|s| s.calibration.len() >= Calibration::MIN);
+        RefitJob {
+            key: key.clone(),
+            history,
+            now_s,
+            config: self.config,
+            backtest: !calibrated,
+        }
+    }
+
+    /// Takes a fitted model into the engine.
+    pub fn install(&mut self, fitted: Fitted) {
         let config = self.config;
-        let state = self.series.entry(key.clone()).or_default();
-        if state.calibration.len() < Calibration::MIN {
-            backtest(&grid, start_s, &config, &mut state.calibration);
+        let state = self.series.entry(fitted.key).or_default();
+        for e in fitted.backtest_errors {
+            state.calibration.push(e);
         }
         state.threshold = state.calibration.threshold(&config.latency);
-        state.history_minutes = grid.len();
-        state.model = model::fit(&grid, start_s, horizon, &config.fit).ok();
-        let (n, k) = history
-            .iter()
-            .filter_map(|s| s.trials)
-            .fold((0u64, 0u64), |(n, k), (t, f)| (n + t, k + f));
-        // Laplace's rule: a series that lost nothing has a small, not zero, rate.
-        state.p0 = (k as f64 + 1.0) / (n as f64 + 2.0);
-        state.fitted_at_s = Some(now_s);
+        state.history_minutes = fitted.history_minutes;
+        state.model = fitted.model;
+        state.p0 = fitted.p0;
+        state.fitted_at_s = Some(fitted.now_s);
     }
 
     /// Scores one sample of `key` (in time order per series); returns its anomalous
@@ -780,7 +796,93 @@ fn covers(scope: &Scope, key: &SeriesKey) -> bool {
 /// history without its last `window` × `n` minutes forecasts `window` of them, for `n`
 /// = 2, 1 (`window` = [`BACKTEST_MINUTES`], less for a young series), and the errors are
 /// what the live forecast would have made.
-fn backtest(grid: &[Option<f64>], end_s: i64, config: &EngineConfig, into: &mut Calibration) {
+/// One series' refit, owning what it needs ([`Engine::refit_job`]).
+pub struct RefitJob {
+    key: SeriesKey,
+    history: Vec<Sample>,
+    now_s: i64,
+    config: EngineConfig,
+    backtest: bool,
+}
+
+/// A refit's result, for [`Engine::install`].
+pub struct Fitted {
+    key: SeriesKey,
+    backtest_errors: Vec<f64>,
+    history_minutes: usize,
+    model: Option<Model>,
+    p0: f64,
+    now_s: i64,
+}
+
+impl Fitted {
+    pub fn key(&self) -> &SeriesKey {
+        &self.key
+    }
+}
+
+impl RefitJob {
+    pub fn run(self) -> Fitted {
+        let config = &self.config;
+        let horizon = (config.refit_every_s / 60) as usize + 30;
+        let start_s = self.now_s - self.now_s.rem_euclid(60);
+        let grid = grid(&self.history, start_s, config.history_days);
+        let mut backtest_errors = Vec::new();
+        if self.backtest {
+            backtest(&grid, start_s, config, &mut backtest_errors);
+        }
+        let (n, k) = self
+            .history
+            .iter()
+            .filter_map(|s| s.trials)
+            .fold((0u64, 0u64), |(n, k), (t, f)| (n + t, k + f));
+        Fitted {
+            backtest_errors,
+            history_minutes: grid.len(),
+            model: model::fit(&grid, start_s, horizon, &config.fit).ok(),
+            // Laplace's rule: a series that lost nothing has a small, not zero, rate.
+            p0: (k as f64 + 1.0) / (n as f64 + 2.0),
+            now_s: self.now_s,
+            key: self.key,
+        }
+    }
+}
+
+/// Runs `jobs` on as many threads as the machine has cores (each thread takes the next
+/// job until none is left); the results in the jobs' order. A full refit of many
+/// series is the process's heaviest work: it runs off the async runtime
+/// (`spawn_blocking`) and uses every core.
+pub fn fit_all(jobs: Vec<RefitJob>) -> Vec<Fitted> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, jobs.len().max(1));
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate());
+    let mut done: Vec<(usize, Fitted)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        // The lock is held only to take the next job.
+                        let next = queue.lock().expect("the job queue").next();
+                        let Some((i, job)) = next else {
+                            return out;
+                        };
+                        out.push((i, job.run()));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a refit thread panicked"))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, f)| f).collect()
+}
+
+fn backtest(grid: &[Option<f64>], end_s: i64, config: &EngineConfig, into: &mut Vec<f64>) {
     // A young series backtests shorter windows: half of what its model does not need.
     let window = BACKTEST_MINUTES.min(grid.len().saturating_sub(config.fit.min_points) / 2);
     if window < 10 {

@@ -278,16 +278,16 @@ impl Analytics {
         let days = self.config.history_days as i64;
         for (measurement, test) in due {
             let start = now_s - days * 86_400;
-            let mut history =
+            let history =
                 read_minutes(&self.timeseries, start, now_s, Some((measurement, &test))).await?;
             let masked = read_anomalous_minutes(&self.timeseries, start, now_s, &test).await?;
-            let mut forecasts = Vec::new();
-            for (key, samples) in history.iter_mut() {
-                if !self.engine.needs_refit(key, now_s) {
+            let mut jobs = Vec::new();
+            for (key, mut samples) in history {
+                if !self.engine.needs_refit(&key, now_s) {
                     continue;
                 }
-                let latency = explain::metric(key, Signal::Latency);
-                let loss = explain::metric(key, Signal::Loss);
+                let latency = explain::metric(&key, Signal::Latency);
+                let loss = explain::metric(&key, Signal::Loss);
                 let at = |metric: &str, time_s: i64| {
                     masked.contains(&(
                         key.agent.clone(),
@@ -299,9 +299,19 @@ impl Analytics {
                 for s in samples.iter_mut() {
                     *s = engine::mask(s, at(&latency, s.time_s), at(&loss, s.time_s));
                 }
-                self.engine.refit(key, samples, now_s);
+                jobs.push(self.engine.refit_job(&key, samples, now_s));
+            }
+            // The fits use every core, off the async runtime (the server shares it
+            // under `streamswarm up`).
+            let fitted = tokio::task::spawn_blocking(move || engine::fit_all(jobs))
+                .await
+                .expect("the refit threads do not panic");
+            let mut forecasts = Vec::new();
+            for f in fitted {
+                let key = f.key().clone();
+                self.engine.install(f);
                 fits += 1;
-                if let Some(model) = self.engine.model(key) {
+                if let Some(model) = self.engine.model(&key) {
                     for (i, b) in model.bands.iter().enumerate() {
                         let t = model.start_s + i as i64 * model.step_s;
                         forecasts.push(
@@ -311,7 +321,7 @@ impl Analytics {
                                 .tag(forecast::tags::TARGET, key.target.as_str())
                                 .tag(
                                     forecast::tags::METRIC,
-                                    explain::metric(key, Signal::Latency),
+                                    explain::metric(&key, Signal::Latency),
                                 )
                                 .field(forecast::fields::EXPECTED, b.expected)
                                 .field(forecast::fields::LOWER, b.lower)

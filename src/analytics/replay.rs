@@ -62,8 +62,11 @@ pub fn replay(set: &EvalSet, config: EngineConfig) -> Replay {
     let history = (config.history_days * 1440) as usize;
     for m in first..minutes {
         let now_s = set.config.start_s + m as i64 * 60;
-        for (k, series) in &samples {
-            if engine.needs_refit(k, now_s) {
+        // The due series refitted together, on every core, as the process does.
+        let jobs: Vec<_> = samples
+            .iter()
+            .filter(|(k, _)| engine.needs_refit(k, now_s))
+            .map(|(k, series)| {
                 let mask = masked.get(k);
                 let past: Vec<Sample> = series[m.saturating_sub(history)..m]
                     .iter()
@@ -72,11 +75,18 @@ pub fn replay(set: &EvalSet, config: EngineConfig) -> Replay {
                         engine::mask(s, at(Signal::Latency), at(Signal::Loss))
                     })
                     .collect();
-                let started = std::time::Instant::now();
-                engine.refit(k, &past, now_s);
-                out.fit_seconds += started.elapsed().as_secs_f64();
+                engine.refit_job(k, past, now_s)
+            })
+            .collect();
+        if !jobs.is_empty() {
+            let started = std::time::Instant::now();
+            for f in engine::fit_all(jobs) {
+                engine.install(f);
                 out.fits += 1;
             }
+            out.fit_seconds += started.elapsed().as_secs_f64();
+        }
+        for (k, series) in &samples {
             if let Some(band) = engine.model(k).and_then(|model| model.band_at(now_s)) {
                 let (a, t) = index[k];
                 out.expected.push((a, t, now_s, band.expected));
