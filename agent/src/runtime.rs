@@ -356,6 +356,7 @@ pub async fn run_with(
                     spool: pipeline.spool_stats().await,
                     scheduler: scheduler.stats(),
                     uptime: started.elapsed(),
+                    clock_offset_ms: clock_offset,
                 };
                 *latest.write().unwrap_or_else(|e| e.into_inner()) = sample;
                 if !revoked {

@@ -33,6 +33,8 @@ pub struct SelfSample {
     pub spool: SpoolStats,
     pub scheduler: SchedulerStats,
     pub uptime: Duration,
+    /// The server's clock minus the agent's (ms), from the last answered heartbeat.
+    pub clock_offset_ms: Option<f64>,
 }
 
 fn int(v: u64) -> i64 {
@@ -91,6 +93,7 @@ impl SelfSample {
                     self.scheduler.schedule_lag_max_ms,
                 )
                 .field(agent_self::fields::UPTIME_S, int(self.uptime.as_secs()))
+                .field_opt(agent_self::fields::CLOCK_OFFSET_MS, self.clock_offset_ms)
                 .timestamp(ts)
                 .into_dynamic(),
         ];
@@ -184,6 +187,15 @@ impl SelfSample {
             "Largest delay between a run's scheduled and actual start in the last interval",
             lag,
         );
+        if let Some(offset) = self.clock_offset_ms {
+            let g: Gauge<f64, AtomicU64> = Gauge::default();
+            g.set(offset / 1000.0);
+            registry.register(
+                "clock_offset_seconds",
+                "The server's clock minus the agent's, estimated at the last heartbeat",
+                g,
+            );
+        }
         registry.register(
             "uptime_seconds",
             "Time since the agent process started",

@@ -40,7 +40,15 @@ pub struct HostMinute {
     pub lag_ms: Option<f64>,
     /// `agent_self` `oldest_unsent_age_s`, max.
     pub oldest_unsent_s: Option<f64>,
+    /// `agent_self` `clock_offset_ms` (the server's clock minus the agent's), mean. Not
+    /// a column of the forest: context for the notes ([`CLOCK_NOTE_MS`]).
+    pub clock_offset_ms: Option<f64>,
 }
+
+/// A clock this far from the server's (ms, either way) is worth a note: the agent
+/// stamps its points, so they land in other minutes than the server's and other
+/// agents' (scores against a seasonal forecast, alignment across agents).
+pub const CLOCK_NOTE_MS: f64 = 1000.0;
 
 /// What a minute of an agent gathers while its series are scored.
 #[derive(Debug, Clone, Default)]
@@ -96,6 +104,8 @@ pub struct AgentState {
     pending: BTreeMap<i64, Pending>,
     /// (minute, row, whether the minute was normal: no episode of the agent open).
     rows: VecDeque<(i64, Row, bool)>,
+    /// (minute, clock offset) of the minutes that reported one, as long as the rows.
+    clock: VecDeque<(i64, f64)>,
     forest: Option<AgentForest>,
     fitted_at_s: Option<i64>,
     recent: VecDeque<bool>,
@@ -185,6 +195,12 @@ impl AgentState {
             while self.rows.len() > KEEP_ROWS {
                 self.rows.pop_front();
             }
+            if let Some(offset) = p.host.clock_offset_ms {
+                self.clock.push_back((minute, offset));
+            }
+            while self.clock.len() > KEEP_ROWS {
+                self.clock.pop_front();
+            }
         }
         if self.fitted_at_s.is_none_or(|t| now_s - t >= refit_every_s) {
             let normal: Vec<Row> = self
@@ -261,7 +277,25 @@ impl AgentState {
                 *m = *col.select_nth_unstable_by(mid, f64::total_cmp).1;
             }
         }
-        self.notes_for(&median, 2..FEATURES)
+        let mut notes = self.notes_for(&median, 2..FEATURES);
+        let mut offsets: Vec<f64> = self
+            .clock
+            .iter()
+            .filter(|(t, _)| *t >= since_s)
+            .map(|(_, o)| *o)
+            .collect();
+        if !offsets.is_empty() {
+            let mid = offsets.len() / 2;
+            let offset = *offsets.select_nth_unstable_by(mid, f64::total_cmp).1;
+            if offset.abs() >= CLOCK_NOTE_MS {
+                let way = if offset > 0.0 { "behind" } else { "ahead of" };
+                notes.push(format!(
+                    "agent clock {:.1} s {way} the server's",
+                    offset.abs() / 1000.0
+                ));
+            }
+        }
+        notes
     }
 }
 
@@ -358,6 +392,10 @@ pub async fn read_host_minutes(
                 agent_self::fields::OLDEST_UNSENT_AGE_S.name().into(),
                 Aggregate::Max,
             ),
+            (
+                agent_self::fields::CLOCK_OFFSET_MS.name().into(),
+                Aggregate::Mean,
+            ),
         ],
         &["agent"],
     );
@@ -371,6 +409,7 @@ pub async fn read_host_minutes(
                 .or_default();
             h.lag_ms = num(r.values.first());
             h.oldest_unsent_s = num(r.values.get(1));
+            h.clock_offset_ms = num(r.values.get(2));
         }
     }
     out.retain(|agent, _| !agent.is_empty());
@@ -422,6 +461,7 @@ mod tests {
             iface_errors_per_s: Some(0.0),
             lag_ms: Some(if busy { 2000.0 } else { 2.0 + 3.0 * rng.next() }),
             oldest_unsent_s: Some(5.0 + 5.0 * rng.next()),
+            clock_offset_ms: None,
         }
     }
 
@@ -567,5 +607,32 @@ mod tests {
         }
         assert!(lab.engine.open_insights().count() > 0);
         assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn an_insight_notes_an_agent_clock_far_from_the_servers_even_without_a_forest() {
+        for (offset, expected) in [
+            (2500.0, Some("agent clock 2.5 s behind the server's")),
+            (-1800.0, Some("agent clock 1.8 s ahead of the server's")),
+            (300.0, None),
+        ] {
+            let mut lab = Lab::warmed(7, 0, 1);
+            for m in 0..10 {
+                let host = HostMinute {
+                    clock_offset_ms: Some(offset),
+                    ..HostMinute::default()
+                };
+                lab.engine.observe_host("1", T0 + m * 60, host);
+                lab.minute(m, 15.0, None);
+            }
+            let open: Vec<_> = lab.engine.open_insights().collect();
+            assert_eq!(open.len(), 1, "offset {offset}");
+            let clock: Vec<&String> = open[0]
+                .notes
+                .iter()
+                .filter(|n| n.contains("clock"))
+                .collect();
+            assert_eq!(clock.first().map(|n| n.as_str()), expected, "{open:?}");
+        }
     }
 }

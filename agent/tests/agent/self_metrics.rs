@@ -32,6 +32,7 @@ fn sample() -> SelfSample {
             schedule_lag_max_ms: 12.5,
         },
         uptime: Duration::from_secs(3600),
+        clock_offset_ms: Some(-1250.5),
     }
 }
 
@@ -64,6 +65,10 @@ fn self_metrics_points_follow_the_schema_and_carry_the_sampled_numbers() {
     assert_eq!(
         me.field_value("schedule_lag_max_ms"),
         Some(&FieldValue::Float(12.5))
+    );
+    assert_eq!(
+        me.field_value("clock_offset_ms"),
+        Some(&FieldValue::Float(-1250.5))
     );
 
     // Every reason, every interval, zero included.
@@ -100,6 +105,16 @@ fn an_empty_spool_reports_zero_age() {
 }
 
 #[test]
+fn no_clock_offset_is_reported_before_a_heartbeat_was_answered() {
+    let mut s = sample();
+    s.clock_offset_ms = None;
+    let points = s.to_points(1, SystemTime::now());
+    assert_follows_schema(&points[0]);
+    assert_eq!(points[0].field_value("clock_offset_ms"), None);
+    assert!(!s.to_prometheus().contains("clock_offset"));
+}
+
+#[test]
 fn the_prometheus_text_shows_the_same_numbers() {
     let text = sample().to_prometheus();
     for expected in [
@@ -114,6 +129,7 @@ fn the_prometheus_text_shows_the_same_numbers() {
         "streamswarm_agent_probe_errors_total 3",
         "streamswarm_agent_spool_corrupt_records_total 1",
         "streamswarm_agent_uptime_seconds 3600",
+        "streamswarm_agent_clock_offset_seconds -1.2505",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
