@@ -8,7 +8,7 @@
 //! - `GET /api/v1/health` — the health of every agent, every test and every target with
 //!   an open insight (`healthy | degraded | failing`), computed from the open insights
 //!   (`store::insights::health`).
-//! - `GET /api/v1/tests/{id}/forecast?agent=<id>&field=rtt_avg_ms&range=…|from=&to=` —
+//! - `GET /api/v1/tests/{id}/forecast?agent=<id>&field=ping.rtt_avg_ms&range=…|from=&to=` —
 //!   one series' forecast band (`forecast` points: expected, lower, upper), its
 //!   observed values and its `anomaly` points, read through the time-series `Reader` in
 //!   the buckets `series::window_of` chooses.
@@ -315,16 +315,51 @@ fn measurements_of(kind: streamswarm_schema::TestKind) -> Vec<&'static str> {
     out
 }
 
+/// The numeric fields a test of `kind` writes, as `measurement.field` with the unit, and
+/// its key field: the one the analytics score (RTT for ping, resolution time for DNS…),
+/// else the first.
+pub(crate) fn numeric_fields(
+    kind: streamswarm_schema::TestKind,
+) -> (Vec<(String, &'static str)>, Option<String>) {
+    let mut out = Vec::new();
+    for m in measurements_of(kind) {
+        if let Some(def) = streamswarm_schema::measurements::find(m) {
+            for f in def.fields {
+                if matches!(f.field_type, FieldType::Float | FieldType::Integer) {
+                    out.push((format!("{m}.{}", f.name), f.unit));
+                }
+            }
+        }
+    }
+    let key = measurements_of(kind)
+        .first()
+        .and_then(|m| crate::analytics::sources::get(m))
+        .map(|s| s.latency_metric())
+        .or_else(|| out.first().map(|(name, _)| name.clone()));
+    (out, key)
+}
+
 /// The measurement and field `field` names for a test of `kind`: `measurement.field`,
-/// or a bare field of the kind's first measurement; it must be a numeric field of one
-/// of the measurements the kind writes.
+/// or a bare field of the kind's first measurement, or (none given) the kind's key field
+/// ([`numeric_fields`]); it must be a numeric field of one of the measurements the kind
+/// writes.
 pub(crate) fn series_of(
     kind: streamswarm_schema::TestKind,
-    field: &str,
+    field: Option<&str>,
 ) -> Result<(
     &'static str,
     &'static streamswarm_schema::measurements::FieldDef,
 )> {
+    let key;
+    let field = match field.map(str::trim) {
+        Some(f) if !f.is_empty() => f,
+        _ => {
+            key = numeric_fields(kind).1.ok_or_else(|| {
+                Error::invalid("field", format!("{kind} tests write no numeric field"))
+            })?;
+            key.as_str()
+        }
+    };
     let written = measurements_of(kind);
     let (measurement, name) = match field.split_once('.') {
         Some((m, f)) => (m, f),
@@ -374,8 +409,7 @@ pub async fn forecast(ctx: Ctx) -> Result<Response> {
         .test(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
-    let field = q.field.as_deref().map_or("rtt_avg_ms", str::trim);
-    let (measurement, field_def) = series_of(test.spec.kind, field)?;
+    let (measurement, field_def) = series_of(test.spec.kind, q.field.as_deref())?;
     let metric = format!("{measurement}.{}", field_def.name);
     ok(&read_forecast(
         &ctx,
@@ -592,13 +626,18 @@ mod tests {
     #[test]
     fn forecast_fields_are_numeric_fields_the_kind_writes() {
         use streamswarm_schema::TestKind;
-        let (m, f) = series_of(TestKind::Ping, "rtt_avg_ms").unwrap();
+        let (m, f) = series_of(TestKind::Ping, Some("rtt_avg_ms")).unwrap();
         assert_eq!((m, f.name, f.unit), ("ping", "rtt_avg_ms", "ms"));
-        let (m, f) = series_of(TestKind::Ping, "ping.loss_percent").unwrap();
+        // None given: the field the analytics score.
+        let (m, f) = series_of(TestKind::Ping, None).unwrap();
+        assert_eq!((m, f.name), ("ping", "rtt_avg_ms"));
+        let (m, f) = series_of(TestKind::Dns, Some(" ")).unwrap();
+        assert_eq!((m, f.name), ("dns", "resolution_time_ms"));
+        let (m, f) = series_of(TestKind::Ping, Some("ping.loss_percent")).unwrap();
         assert_eq!((m, f.name, f.unit), ("ping", "loss_percent", "%"));
         for bad in ["nope", "ping.error", "host_cpu.usage_percent", "ping."] {
             assert_eq!(
-                field_error(series_of(TestKind::Ping, bad)).0,
+                field_error(series_of(TestKind::Ping, Some(bad))).0,
                 "field",
                 "{bad}"
             );
@@ -615,9 +654,14 @@ mod tests {
                 );
                 for f in c.fields {
                     let name = format!("{}.{}", c.measurement, f.field);
-                    assert!(series_of(k.kind, &name).is_ok(), "{name}");
+                    assert!(series_of(k.kind, Some(&name)).is_ok(), "{name}");
                 }
             }
+            // Every kind has a key field, one of its numeric fields.
+            let (fields, key) = numeric_fields(k.kind);
+            let key = key.unwrap_or_else(|| panic!("{}: no key field", k.kind));
+            assert!(fields.iter().any(|(f, _)| *f == key), "{}: {key}", k.kind);
+            assert!(series_of(k.kind, None).is_ok(), "{}", k.kind);
         }
     }
 }

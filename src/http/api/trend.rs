@@ -1,6 +1,7 @@
 //! Capacity questions: `GET /api/v1/tests/{id}/trend?agent=<id>&threshold=<value>
-//! &field=rtt_avg_ms&history_days=21&horizon_days=14` — when one series of a test is
-//! expected to reach `threshold`, with the interval of that time.
+//! &field=<measurement.field>&history_days=21&horizon_days=14` — when one series of a
+//! test is expected to reach `threshold`, with the interval of that time (`field`: by
+//! default the kind's key field, the one the analytics score).
 //!
 //! The series' hourly means over `history_days` (read through the time-series
 //! `Reader`, rollups where the store keeps them) are fitted by
@@ -146,8 +147,7 @@ pub async fn trend(ctx: Ctx) -> Result<Response> {
         .test(id)
         .await?
         .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
-    let field = q.field.as_deref().map_or("rtt_avg_ms", str::trim);
-    let (measurement, field_def) = series_of(test.spec.kind, field)?;
+    let (measurement, field_def) = series_of(test.spec.kind, q.field.as_deref())?;
     let now_s = ctx.state.store.clock().now_ms() / 1000;
     let end_s = now_s - now_s.rem_euclid(STEP_S);
     let start_s = end_s - i64::from(history_days) * 86_400;

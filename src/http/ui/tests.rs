@@ -314,6 +314,22 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
         .filter(|g| t.assignments.groups.contains(&g.id))
         .map(|g| json!({"id": g.id, "name": g.name}))
         .collect();
+    // The capacity form: the agents that run the test (directly or through a group) and
+    // the numeric fields its kind writes, the key field first chosen.
+    let running: Vec<Value> = agents
+        .iter()
+        .filter(|a| {
+            a.revoked_at.is_none()
+                && (t.assignments.agents.contains(&a.id)
+                    || a.groups.iter().any(|g| t.assignments.groups.contains(g)))
+        })
+        .map(|a| json!({"id": a.id, "name": a.name}))
+        .collect();
+    let (fields, key) = crate::http::api::insights::numeric_fields(t.spec.kind);
+    let trend_fields: Vec<Value> = fields
+        .iter()
+        .map(|(name, unit)| json!({"name": name, "unit": unit, "key": Some(name) == key.as_ref()}))
+        .collect();
     let params: Vec<Value> = match t.spec.params.to_json() {
         Value::Object(m) => m
             .into_iter()
@@ -340,6 +356,8 @@ pub async fn detail(ctx: Ctx) -> Result<Response> {
             "health": health,
             "operator": can_operate(&ctx),
             "traceroute": t.spec.kind == streamswarm_schema::TestKind::Traceroute,
+            "trend_agents": running,
+            "trend_fields": trend_fields,
         }),
     )
 }

@@ -171,3 +171,65 @@ test("an insight is listed, its evidence is charted with the forecast band and i
   assertClean(seen);
   await context.close();
 });
+
+test("the capacity form forecasts when a rising series reaches a threshold, and says what is wrong with a bad one", async () => {
+  const { context, page, seen } = await newPage(browser);
+  await login(page, "admin");
+  const csrf = await csrfOf(page);
+  const tok = await page.request.post(URL + "/api/v1/tokens", {
+    headers: { "X-CSRF-Token": csrf }, data: { kind: "enrol", name: "capacity", uses: 1 },
+  });
+  const enrol = await page.request.post(URL + "/api/v1/agent/enrol", {
+    headers: { Authorization: "Bearer " + (await tok.json()).token }, data: { hostname: "capacity-host" },
+  });
+  const agent = (await enrol.json()).agent_id;
+  const created = await page.request.post(URL + "/api/v1/tests", {
+    headers: { "X-CSRF-Token": csrf },
+    data: { name: "capacity web " + Date.now(), kind: "ping", target: "198.51.100.78", schedule: { interval_seconds: 600 },
+      assignments: { agents: [agent] } },
+  });
+  assert.equal(created.status(), 201, await created.text());
+  const t = await created.json();
+  // Four days of results every 10 minutes: RTT rising 0.1 ms an hour from 20 ms with a
+  // 1 ms daily swing, so about 29.6 ms now and 35 ms some 54 hours ahead.
+  const writer = (await (await page.request.post(URL + "/api/v1/tokens", {
+    headers: { "X-CSRF-Token": csrf }, data: { kind: "api", name: "capacity writer", role: "operator" },
+  })).json()).token;
+  const HOUR = 60 * MINUTE;
+  const now = Math.floor(Date.now() / HOUR) * HOUR;
+  const lines = [];
+  for (let k = 4 * 24 * 6; k >= 1; k--) {
+    const ts = now - k * 10 * MINUTE;
+    const h = (4 * 24 * 6 - k) / 6;
+    const rtt = 20 + 0.1 * h + Math.sin((2 * Math.PI * h) / 24);
+    lines.push(`ping,agent=${agent},test=${t.id},target=198.51.100.78 sent=5i,received=5i,rtt_avg_ms=${rtt.toFixed(3)} ${ts}`);
+  }
+  const w = await page.request.post(URL + "/write?db=d&precision=ms", {
+    headers: { Authorization: "Token " + writer }, data: lines.join("\n"),
+  });
+  assert.equal(w.status(), 204, await w.text());
+
+  await page.goto(URL + "/tests/" + t.id);
+  assert.equal(await page.locator("#trend-agent option").textContent(), "capacity-host");
+  assert.equal(await page.locator("#trend-field").inputValue(), "ping.rtt_avg_ms");
+  // A threshold that is not a number: the API's message, shown.
+  await page.fill("#trend-threshold", "");
+  await page.click("#trend-form button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("trend").dataset.loaded === "error");
+  assert.match(await page.locator("#trend-answer").textContent(), /400.*threshold/);
+  // 35 ms: expected within the 14 days, with an interval.
+  await page.fill("#trend-threshold", "35");
+  await page.click("#trend-form button[type=submit]");
+  await page.waitForFunction(() => document.getElementById("trend").dataset.loaded === "ok", null, { timeout: 20_000 });
+  const answer = await page.locator("#trend-answer").textContent();
+  assert.match(answer, /^ping\.rtt_avg_ms is expected to rise to 35 ms at .* \(95 % interval: from /, answer);
+  assert.equal(await page.locator("#trend").getAttribute("data-forecast"), String(14 * 24));
+  assert.ok(Number(await page.locator("#trend").getAttribute("data-history")) >= 90, "the hourly history is charted");
+  const sets = await page.evaluate(() => Chart.getChart(document.querySelector("#trend-chart canvas")).data.datasets.map((d) => ({ label: d.label, band: !!d.band, window: !!d.windowBox, points: d.data.length })));
+  assert.equal(sets.filter((d) => d.band).length, 2, JSON.stringify(sets));
+  assert.ok(sets.some((d) => d.label === "threshold 35 ms" && d.points === 2), JSON.stringify(sets));
+  assert.ok(sets.some((d) => d.window && d.label === "crossing interval"), JSON.stringify(sets));
+  await shot(page, "test-capacity-desktop");
+  assertClean(seen);
+  await context.close();
+});

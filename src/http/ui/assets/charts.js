@@ -6,7 +6,8 @@
 // Every chart shades the analytics insights of its answer (`insights`: a window from
 // start to resolution, or to the range's end while open), and an insight's page draws
 // its evidence: the series, the forecast band, the anomalous points and the window,
-// from GET /api/v1/tests/{id}/forecast.
+// from GET /api/v1/tests/{id}/forecast. A test page's capacity form charts the answer of
+// GET /api/v1/tests/{id}/trend.
 "use strict";
 (function () {
   const PALETTE = ["#4dabf7", "#ffa94d", "#69db7c", "#f783ac", "#b197fc", "#ffd43b", "#63e6be", "#ff8787"];
@@ -266,11 +267,68 @@
     if (!box.dataset.windowTo) setInterval(() => { if (!document.hidden) load(); }, 10000);
   }
 
+  // The capacity form on a test page: GET /api/v1/tests/{id}/trend with the form's
+  // fields; the answer's sentence, and its chart — the hourly history, the forecast band
+  // and the threshold, the crossing interval shaded.
+  function trendForm(box) {
+    const form = box && box.querySelector("#trend-form");
+    if (!form) return;
+    const answer = box.querySelector("#trend-answer");
+    const holder = box.querySelector("#trend-chart");
+    let chart = null;
+    const say = (text, bad) => {
+      answer.textContent = text;
+      answer.classList.toggle("d-none", !text);
+      answer.classList.toggle("text-danger", !!bad);
+    };
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const q = new URLSearchParams(new FormData(form));
+      say("Forecasting…");
+      box.dataset.loaded = "";
+      let resp;
+      try { resp = await fetch(box.dataset.url + "?" + q, { headers: { Accept: "application/json" }, credentials: "same-origin" }); }
+      catch (e) { say("Cannot forecast: " + e.message, true); box.dataset.loaded = "error"; return; }
+      if (!resp.ok) {
+        let why = "";
+        try { why = (await resp.json()).error.message; } catch (_) { /* not JSON */ }
+        say("Cannot forecast (" + resp.status + ")" + (why ? ": " + why : "."), true);
+        holder.classList.add("d-none");
+        box.dataset.loaded = "error";
+        return;
+      }
+      const f = await resp.json();
+      say(f.summary, false);
+      const band = { key: "trend", title: "forecast", unit: f.unit, style: "band", lines: [
+        { label: "forecast lower", series: "forecast", points: f.forecast.map((p) => ({ t: p.t, v: p.lower })) },
+        { label: "forecast", series: "forecast", points: f.forecast.map((p) => ({ t: p.t, v: p.expected })) },
+        { label: "forecast upper", series: "forecast", points: f.forecast.map((p) => ({ t: p.t, v: p.upper })) }] };
+      const [factor, unit] = scale(f.unit);
+      const sets = panelDatasets(band);
+      sets.forEach((d) => { if (!d.band) d.borderDash = [6, 4]; });
+      sets.push({ label: "hourly mean", data: f.history.map((p) => ({ x: p.t, y: p.v == null ? null : p.v * factor })), borderColor: PALETTE[1], backgroundColor: PALETTE[1], borderWidth: 2, pointRadius: 0, fill: false, spanGaps: false });
+      // From the first hour with a value (the history read may start before the series).
+      const first = f.history.find((p) => p.v != null);
+      const start = first ? first.t : f.forecast[0].t;
+      const end = f.forecast.length ? f.forecast[f.forecast.length - 1].t : start;
+      sets.push({ label: "threshold " + f.threshold + " " + f.unit, data: [{ x: start, y: f.threshold * factor }, { x: end, y: f.threshold * factor }], borderColor: SEVERITY.critical, backgroundColor: SEVERITY.critical, borderWidth: 1, pointRadius: 0, fill: false });
+      const c = f.crossing;
+      if (c.earliest != null) sets.push(windowSet("crossing interval", c.earliest, c.latest == null ? end : c.latest, SEVERITY.warning, true));
+      holder.classList.remove("d-none");
+      if (chart) chart.destroy();
+      chart = new Chart(holder.querySelector("canvas"), { type: "line", data: { datasets: sets }, options: options(unit, start, end) });
+      box.dataset.history = String(f.history.filter((p) => p.v != null).length);
+      box.dataset.forecast = String(f.forecast.length);
+      box.dataset.loaded = "ok";
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     if (typeof Chart === "undefined") return;
     Chart.defaults.color = "#adb5bd"; // readable on the dark theme
     Chart.register(windowBoxes);
     document.querySelectorAll("[data-evidence]").forEach(evidenceChart);
+    trendForm(document.getElementById("trend"));
     hostCharts(document.getElementById("host-charts"));
     const box = document.getElementById("charts");
     if (!box) return;
