@@ -6,6 +6,8 @@
 //! - [`engine`]: series → episodes → insights with their scope.
 //! - [`agents`]: each agent as a whole — an isolation forest over its minutes' paths,
 //!   loss, host and self-metrics; the host context of its insights.
+//! - [`process`]: the process (lease, cycles, reads, writes); [`history`]: the minutes
+//!   kept between refits, so a refit reads only what is new.
 //! - [`eval`], [`score`], [`baseline`]: the labelled evaluation set, how findings are
 //!   judged, and the rolling 3-sigma rule the engine is compared with.
 
@@ -15,6 +17,7 @@ pub use streamswarm_stats::{detector, model, multivariate};
 pub mod engine;
 pub mod eval;
 pub mod explain;
+pub mod history;
 pub mod process;
 pub mod replay;
 pub mod score;

@@ -13,8 +13,10 @@
 //! `analytics` lease in the metadata store; a process that does not hold it idles, and
 //! takes over when the holder stops renewing (`analytics.lease_seconds`).
 //!
-//! Incremental: the position (the last minute scored) is kept in `analytics_state`, so
-//! a restart goes on from there. The engine's memory (models, calibration, open
+//! Incremental: each new minute is scored as it is read; a refit reads from the store
+//! only the minutes since the previous refit's read, the older ones are kept in memory
+//! ([`super::history`]). The position (the last minute scored) is kept in
+//! `analytics_state`, so a restart goes on from there. The engine's memory (models, calibration, open
 //! episodes) is rebuilt: models are refitted on first use, with their anomalous minutes
 //! (the stored `anomaly` points, per metric) masked out of the history; insights left
 //! open by the previous run that the engine has not found again after
@@ -33,6 +35,7 @@ use super::engine::{
     Signal,
 };
 use super::explain;
+use super::history::History;
 use super::sources::{self, Source};
 use crate::config::AnalyticsConfig;
 use crate::store::Store;
@@ -75,6 +78,8 @@ pub struct CycleStats {
     pub minutes: usize,
     pub series: usize,
     pub fits: usize,
+    /// Series-minutes read from the store for the refits (see [`super::history`]).
+    pub history_read: usize,
     pub anomalies: usize,
     pub opened: usize,
     pub resolved: usize,
@@ -89,6 +94,8 @@ pub struct Analytics {
     config: AnalyticsConfig,
     holder: String,
     engine: Engine,
+    /// The minutes the refits learn from, kept between refits.
+    history: History,
     /// End of the last scored minute (Unix seconds).
     position: Option<i64>,
     /// Insight ids by fingerprint, for the engine's open insights.
@@ -118,6 +125,7 @@ impl Analytics {
             config,
             holder,
             engine,
+            history: History::default(),
             position: None,
             ids: BTreeMap::new(),
             inherited: BTreeMap::new(),
@@ -191,8 +199,7 @@ impl Analytics {
         for key in new.keys() {
             self.engine.add_series(key);
         }
-        let fits = self.refit_due(from).await?;
-        stats.fits = fits;
+        (stats.fits, stats.history_read) = self.refit_due(from).await?;
         // Score minute by minute, all series at each minute, then regroup.
         let mut anomalies: Vec<(AnomalyPoint, Option<(i64, &'static str)>)> = Vec::new();
         let mut cursor: BTreeMap<&SeriesKey, usize> = BTreeMap::new();
@@ -252,6 +259,7 @@ impl Analytics {
             .await?
             .and_then(|v| v.parse::<i64>().ok());
         self.engine = Engine::new(self.engine.config);
+        self.history.clear();
         self.ids.clear();
         self.inherited = self
             .store
@@ -265,21 +273,29 @@ impl Analytics {
         Ok(from)
     }
 
-    /// Refits, per test, the series whose model is due at `now_s`, reading their
-    /// history once per test; writes each new forecast. Returns the fits made.
-    async fn refit_due(&mut self, now_s: i64) -> Result<usize, AnalyticsError> {
+    /// Refits, per test, the series whose model is due at `now_s` on their history (what
+    /// the store has that [`History`] does not keep yet, read once per test); writes each
+    /// new forecast. Returns the fits made and the series-minutes read.
+    async fn refit_due(&mut self, now_s: i64) -> Result<(usize, usize), AnalyticsError> {
         let due: BTreeSet<(&'static str, String)> = self
             .engine
             .series()
             .filter(|k| self.engine.needs_refit(k, now_s))
             .map(|k| (k.measurement, k.test.clone()))
             .collect();
-        let mut fits = 0;
+        let (mut fits, mut read) = (0, 0);
         let days = self.config.history_days as i64;
+        // A test not refitted for two refit intervals is gone (or has no series left).
+        self.history
+            .forget_before(now_s - 2 * self.engine.config.refit_every_s);
         for (measurement, test) in due {
             let start = now_s - days * 86_400;
-            let history =
-                read_minutes(&self.timeseries, start, now_s, Some((measurement, &test))).await?;
+            let test_key = (measurement, test.clone());
+            let from = self.history.read_from(&test_key, start, now_s);
+            let new =
+                read_minutes(&self.timeseries, from, now_s, Some((measurement, &test))).await?;
+            read += new.values().map(Vec::len).sum::<usize>();
+            let history = self.history.update(&test_key, start, from, now_s, new);
             let masked = read_anomalous_minutes(&self.timeseries, start, now_s, &test).await?;
             let mut jobs = Vec::new();
             for (key, mut samples) in history {
@@ -340,7 +356,7 @@ impl Analytics {
                 .await
                 .map_err(AnalyticsError::Write)?;
         }
-        Ok(fits)
+        Ok((fits, read))
     }
 
     /// Writes the engine's insight events to the metadata store.

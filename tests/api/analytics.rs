@@ -14,7 +14,7 @@
 use crate::helpers::{Backend, TestApp, influx_url, spawn_app_with};
 use std::collections::{BTreeMap, BTreeSet};
 use streamswarm::analytics::eval::{self, EvalConfig, EvalSet};
-use streamswarm::analytics::process::{Analytics, POSITION_KEY};
+use streamswarm::analytics::process::{Analytics, CycleStats, POSITION_KEY};
 use streamswarm::analytics::score::{Finding, score};
 use streamswarm::config::{AnalyticsConfig, Config};
 use streamswarm::store::insights::{InsightFilter, InsightRecord};
@@ -132,16 +132,32 @@ fn config() -> AnalyticsConfig {
     }
 }
 
-/// Cycles `a` at `now_s` until it has scored everything before it.
-async fn catch_up(a: &mut Analytics, now_s: i64) {
+/// Cycles `a` at `now_s` until it has scored everything before it; what each cycle did.
+async fn catch_up(a: &mut Analytics, now_s: i64) -> Vec<CycleStats> {
+    let mut cycles = Vec::new();
     for _ in 0..10_000 {
         let s = a.cycle(now_s).await.unwrap();
         assert!(s.leader, "the only process holds the lease");
+        cycles.push(s);
         if !s.behind {
-            return;
+            return cycles;
         }
     }
     panic!("never caught up");
+}
+
+/// A process reads a test's whole history for its first refits and then, refit after
+/// refit, only the minutes since the previous read (`analytics::history`).
+fn reads_only_what_is_new(cycles: &[CycleStats], series: usize) {
+    let refits: Vec<&CycleStats> = cycles.iter().filter(|c| c.fits > 0).collect();
+    assert!(refits.len() >= 2, "{cycles:?}");
+    // The first: a day or more of every series (the set's training days).
+    assert!(refits[0].history_read >= series * 1440, "{:?}", refits[0]);
+    // The later ones: about a refit interval (an hour) of the series refitted.
+    for c in &refits[1..] {
+        assert!(c.history_read <= series * 2 * 60, "{c:?}");
+        assert!(c.history_read > 0, "{c:?}");
+    }
 }
 
 async fn all_insights(app: &TestApp) -> Vec<InsightRecord> {
@@ -234,7 +250,8 @@ async fn finds_incidents_and_resumes_without_duplicates(app: TestApp, set: EvalS
     let mid = long.start_s + 20 * 60;
 
     let mut first = Analytics::new(store.clone(), app.state.timeseries.clone(), config());
-    catch_up(&mut first, mid).await;
+    let cycles = catch_up(&mut first, mid).await;
+    reads_only_what_is_new(&cycles, set.series.len());
     // A second process against the same database stands by.
     let mut standby = Analytics::new(store.clone(), app.state.timeseries.clone(), config());
     let s = standby.cycle(mid).await.unwrap();
@@ -261,7 +278,9 @@ async fn finds_incidents_and_resumes_without_duplicates(app: TestApp, set: EvalS
     let end = set_end(&set);
     let mut second = Analytics::new(store.clone(), app.state.timeseries.clone(), config());
     assert!(end - mid > 120, "past the first process's lease");
-    catch_up(&mut second, end).await;
+    // It starts with nothing kept: its first refits read everything again.
+    let cycles = catch_up(&mut second, end).await;
+    reads_only_what_is_new(&cycles, set.series.len());
 
     let rows = all_insights(&app).await;
     // No duplicate: the insight open at the stop is the same row after it, and no
