@@ -16,6 +16,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod geoip;
+pub mod grafana;
 pub mod http;
 pub mod names;
 pub mod paths;
