@@ -102,6 +102,9 @@ pub struct Dashboard {
     pub title: String,
     pub description: String,
     pub panels: Vec<Panel>,
+    /// One test's dashboard: `test` is a hidden constant, the other variables list
+    /// only that test's agents and targets.
+    pub test: Option<i64>,
 }
 
 fn aggregate(f: &ChartField) -> (String, String) {
@@ -159,44 +162,64 @@ fn panel(title: &str, unit: &'static str, style: &'static str, q: PanelQuery) ->
 /// Every dashboard: one per test kind from its charts (ping with its percentile
 /// smoke), the agents' own health, the analytics findings, and the fleet overview.
 pub fn dashboards() -> Vec<Dashboard> {
-    let mut out = Vec::new();
-    for k in streamswarm_schema::kinds::all() {
-        let mut panels: Vec<Panel> = k.charts.iter().map(chart_panel).collect();
-        if k.kind == TestKind::Ping {
-            // The smoke: the percentiles of each agent's RTT, over the band.
-            panels.insert(
-                1,
-                panel(
-                    "Round-trip time percentiles (smoke)",
-                    "ms",
-                    "band",
-                    query(
-                        "ping",
-                        vec![
-                            ("min(\"rtt_min_ms\")".into(), "min".into()),
-                            ("mean(\"rtt_p50_ms\")".into(), "p50".into()),
-                            ("mean(\"rtt_p90_ms\")".into(), "p90".into()),
-                            ("mean(\"rtt_p99_ms\")".into(), "p99".into()),
-                            ("max(\"rtt_max_ms\")".into(), "max".into()),
-                        ],
-                    ),
-                ),
-            );
-            panels.push(panel(
-                "Jitter",
+    let mut out: Vec<Dashboard> = TestKind::ALL.into_iter().map(kind_dashboard).collect();
+    out.extend(fixed_dashboards());
+    out
+}
+
+/// A test kind's dashboard: its charts.
+pub fn kind_dashboard(kind: TestKind) -> Dashboard {
+    let k = kind.def();
+    let mut panels: Vec<Panel> = k.charts.iter().map(chart_panel).collect();
+    if k.kind == TestKind::Ping {
+        // The smoke: the percentiles of each agent's RTT, over the band.
+        panels.insert(
+            1,
+            panel(
+                "Round-trip time percentiles (smoke)",
                 "ms",
-                "line",
-                query("ping", columns("ping", "mean", &["jitter_ms"])),
-            ));
-        }
-        out.push(Dashboard {
-            file: format!("streamswarm-{}", k.kind.as_str()),
-            title: format!("StreamSwarm · {}", k.label),
-            description: k.description.to_owned(),
-            panels,
-        });
+                "band",
+                query(
+                    "ping",
+                    vec![
+                        ("min(\"rtt_min_ms\")".into(), "min".into()),
+                        ("mean(\"rtt_p50_ms\")".into(), "p50".into()),
+                        ("mean(\"rtt_p90_ms\")".into(), "p90".into()),
+                        ("mean(\"rtt_p99_ms\")".into(), "p99".into()),
+                        ("max(\"rtt_max_ms\")".into(), "max".into()),
+                    ],
+                ),
+            ),
+        );
+        panels.push(panel(
+            "Jitter",
+            "ms",
+            "line",
+            query("ping", columns("ping", "mean", &["jitter_ms"])),
+        ));
     }
-    out.push(Dashboard {
+    Dashboard {
+        file: format!("streamswarm-{}", k.kind.as_str()),
+        title: format!("StreamSwarm · {}", k.label),
+        description: k.description.to_owned(),
+        panels,
+        test: None,
+    }
+}
+
+/// One test's dashboard, ready to import: its kind's panels for that test only.
+pub fn test_dashboard(kind: TestKind, id: i64, name: &str) -> Value {
+    let mut d = kind_dashboard(kind);
+    d.file = format!("streamswarm-test-{id}");
+    d.title = format!("StreamSwarm · {name}");
+    d.description = format!("The {} test {name:?} (id {id}).", kind.def().label);
+    d.test = Some(id);
+    d.to_json()
+}
+
+fn fixed_dashboards() -> Vec<Dashboard> {
+    vec![
+    Dashboard {
         file: "streamswarm-agent-self".into(),
         title: "StreamSwarm · Agent self-health".into(),
         description: "Each agent's own pipeline: backlog, drops, probe errors, scheduling lag and clock offset (agent_self, agent_drops).".into(),
@@ -258,8 +281,9 @@ pub fn dashboards() -> Vec<Dashboard> {
                 query("agent_self", columns("agent_self", "mean", &["clock_offset_ms"])),
             ),
         ],
-    });
-    out.push(Dashboard {
+        test: None,
+    },
+    Dashboard {
         file: "streamswarm-analytics".into(),
         title: "StreamSwarm · Analytics findings".into(),
         description: "What the analytics process wrote: health per agent and test, anomalous points against the forecast band.".into(),
@@ -299,8 +323,9 @@ pub fn dashboards() -> Vec<Dashboard> {
                 },
             ),
         ],
-    });
-    out.push(Dashboard {
+        test: None,
+    },
+    Dashboard {
         file: "streamswarm-fleet".into(),
         title: "StreamSwarm · Fleet overview".into(),
         description: "Every agent's paths at a glance: median RTT and loss per target, host CPU, delivery backlog, health.".into(),
@@ -341,8 +366,9 @@ pub fn dashboards() -> Vec<Dashboard> {
                 query("health", columns("health", "max", &["level"])),
             ),
         ],
-    });
-    out
+        test: None,
+    },
+    ]
 }
 
 /// Grafana's unit id for a schema unit.
@@ -357,12 +383,25 @@ fn grafana_unit(unit: &str) -> &'static str {
     }
 }
 
-fn variable(tag: &str, measurement: &str) -> Value {
-    let mut q = format!("SHOW TAG VALUES FROM \"{measurement}\" WITH KEY = \"{tag}\"");
-    // The targets of the tests chosen.
+fn variable(tag: &str, measurement: &str, test: Option<i64>) -> Value {
     let has_test = measurements::find(measurement).is_some_and(|m| m.tag("test").is_some());
-    if tag == "target" && has_test {
-        q.push_str(" WHERE \"test\" =~ /^$test$/");
+    if let (Some(id), "test") = (test, tag) {
+        return json!({
+            "name": "test",
+            "type": "constant",
+            "query": id.to_string(),
+            "hide": 2,
+            "current": {"text": id.to_string(), "value": id.to_string()},
+            "options": [],
+        });
+    }
+    let mut q = format!("SHOW TAG VALUES FROM \"{measurement}\" WITH KEY = \"{tag}\"");
+    match test {
+        // One test's agents and targets.
+        Some(id) if has_test => q.push_str(&format!(" WHERE \"test\" = '{id}'")),
+        // The targets of the tests chosen.
+        None if tag == "target" && has_test => q.push_str(" WHERE \"test\" =~ /^$test$/"),
+        _ => {}
     }
     json!({
         "name": tag,
@@ -402,7 +441,7 @@ impl Dashboard {
                 .flat_map(|p| &p.queries)
                 .find(|q| q.tags().contains(&tag))
             {
-                variables.push(variable(tag, q.measurement));
+                variables.push(variable(tag, q.measurement, self.test));
             }
         }
         let panels: Vec<Value> = self

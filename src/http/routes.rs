@@ -78,8 +78,8 @@ const METRICS: Access = Access::Metrics;
 
 pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
     use api::{
-        agent, agents, audit, dashboard, groups, insights, me, paths, series, settings, tests,
-        tokens, trend, users,
+        agent, agents, audit, dashboard, grafana, groups, insights, me, paths, series, settings,
+        tests, tokens, trend, users,
     };
     vec![
         // Operations.
@@ -140,6 +140,7 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/tests/{id}", VIEWER, "Get a test", tests::get, res = 200 crate::store::tests::TestRecord),
         route!(GET "/api/v1/tests/{id}/series", VIEWER, "A test's results aggregated per agent for its charts (JSON or CSV)", series::get, res = 200 series::TestSeries),
         route!(GET "/api/v1/tests/{id}/paths", VIEWER, "A traceroute test's current path (hops enriched with ASN and place, latest per-hop statistics), path history and path changes with hop diffs, for one agent (`?agent=<id>`)", paths::get, res = 200 paths::TestPaths),
+        route!(GET "/api/v1/tests/{id}/grafana", VIEWER, "A Grafana dashboard for the test, ready to import: its kind's panels (InfluxQL on an InfluxDB datasource chosen by the `datasource` variable) for this test's agents and targets", grafana::test_dashboard, res = 200 serde_json::Value),
         route!(GET "/api/v1/tests/{id}/trend", VIEWER, "When one series of a test is expected to reach a threshold (`?agent=<id>&threshold=<value>&field=<measurement.field>&history_days=21&horizon_days=14`; `field` defaults to the kind's key field, e.g. `ping.rtt_avg_ms`): hourly history, the forecast band (95 %) and the earliest, expected and latest crossing times", trend::trend, res = 200 trend::Trend),
         route!(GET "/api/v1/tests/{id}/forecast", VIEWER, "One series of a test (`?agent=<id>&field=<measurement.field>` (default: the kind's key field), `range` or `from`/`to`): the analytics forecast band, the observed values and the anomalous points", insights::forecast, res = 200 insights::Forecast),
         route!(PUT "/api/v1/tests/{id}", OPERATOR, "Replace a test", tests::update, req = tests::TestInput, res = 200 crate::store::tests::TestRecord),

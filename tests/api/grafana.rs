@@ -5,12 +5,14 @@
 //! `$__interval` as a duration, multi-value variables as `(a|b)` regexes), must answer
 //! without error and with rows, on two hours of points of every measurement they read.
 
-use crate::helpers::{DropDb, influx_url};
-use serde_json::Value;
+use crate::helpers::{Backend, DropDb, influx_url, spawn_app, status_json};
+use reqwest::Method;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use streamswarm::grafana::{PanelQuery, dashboards};
+use streamswarm::grafana::{PanelQuery, dashboards, test_dashboard};
 use streamswarm_schema::measurements::{self, FieldType};
+use streamswarm_schema::{Role, TestKind};
 
 const MINUTE_MS: i64 = 60_000;
 
@@ -125,8 +127,11 @@ async fn every_dashboard_query_answers_with_rows_on_influxdb() {
     }
 
     let mut queries = 0;
-    for d in &all {
-        let json = d.to_json();
+    // Every bundled dashboard, and a ping test's own (the data's test is 1).
+    let mut jsons: Vec<(String, Value)> =
+        all.iter().map(|d| (d.file.clone(), d.to_json())).collect();
+    jsons.push(("test 1".into(), test_dashboard(TestKind::Ping, 1, "web")));
+    for (file, json) in &jsons {
         // The variables' queries list the values written.
         for v in json["templating"]["list"].as_array().unwrap() {
             if v["type"] == "query" {
@@ -135,15 +140,24 @@ async fn every_dashboard_query_answers_with_rows_on_influxdb() {
                 let values = &body["results"][0]["series"][0]["values"];
                 assert!(
                     values.as_array().is_some_and(|a| !a.is_empty()),
-                    "{}: {} listed nothing: {body}",
-                    d.file,
+                    "{file}: {} listed nothing: {body}",
                     v["query"]
                 );
             }
         }
         for p in json["panels"].as_array().unwrap() {
             for t in p["targets"].as_array().unwrap() {
-                let q = as_grafana_sends(t["query"].as_str().unwrap(), now_ms);
+                let mut q = t["query"].as_str().unwrap().to_owned();
+                if let Some(id) = json["templating"]["list"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["type"] == "constant")
+                    .and_then(|v| v["query"].as_str())
+                {
+                    q = q.replace("$test", id);
+                }
+                let q = as_grafana_sends(&q, now_ms);
                 let body = grafana_query(&client, &url, &db, &q).await;
                 let series = body["results"][0]["series"]
                     .as_array()
@@ -156,8 +170,7 @@ async fn every_dashboard_query_answers_with_rows_on_influxdb() {
                     .count();
                 assert!(
                     values > 0,
-                    "{} / {}: no rows for {q}: {body}",
-                    d.file,
+                    "{file} / {}: no rows for {q}: {body}",
                     p["title"]
                 );
                 queries += 1;
@@ -165,4 +178,67 @@ async fn every_dashboard_query_answers_with_rows_on_influxdb() {
         }
     }
     assert!(queries >= 30, "{queries} panel queries");
+}
+
+#[tokio::test]
+async fn a_test_has_its_own_dashboard_to_import() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let op = app.api_token(Role::Operator).await;
+    let (status, t) = status_json(
+        app.with_token(Method::POST, "/api/v1/tests", &op)
+            .json(
+                &json!({"name": "edge dns", "kind": "dns", "target": "example.com",
+                "schedule": {"interval_seconds": 60}}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{t}");
+    let id = t["id"].as_i64().unwrap();
+    let viewer = app.api_token(Role::Viewer).await;
+    let resp = app
+        .with_token(Method::GET, &format!("/api/v1/tests/{id}/grafana"), &viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        format!("attachment; filename=\"streamswarm-test-{id}.json\"").as_str()
+    );
+    let d: Value = resp.json().await.unwrap();
+    assert_eq!(d["uid"], format!("streamswarm-test-{id}"));
+    assert_eq!(d["title"], "StreamSwarm · edge dns");
+    let vars = d["templating"]["list"].as_array().unwrap();
+    let test = vars.iter().find(|v| v["name"] == "test").unwrap();
+    assert_eq!(
+        (test["type"].as_str(), test["query"].as_str()),
+        (Some("constant"), Some(id.to_string().as_str()))
+    );
+    let agent = vars.iter().find(|v| v["name"] == "agent").unwrap();
+    assert_eq!(
+        agent["query"],
+        format!("SHOW TAG VALUES FROM \"dns\" WITH KEY = \"agent\" WHERE \"test\" = '{id}'")
+    );
+    // The DNS kind's charts, each reading the dns measurement.
+    let panels = d["panels"].as_array().unwrap();
+    assert_eq!(panels.len(), TestKind::Dns.def().charts.len());
+    for p in panels {
+        let q = p["targets"][0]["query"].as_str().unwrap();
+        assert!(
+            q.contains("FROM \"dns\"") && q.contains("\"test\" =~ /^$test$/"),
+            "{q}"
+        );
+    }
+    let (status, _) = status_json(
+        app.with_token(Method::GET, "/api/v1/tests/9999/grafana", &viewer)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    app.stop().await;
 }

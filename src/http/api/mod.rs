@@ -4,6 +4,7 @@ pub mod agent;
 pub mod agents;
 pub mod audit;
 pub mod dashboard;
+pub mod grafana;
 pub mod groups;
 pub mod insights;
 pub mod me;

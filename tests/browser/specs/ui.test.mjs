@@ -318,6 +318,12 @@ test("a ping test's page charts its results per agent, updates by range, exports
   assert.equal(href, `/api/v1/tests/${t.id}/series?range=1h&format=csv`);
   const csv = await (await page.request.get(URL + href)).text();
   assert.equal(csv.trim().split("\n").length, 11, csv);
+  // The test's Grafana dashboard downloads from the page.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#grafana-link")]);
+  assert.equal(download.suggestedFilename(), `streamswarm-test-${t.id}.json`);
+  const dashboard = JSON.parse(await (await page.request.get(URL + `/api/v1/tests/${t.id}/grafana`)).text());
+  assert.equal(dashboard.uid, `streamswarm-test-${t.id}`);
+  assert.ok(dashboard.panels.length >= 2, "the ping kind's panels");
   assertClean(seen);
   await context.close();
 });
