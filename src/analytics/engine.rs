@@ -792,10 +792,6 @@ fn covers(scope: &Scope, key: &SeriesKey) -> bool {
     }
 }
 
-/// Seeds a series' calibration before its first scoring: the model fitted on the
-/// history without its last `window` × `n` minutes forecasts `window` of them, for `n`
-/// = 2, 1 (`window` = [`BACKTEST_MINUTES`], less for a young series), and the errors are
-/// what the live forecast would have made.
 /// One series' refit, owning what it needs ([`Engine::refit_job`]).
 pub struct RefitJob {
     key: SeriesKey,
@@ -882,6 +878,10 @@ pub fn fit_all(jobs: Vec<RefitJob>) -> Vec<Fitted> {
     done.into_iter().map(|(_, f)| f).collect()
 }
 
+/// Seeds a series' calibration before its first scoring: the model fitted on the
+/// history without its last `window` × `n` minutes forecasts `window` of them, for `n`
+/// = 2, 1 (`window` = [`BACKTEST_MINUTES`], less for a young series), and the errors are
+/// what the live forecast would have made.
 fn backtest(grid: &[Option<f64>], end_s: i64, config: &EngineConfig, into: &mut Vec<f64>) {
     // A young series backtests shorter windows: half of what its model does not need.
     let window = BACKTEST_MINUTES.min(grid.len().saturating_sub(config.fit.min_points) / 2);

@@ -15,8 +15,9 @@
 //!
 //! Incremental: each new minute is scored as it is read; a refit reads from the store
 //! only the minutes since the previous refit's read, the older ones are kept in memory
-//! ([`super::history`]). The position (the last minute scored) is kept in
-//! `analytics_state`, so a restart goes on from there. The engine's memory (models, calibration, open
+//! ([`super::history`]; the `anomaly` points masked out are read for the whole window,
+//! they are few). The position (the last minute scored) is kept in `analytics_state`,
+//! so a restart goes on from there. The engine's memory (models, calibration, open
 //! episodes) is rebuilt: models are refitted on first use, with their anomalous minutes
 //! (the stored `anomaly` points, per metric) masked out of the history; insights left
 //! open by the previous run that the engine has not found again after

@@ -42,6 +42,15 @@ impl Ctx {
             .map_err(|_| Error::NotFound(format!("{} {raw:?}", name)))
     }
 
+    /// The test `id`, or 404.
+    pub async fn test(&self, id: i64) -> Result<crate::store::tests::TestRecord, Error> {
+        self.state
+            .store
+            .test(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("test {id}")))
+    }
+
     /// The body as JSON of type `T`; errors say where the JSON is wrong.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
         let ct = self

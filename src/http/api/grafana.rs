@@ -4,18 +4,13 @@
 //! listing that test's. Panels read any InfluxDB datasource, chosen by its `datasource`
 //! variable.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::Ctx;
 use warp::reply::Response;
 
 pub async fn test_dashboard(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
-    let test = ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let test = ctx.test(id).await?;
     let dashboard = crate::grafana::test_dashboard(test.spec.kind, id, &test.name);
     let mut resp = crate::http::routes::ok(&dashboard)?;
     // A browser saves it as a file to import.

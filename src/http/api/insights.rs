@@ -403,12 +403,7 @@ pub async fn forecast(ctx: Ctx) -> Result<Response> {
     let agent = id_param("agent", "an agent", q.agent.as_deref())?
         .ok_or_else(|| Error::invalid("agent", "missing: the agent whose series to show"))?;
     let w = window_of(&ctx, q.range.as_deref(), q.from.as_deref(), q.to.as_deref())?;
-    let test = ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let test = ctx.test(id).await?;
     let (measurement, field_def) = series_of(test.spec.kind, q.field.as_deref())?;
     let metric = format!("{measurement}.{}", field_def.name);
     ok(&read_forecast(

@@ -281,12 +281,7 @@ pub fn window(ctx: &Ctx, range: &str) -> Result<Window> {
 }
 
 pub async fn test_series(ctx: &Ctx, id: i64, w: Window) -> Result<TestSeries> {
-    let test = ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let test = ctx.test(id).await?;
     let (label, step, start_ms, end_ms) = (w.label, w.step, w.start_ms, w.end_ms);
     let mut out = TestSeries {
         test_id: id,

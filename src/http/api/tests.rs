@@ -141,12 +141,7 @@ pub async fn list(ctx: Ctx) -> Result<Response> {
 
 pub async fn get(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
-    ok(&ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?)
+    ok(&ctx.test(id).await?)
 }
 
 async fn audit(ctx: &Ctx, action: &str, test: &TestRecord) -> Result<()> {
@@ -184,12 +179,7 @@ pub async fn update(ctx: Ctx) -> Result<Response> {
 
 pub async fn delete(ctx: Ctx) -> Result<Response> {
     let id = ctx.id("id")?;
-    let test = ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let test = ctx.test(id).await?;
     ctx.state.store.delete_test(id).await?;
     audit(&ctx, "test.delete", &test).await?;
     Ok(no_content())

@@ -141,12 +141,7 @@ pub async fn trend(ctx: Ctx) -> Result<Response> {
         HORIZON_DAYS,
         MAX_HORIZON_DAYS,
     )?;
-    let test = ctx
-        .state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))?;
+    let test = ctx.test(id).await?;
     let (measurement, field_def) = series_of(test.spec.kind, q.field.as_deref())?;
     let now_s = ctx.state.store.clock().now_ms() / 1000;
     let end_s = now_s - now_s.rem_euclid(STEP_S);

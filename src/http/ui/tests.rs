@@ -287,11 +287,7 @@ pub async fn new(ctx: Ctx) -> Result<Response> {
 
 async fn load(ctx: &Ctx) -> Result<crate::store::tests::TestRecord> {
     let id = ctx.id("id")?;
-    ctx.state
-        .store
-        .test(id)
-        .await?
-        .ok_or_else(|| Error::NotFound(format!("test {id}")))
+    ctx.test(id).await
 }
 
 pub async fn edit(ctx: Ctx) -> Result<Response> {
