@@ -587,6 +587,45 @@ mod tests {
         }
     }
 
+    /// `query` as Grafana's backend sends it: macros and variables filled in.
+    fn as_grafana_sends(query: &str) -> String {
+        query
+            .replace(
+                "$timeFilter",
+                "time >= 1700000000000ms and time <= 1700021600000ms",
+            )
+            .replace("$__interval", "1m")
+            .replace("$agent", "(1|2)")
+            .replace("$test", "(7)")
+            .replace("$target", "(10\\.0\\.0\\.1)")
+    }
+
+    #[test]
+    fn every_query_parses_with_influxdatas_parser() {
+        let mut jsons: Vec<Value> = dashboards().iter().map(Dashboard::to_json).collect();
+        jsons.push(test_dashboard(TestKind::Http, 7, "shop"));
+        let mut n = 0;
+        for d in &jsons {
+            let panels = d["panels"].as_array().unwrap().iter();
+            let targets = panels.flat_map(|p| p["targets"].as_array().unwrap().iter());
+            let variables = d["templating"]["list"].as_array().unwrap().iter();
+            let queries = targets
+                .chain(variables.filter(|v| v["type"] == "query"))
+                .map(|t| t["query"].as_str().unwrap());
+            for q in queries {
+                let sent = as_grafana_sends(q);
+                let parsed = influxdb_influxql_parser::parse_statements(&sent);
+                assert!(
+                    parsed.as_ref().is_ok_and(|s| s.len() == 1),
+                    "{}: {sent}: {parsed:?}",
+                    d["uid"]
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 40, "{n} queries");
+    }
+
     #[test]
     fn the_ping_dashboard_filters_on_its_variables() {
         let d = dashboards()
