@@ -1,8 +1,10 @@
 //! Scores detectors on the labelled evaluation set (`streamswarm::analytics`): generates
 //! the set (default: 6 agents × 6 targets × 22 days, seed 11; the first 14 days
-//! incident-free), runs each detector, and prints per incident kind recall, mean
-//! detection delay and scope accuracy, and overall precision/recall/F1, as a Markdown
-//! table (and the full scores as JSON with `--json`).
+//! incident-free), runs each detector, and prints per incident kind recall, precision
+//! and F1 (precision of the findings naming the kind's scope class: a false finding has
+//! no kind, see `analytics::score`), mean detection delay and scope accuracy, and
+//! overall precision/recall/F1 and precision per scope class, as a Markdown table (and
+//! the full scores as JSON with `--json`).
 //!
 //! ```sh
 //! cargo run --release --example analytics_eval
@@ -63,31 +65,48 @@ fn main() {
             score(&set, &ThreeSigma::default().detect(&set)),
         ),
     ];
-    println!("| detector | kind | incidents | recall | mean delay (min) | scope right |");
-    println!("|---|---|---|---|---|---|");
-    for (name, s) in detectors {
+    println!(
+        "| detector | kind | incidents | recall | precision (its scope's) | F1 | mean delay (min) | scope right |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (name, s) in &detectors {
         for (kind, k) in &s.per_kind {
             println!(
-                "| {name} | {} | {} | {:.2} | {} | {}/{} |",
+                "| {name} | {} | {} | {:.2} | {} | {} | {} | {}/{} |",
                 serde_json::to_value(kind).unwrap().as_str().unwrap(),
                 k.incidents,
                 k.recall,
+                k.precision.map_or("–".into(), |p| format!("{p:.2}")),
+                k.f1.map_or("–".into(), |f| format!("{f:.2}")),
                 k.mean_delay_min.map_or("–".into(), |d| format!("{d:.1}")),
                 k.scope_right,
                 k.found
             );
         }
         println!(
-            "| {name} | **all** | {} | {:.2} | {} | {} |",
+            "| {name} | **all** | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
             s.per_kind.values().map(|k| k.incidents).sum::<usize>(),
             s.recall,
+            s.precision,
+            s.f1,
             s.mean_delay_min.map_or("–".into(), |d| format!("{d:.1}")),
             s.scope_accuracy.map_or("–".into(), |a| format!("{a:.2}")),
         );
+    }
+    for (name, s) in &detectors {
         println!(
-            "\n{name}: {} findings, {} matched: precision {:.3}, recall {:.3}, F1 {:.3}\n",
+            "\n{name}: {} findings, {} matched: precision {:.3}, recall {:.3}, F1 {:.3}",
             s.findings, s.matched_findings, s.precision, s.recall, s.f1
         );
+        for (class, c) in &s.per_class {
+            println!(
+                "  findings naming the {} scope: {}, matched {}, precision {:.3}",
+                serde_json::to_value(class).unwrap().as_str().unwrap(),
+                c.findings,
+                c.matched,
+                c.precision
+            );
+        }
         if args.json {
             println!("{}", serde_json::to_string_pretty(&s).unwrap());
         }

@@ -13,6 +13,9 @@
 //!   is the earliest matching finding's `detected_s − start`. Its scope is **right** when
 //!   some matching finding names exactly the incident's scope (pair; target; agent).
 //! - Precision = matched findings / findings; recall = found incidents / incidents.
+//! - A false finding has no incident, so no kind: precision **per kind** is the precision
+//!   of the findings naming the scope class the kind's incidents have (pair, target,
+//!   agent — [`ScopeClass`]), and the kind's F1 combines it with the kind's recall.
 
 use super::eval::{EvalSet, IncidentKind, Scope};
 use serde::Serialize;
@@ -32,12 +35,44 @@ pub struct Finding {
     pub detected_s: i64,
 }
 
+/// Which of the three scopes a finding or an incident names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeClass {
+    Pair,
+    Target,
+    Agent,
+}
+
+impl ScopeClass {
+    pub fn of(scope: &Scope) -> ScopeClass {
+        match scope {
+            Scope::Pair { .. } => ScopeClass::Pair,
+            Scope::Target { .. } => ScopeClass::Target,
+            Scope::Agent { .. } => ScopeClass::Agent,
+        }
+    }
+}
+
+/// The findings naming one scope class.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClassScore {
+    pub findings: usize,
+    pub matched: usize,
+    pub precision: f64,
+}
+
 /// The score of one incident kind.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct KindScore {
     pub incidents: usize,
     pub found: usize,
     pub recall: f64,
+    /// The precision of the findings naming this kind's scope class ([`ScopeClass`]),
+    /// and the F1 of that precision with this kind's recall; `None` when no finding
+    /// names that scope.
+    pub precision: Option<f64>,
+    pub f1: Option<f64>,
     /// Mean over found incidents, in minutes; `None` when none was found.
     pub mean_delay_min: Option<f64>,
     /// Of the found incidents, those whose scope was named right.
@@ -56,6 +91,7 @@ pub struct Score {
     /// Found incidents with the scope named right / found incidents.
     pub scope_accuracy: Option<f64>,
     pub per_kind: BTreeMap<IncidentKind, KindScore>,
+    pub per_class: BTreeMap<ScopeClass, ClassScore>,
 }
 
 /// Scores `findings` against the set's labels.
@@ -65,10 +101,24 @@ pub fn score(set: &EvalSet, findings: &[Finding]) -> Score {
             && f.detected_s <= i.end_s + GRACE_S
             && f.series.iter().any(|s| i.series.contains(s))
     };
-    let matched_findings = findings
+    let mut per_class: BTreeMap<ScopeClass, ClassScore> = BTreeMap::new();
+    for f in findings {
+        let c = per_class.entry(ScopeClass::of(&f.scope)).or_default();
+        c.findings += 1;
+        if set.incidents.iter().any(|i| matches(f, i)) {
+            c.matched += 1;
+        }
+    }
+    for c in per_class.values_mut() {
+        c.precision = ratio(c.matched, c.findings);
+    }
+    let matched_findings = per_class.values().map(|c| c.matched).sum();
+    // The scope class of each kind's incidents (one per kind in the set).
+    let kind_class: BTreeMap<IncidentKind, ScopeClass> = set
+        .incidents
         .iter()
-        .filter(|f| set.incidents.iter().any(|i| matches(f, i)))
-        .count();
+        .map(|i| (i.kind, ScopeClass::of(&i.scope)))
+        .collect();
     let mut per_kind: BTreeMap<IncidentKind, KindScore> = BTreeMap::new();
     let mut delays = Vec::new();
     let (mut found_all, mut scope_all) = (0, 0);
@@ -94,6 +144,11 @@ pub fn score(set: &EvalSet, findings: &[Finding]) -> Score {
     for (kind, k) in per_kind.iter_mut() {
         k.recall = ratio(k.found, k.incidents);
         k.mean_delay_min = kind_delays.get(kind).and_then(|d| mean(d));
+        k.precision = kind_class
+            .get(kind)
+            .and_then(|c| per_class.get(c))
+            .map(|c| c.precision);
+        k.f1 = k.precision.map(|p| f1(p, k.recall));
     }
     let precision = if findings.is_empty() {
         0.0
@@ -106,14 +161,19 @@ pub fn score(set: &EvalSet, findings: &[Finding]) -> Score {
         matched_findings,
         precision,
         recall,
-        f1: if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        },
+        f1: f1(precision, recall),
         mean_delay_min: mean(&delays),
         scope_accuracy: (found_all > 0).then(|| ratio(scope_all, found_all)),
         per_kind,
+        per_class,
+    }
+}
+
+fn f1(precision: f64, recall: f64) -> f64 {
+    if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
     }
 }
 
@@ -181,6 +241,35 @@ mod tests {
         let s = score(&set, &findings);
         assert_eq!(s.precision, 0.5);
         assert_eq!(s.recall, 1.0);
+    }
+
+    #[test]
+    fn a_false_alarm_costs_the_precision_of_the_kinds_with_its_scope_only() {
+        let set = set();
+        let mut findings = oracle(&set, 60);
+        findings.push(Finding {
+            series: vec![(0, 0), (0, 1), (0, 2)],
+            scope: Scope::Agent { agent: 0 },
+            detected_s: set.config.start_s + 3_600,
+        });
+        let s = score(&set, &findings);
+        let agent = &s.per_class[&ScopeClass::Agent];
+        assert_eq!((agent.findings, agent.matched), (3, 2));
+        assert_eq!(s.per_class[&ScopeClass::Pair].precision, 1.0);
+        let degraded = &s.per_kind[&IncidentKind::AgentDegraded];
+        assert!((degraded.precision.unwrap() - 2.0 / 3.0).abs() < 1e-12);
+        assert!((degraded.f1.unwrap() - 0.8).abs() < 1e-12);
+        assert_eq!(s.per_kind[&IncidentKind::LevelShift].f1, Some(1.0));
+        // A detector that never names a target scope has no precision for it.
+        let agents_only: Vec<Finding> = oracle(&set, 60)
+            .into_iter()
+            .map(|f| Finding {
+                scope: Scope::Agent { agent: 0 },
+                ..f
+            })
+            .collect();
+        let s = score(&set, &agents_only);
+        assert_eq!(s.per_kind[&IncidentKind::TargetDegraded].precision, None);
     }
 
     #[test]
