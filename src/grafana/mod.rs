@@ -96,7 +96,8 @@ impl PanelQuery {
     }
 }
 
-/// A dashboard: its file name (without `.json`), title, tags and panels.
+/// A dashboard: its file name (without `.json`, also its uid), title, description and
+/// panels.
 pub struct Dashboard {
     pub file: String,
     pub title: String,
