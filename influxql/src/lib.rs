@@ -31,6 +31,7 @@ pub mod show;
 pub mod show_field_keys;
 pub mod show_measurements;
 pub mod show_retention_policies;
+pub mod show_series;
 pub mod show_tag_keys;
 pub mod show_tag_values;
 pub mod simple_from_clause;

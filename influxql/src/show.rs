@@ -10,6 +10,7 @@ use crate::keywords::keyword;
 use crate::show_field_keys::show_field_keys;
 use crate::show_measurements::show_measurements;
 use crate::show_retention_policies::show_retention_policies;
+use crate::show_series::show_series;
 use crate::show_tag_keys::show_tag_keys;
 use crate::show_tag_values::show_tag_values;
 use crate::statement::Statement;
@@ -20,7 +21,7 @@ use nom::sequence::{pair, preceded};
 use std::fmt::{Display, Formatter};
 
 const INVALID_SHOW_STATEMENT_ERROR: &str = "invalid SHOW statement, expected DATABASES, \
-    FIELD KEYS, MEASUREMENTS, TAG KEYS, TAG VALUES, or RETENTION POLICIES following SHOW";
+    FIELD KEYS, MEASUREMENTS, SERIES, TAG KEYS, TAG VALUES, or RETENTION POLICIES following SHOW";
 
 /// Parse a SHOW statement.
 pub(crate) fn show_statement(i: &str) -> ParseResult<&str, Statement> {
@@ -41,6 +42,8 @@ pub(crate) fn show_statement(i: &str) -> ParseResult<&str, Statement> {
                 map(show_retention_policies, |s| {
                     Statement::ShowRetentionPolicies(Box::new(s))
                 }),
+                // SHOW SERIES
+                map(show_series, |s| Statement::ShowSeries(Box::new(s))),
                 // SHOW TAG
                 show_tag,
             )),
@@ -136,6 +139,15 @@ mod test {
         let (_, got) = show_statement("SHOW RETENTION POLICIES ON \"foo\"").unwrap();
         assert_eq!(got.to_string(), "SHOW RETENTION POLICIES ON foo");
 
+        let (_, got) = show_statement("SHOW SERIES").unwrap();
+        assert_eq!(got.to_string(), "SHOW SERIES");
+
+        let (_, got) = show_statement("SHOW SERIES ON db FROM cpu WHERE host = 'a'").unwrap();
+        assert_eq!(
+            got.to_string(),
+            "SHOW SERIES ON db FROM cpu WHERE host = 'a'"
+        );
+
         let (_, got) = show_statement("SHOW TAG KEYS").unwrap();
         assert_eq!(got.to_string(), "SHOW TAG KEYS");
 
@@ -152,6 +164,7 @@ mod test {
         // Unsupported SHOW
 
         assert_expect_error!(show_statement("SHOW FOO"), INVALID_SHOW_STATEMENT_ERROR);
+        assert_expect_error!(show_statement("SHOW SERIESX"), INVALID_SHOW_STATEMENT_ERROR);
         assert_expect_error!(show_statement("SHOW FIELD"), INVALID_SHOW_STATEMENT_ERROR);
         assert_expect_error!(show_statement("SHOW TAG"), INVALID_SHOW_STATEMENT_ERROR);
         assert_expect_error!(

@@ -10,6 +10,7 @@ use crate::show::{ShowDatabasesStatement, show_statement};
 use crate::show_field_keys::ShowFieldKeysStatement;
 use crate::show_measurements::ShowMeasurementsStatement;
 use crate::show_retention_policies::ShowRetentionPoliciesStatement;
+use crate::show_series::ShowSeriesStatement;
 use crate::show_tag_keys::ShowTagKeysStatement;
 use crate::show_tag_values::ShowTagValuesStatement;
 use nom::Parser;
@@ -36,6 +37,8 @@ pub enum Statement {
     ShowMeasurements(Box<ShowMeasurementsStatement>),
     /// Represents a `SHOW RETENTION POLICIES` statement.
     ShowRetentionPolicies(Box<ShowRetentionPoliciesStatement>),
+    /// Represents a `SHOW SERIES` statement.
+    ShowSeries(Box<ShowSeriesStatement>),
     /// Represents a `SHOW TAG KEYS` statement.
     ShowTagKeys(Box<ShowTagKeysStatement>),
     /// Represents a `SHOW TAG VALUES` statement.
@@ -67,6 +70,7 @@ impl Display for Statement {
             Self::ShowDatabases(s) => Display::fmt(s, f),
             Self::ShowMeasurements(s) => Display::fmt(s, f),
             Self::ShowRetentionPolicies(s) => Display::fmt(s, f),
+            Self::ShowSeries(s) => Display::fmt(s, f),
             Self::ShowTagKeys(s) => Display::fmt(s, f),
             Self::ShowTagValues(s) => Display::fmt(s, f),
             Self::ShowFieldKeys(s) => Display::fmt(s, f),
@@ -116,6 +120,9 @@ mod test {
 
         // show_statement combinator
         let (got, _) = statement("SHOW TAG KEYS").unwrap();
+        assert_eq!(got, "");
+
+        let (got, _) = statement("SHOW SERIES ON db FROM cpu WHERE host = 'a' LIMIT 1").unwrap();
         assert_eq!(got, "");
     }
 

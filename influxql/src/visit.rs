@@ -47,6 +47,7 @@ use crate::show_measurements::{
     ExtendedOnClause, ShowMeasurementsStatement, WithMeasurementClause,
 };
 use crate::show_retention_policies::ShowRetentionPoliciesStatement;
+use crate::show_series::ShowSeriesStatement;
 use crate::show_tag_keys::ShowTagKeysStatement;
 use crate::show_tag_values::{ShowTagValuesStatement, WithKeyClause};
 use crate::simple_from_clause::{DeleteFromClause, ShowFromClause};
@@ -221,6 +222,22 @@ pub trait Visitor: Sized {
     fn post_visit_show_retention_policies_statement(
         self,
         _n: &ShowRetentionPoliciesStatement,
+    ) -> Result<Self, Self::Error> {
+        Ok(self)
+    }
+
+    /// Invoked before any children of the `SHOW SERIES` statement are visited.
+    fn pre_visit_show_series_statement(
+        self,
+        _n: &ShowSeriesStatement,
+    ) -> Result<Recursion<Self>, Self::Error> {
+        Ok(Continue(self))
+    }
+
+    /// Invoked after all children of the `SHOW SERIES` statement are visited.
+    fn post_visit_show_series_statement(
+        self,
+        _n: &ShowSeriesStatement,
     ) -> Result<Self, Self::Error> {
         Ok(self)
     }
@@ -621,6 +638,7 @@ impl Visitable for Statement {
             Self::ShowDatabases(s) => s.accept(visitor),
             Self::ShowMeasurements(s) => s.accept(visitor),
             Self::ShowRetentionPolicies(s) => s.accept(visitor),
+            Self::ShowSeries(s) => s.accept(visitor),
             Self::ShowTagKeys(s) => s.accept(visitor),
             Self::ShowTagValues(s) => s.accept(visitor),
             Self::ShowFieldKeys(s) => s.accept(visitor),
@@ -996,6 +1014,47 @@ impl Visitable for QualifiedMeasurementName {
     }
 }
 
+impl Visitable for ShowSeriesStatement {
+    fn accept<V: Visitor>(&self, visitor: V) -> Result<V, V::Error> {
+        let visitor = match visitor.pre_visit_show_series_statement(self)? {
+            Continue(visitor) => visitor,
+            Stop(visitor) => return Ok(visitor),
+        };
+
+        let visitor = if let Some(on_clause) = &self.database {
+            on_clause.accept(visitor)
+        } else {
+            Ok(visitor)
+        }?;
+
+        let visitor = if let Some(from) = &self.from {
+            from.accept(visitor)
+        } else {
+            Ok(visitor)
+        }?;
+
+        let visitor = if let Some(condition) = &self.condition {
+            condition.accept(visitor)
+        } else {
+            Ok(visitor)
+        }?;
+
+        let visitor = if let Some(limit) = &self.limit {
+            limit.accept(visitor)
+        } else {
+            Ok(visitor)
+        }?;
+
+        let visitor = if let Some(offset) = &self.offset {
+            offset.accept(visitor)
+        } else {
+            Ok(visitor)
+        }?;
+
+        visitor.post_visit_show_series_statement(self)
+    }
+}
+
 impl Visitable for ShowTagKeysStatement {
     fn accept<V: Visitor>(&self, visitor: V) -> Result<V, V::Error> {
         let visitor = match visitor.pre_visit_show_tag_keys_statement(self)? {
@@ -1365,6 +1424,7 @@ mod test {
         ExtendedOnClause, ShowMeasurementsStatement, WithMeasurementClause,
     };
     use crate::show_retention_policies::ShowRetentionPoliciesStatement;
+    use crate::show_series::ShowSeriesStatement;
     use crate::show_tag_keys::ShowTagKeysStatement;
     use crate::show_tag_values::{ShowTagValuesStatement, WithKeyClause};
     use crate::simple_from_clause::{DeleteFromClause, ShowFromClause};
@@ -1420,6 +1480,7 @@ mod test {
             show_retention_policies_statement,
             ShowRetentionPoliciesStatement
         );
+        trace_visit!(show_series_statement, ShowSeriesStatement);
         trace_visit!(show_tag_keys_statement, ShowTagKeysStatement);
         trace_visit!(show_tag_values_statement, ShowTagValuesStatement);
         trace_visit!(show_field_keys_statement, ShowFieldKeysStatement);
@@ -1534,6 +1595,14 @@ mod test {
     fn test_show_retention_policies_statement() {
         insta::assert_yaml_snapshot!(visit_statement!("SHOW RETENTION POLICIES"));
         insta::assert_yaml_snapshot!(visit_statement!("SHOW RETENTION POLICIES ON telegraf"));
+    }
+
+    #[test]
+    fn test_show_series_statement() {
+        insta::assert_yaml_snapshot!(visit_statement!("SHOW SERIES"));
+        insta::assert_yaml_snapshot!(visit_statement!(
+            "SHOW SERIES ON telegraf FROM cpu, /^disk/ WHERE host = 'west' AND time > now() - 1h LIMIT 5 OFFSET 10"
+        ));
     }
 
     #[test]

@@ -47,6 +47,7 @@ use crate::show_measurements::{
     ExtendedOnClause, ShowMeasurementsStatement, WithMeasurementClause,
 };
 use crate::show_retention_policies::ShowRetentionPoliciesStatement;
+use crate::show_series::ShowSeriesStatement;
 use crate::show_tag_keys::ShowTagKeysStatement;
 use crate::show_tag_values::{ShowTagValuesStatement, WithKeyClause};
 use crate::simple_from_clause::{DeleteFromClause, ShowFromClause};
@@ -227,6 +228,22 @@ pub trait VisitorMut: Sized {
     fn post_visit_show_retention_policies_statement(
         &mut self,
         _n: &mut ShowRetentionPoliciesStatement,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// Invoked before any children of the `SHOW SERIES` statement are visited.
+    fn pre_visit_show_series_statement(
+        &mut self,
+        _n: &mut ShowSeriesStatement,
+    ) -> Result<Recursion, Self::Error> {
+        Ok(Continue)
+    }
+
+    /// Invoked after all children of the `SHOW SERIES` statement are visited.
+    fn post_visit_show_series_statement(
+        &mut self,
+        _n: &mut ShowSeriesStatement,
     ) -> Result<(), Self::Error> {
         Ok(())
     }
@@ -650,6 +667,7 @@ impl VisitableMut for Statement {
             Self::ShowDatabases(s) => s.accept(visitor),
             Self::ShowMeasurements(s) => s.accept(visitor),
             Self::ShowRetentionPolicies(s) => s.accept(visitor),
+            Self::ShowSeries(s) => s.accept(visitor),
             Self::ShowTagKeys(s) => s.accept(visitor),
             Self::ShowTagValues(s) => s.accept(visitor),
             Self::ShowFieldKeys(s) => s.accept(visitor),
@@ -974,6 +992,36 @@ impl VisitableMut for QualifiedMeasurementName {
         self.name.accept(visitor)?;
 
         visitor.post_visit_qualified_measurement_name(self)
+    }
+}
+
+impl VisitableMut for ShowSeriesStatement {
+    fn accept<V: VisitorMut>(&mut self, visitor: &mut V) -> Result<(), V::Error> {
+        if let Stop = visitor.pre_visit_show_series_statement(self)? {
+            return Ok(());
+        };
+
+        if let Some(on_clause) = &mut self.database {
+            on_clause.accept(visitor)?;
+        }
+
+        if let Some(from) = &mut self.from {
+            from.accept(visitor)?;
+        }
+
+        if let Some(condition) = &mut self.condition {
+            condition.accept(visitor)?;
+        }
+
+        if let Some(limit) = &mut self.limit {
+            limit.accept(visitor)?;
+        }
+
+        if let Some(offset) = &mut self.offset {
+            offset.accept(visitor)?;
+        }
+
+        visitor.post_visit_show_series_statement(self)
     }
 }
 
@@ -1302,6 +1350,7 @@ mod test {
         ExtendedOnClause, ShowMeasurementsStatement, WithMeasurementClause,
     };
     use crate::show_retention_policies::ShowRetentionPoliciesStatement;
+    use crate::show_series::ShowSeriesStatement;
     use crate::show_tag_keys::ShowTagKeysStatement;
     use crate::show_tag_values::{ShowTagValuesStatement, WithKeyClause};
     use crate::simple_from_clause::{DeleteFromClause, ShowFromClause};
@@ -1355,6 +1404,7 @@ mod test {
             show_retention_policies_statement,
             ShowRetentionPoliciesStatement
         );
+        trace_visit!(show_series_statement, ShowSeriesStatement);
         trace_visit!(show_tag_keys_statement, ShowTagKeysStatement);
         trace_visit!(show_tag_values_statement, ShowTagValuesStatement);
         trace_visit!(show_field_keys_statement, ShowFieldKeysStatement);
@@ -1471,6 +1521,14 @@ mod test {
     fn test_show_retention_policies_statement() {
         insta::assert_yaml_snapshot!(visit_statement!("SHOW RETENTION POLICIES"));
         insta::assert_yaml_snapshot!(visit_statement!("SHOW RETENTION POLICIES ON telegraf"));
+    }
+
+    #[test]
+    fn test_show_series_statement() {
+        insta::assert_yaml_snapshot!(visit_statement!("SHOW SERIES"));
+        insta::assert_yaml_snapshot!(visit_statement!(
+            "SHOW SERIES ON telegraf FROM cpu, /^disk/ WHERE host = 'west' AND time > now() - 1h LIMIT 5 OFFSET 10"
+        ));
     }
 
     #[test]
