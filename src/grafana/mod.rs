@@ -515,6 +515,22 @@ impl Dashboard {
     }
 }
 
+/// A dashboard query as Grafana's InfluxDB datasource sends it (InfluxQL mode): the
+/// time filter as `time >= {from}ms and time <= {to}ms`, `$__interval` as `1m`, the
+/// agent variable as agents 1 and 2, the test variable as `test`, the target as
+/// 10.0.0.1 — multi-value variables as `(a|b)` regexes. For tests and benchmarks.
+pub fn as_grafana_sends(query: &str, from_ms: i64, to_ms: i64, test: &str) -> String {
+    query
+        .replace(
+            "$timeFilter",
+            &format!("time >= {from_ms}ms and time <= {to_ms}ms"),
+        )
+        .replace("$__interval", "1m")
+        .replace("$agent", "(1|2)")
+        .replace("$test", &format!("({test})"))
+        .replace("$target", "(10\\.0\\.0\\.1)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,18 +604,6 @@ mod tests {
         }
     }
 
-    /// `query` as Grafana's backend sends it: macros and variables filled in.
-    fn as_grafana_sends(query: &str) -> String {
-        query
-            .replace(
-                "$timeFilter",
-                "time >= 1700000000000ms and time <= 1700021600000ms",
-            )
-            .replace("$__interval", "1m")
-            .replace("$agent", "(1|2)")
-            .replace("$test", "(7)")
-            .replace("$target", "(10\\.0\\.0\\.1)")
-    }
 
     #[test]
     fn every_query_parses_with_influxdatas_parser() {
@@ -614,7 +618,7 @@ mod tests {
                 .chain(variables.filter(|v| v["type"] == "query"))
                 .map(|t| t["query"].as_str().unwrap());
             for q in queries {
-                let sent = as_grafana_sends(q);
+                let sent = as_grafana_sends(q, 1_700_000_000_000, 1_700_021_600_000, "7");
                 let parsed = influxdb_influxql_parser::parse_statements(&sent);
                 assert!(
                     parsed.as_ref().is_ok_and(|s| s.len() == 1),

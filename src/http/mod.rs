@@ -13,6 +13,7 @@ pub mod error;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod query;
 pub mod routes;
 pub mod ui;
 pub mod write;
@@ -182,7 +183,10 @@ where
             ),
             Some(limit) => (None, Some((body, limit))),
         };
-        if route.access == Access::TimeSeriesWrite {
+        if matches!(
+            route.error_format,
+            error::ErrorFormat::InfluxV1 | error::ErrorFormat::InfluxV2
+        ) {
             refuse_credentials_in_url(&query)?;
         }
         let principal = match route.access {

@@ -3,7 +3,7 @@
 //! test all read this one list.
 
 use super::error::{ErrorFormat, json};
-use super::{Ctx, api, ops, ui, write};
+use super::{Ctx, api, ops, query, ui, write};
 use crate::auth::Access;
 use crate::config::Config;
 use crate::error::Error;
@@ -40,9 +40,15 @@ pub struct Route {
 impl Route {
     /// An InfluxDB-compatible write endpoint: InfluxDB's error shapes, the write body
     /// limit.
-    fn influx_write(mut self, format: ErrorFormat) -> Self {
+    fn influx_write(self, format: ErrorFormat) -> Self {
+        let mut r = self.influx(format);
+        r.body_limit = Some(|c: &Config| c.timeseries.max_write_bytes);
+        r
+    }
+
+    /// An InfluxDB-compatible endpoint: InfluxDB's error shapes.
+    fn influx(mut self, format: ErrorFormat) -> Self {
         self.error_format = format;
-        self.body_limit = Some(|c: &Config| c.timeseries.max_write_bytes);
         self
     }
 }
@@ -154,6 +160,11 @@ pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| {
         route!(GET "/api/v1/agent/assignments", AGENT, "The tests this agent runs (ETag / If-None-Match → 304)", agent::assignments, res = 200 agent::AgentAssignments),
         // InfluxDB-compatible writes into the embedded time-series store.
         route!(GET "/ping", PUBLIC, "InfluxDB-compatible liveness check", ops::influx_ping),
+        // InfluxQL reads of the embedded time-series store (InfluxDB 1.x compatible).
+        route!(GET "/query", VIEWER, "Query with InfluxQL (InfluxDB 1.x compatible: `q`, `db`, `epoch`, `chunked`, `chunk_size`, `pretty`)", query::query)
+            .influx(ErrorFormat::InfluxV1),
+        route!(POST "/query", VIEWER, "Query with InfluxQL (InfluxDB 1.x compatible; `q` in the URL or a form body)", query::query)
+            .influx(ErrorFormat::InfluxV1),
         route!(POST "/write", TS_WRITE, "Write line protocol (InfluxDB 1.x compatible)", write::v1)
             .influx_write(ErrorFormat::InfluxV1),
         route!(POST "/api/v2/write", TS_WRITE, "Write line protocol (InfluxDB 2.x compatible)", write::v2)

@@ -14,13 +14,13 @@ use streamswarm::grafana::{PanelQuery, dashboards, test_dashboard};
 use streamswarm_schema::measurements::{self, FieldType};
 use streamswarm_schema::{Role, TestKind};
 
-const MINUTE_MS: i64 = 60_000;
+pub(crate) const MINUTE_MS: i64 = 60_000;
 
 /// Two hours of points, a minute apart, for two agents, of `q`'s measurement: the
 /// variables' tags (`agent` 1 and 2, `test` 1, `target` 10.0.0.1), its filter's
 /// values, the first value of other closed tags and `x` for other open ones; every
 /// numeric field, counters rising.
-fn lines(q: &PanelQuery, now_ms: i64) -> String {
+pub(crate) fn lines(q: &PanelQuery, now_ms: i64) -> String {
     let m = measurements::find(q.measurement).unwrap();
     let mut out = String::new();
     for agent in ["1", "2"] {
@@ -55,20 +55,10 @@ fn lines(q: &PanelQuery, now_ms: i64) -> String {
     out
 }
 
-/// `query` with Grafana's macros and the variables filled in as Grafana does.
-fn as_grafana_sends(query: &str, now_ms: i64) -> String {
-    query
-        .replace(
-            "$timeFilter",
-            &format!(
-                "time >= {}ms and time <= {now_ms}ms",
-                now_ms - 3 * 60 * MINUTE_MS
-            ),
-        )
-        .replace("$__interval", "1m")
-        .replace("$agent", "(1|2)")
-        .replace("$test", "(1)")
-        .replace("$target", "(10\\.0\\.0\\.1)")
+/// `query` with Grafana's macros and the variables filled in as Grafana does: three
+/// hours up to `now_ms`, test 1.
+pub(crate) fn as_grafana_sends(query: &str, now_ms: i64) -> String {
+    streamswarm::grafana::as_grafana_sends(query, now_ms - 3 * 60 * MINUTE_MS, now_ms, "1")
 }
 
 async fn grafana_query(client: &reqwest::Client, url: &url::Url, db: &str, q: &str) -> Value {

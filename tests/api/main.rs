@@ -18,6 +18,7 @@ mod hardening_http;
 mod hardening_input;
 mod hardening_tokens;
 mod hardening_writes;
+mod influxql_differential;
 mod insights;
 mod openapi;
 mod ops;

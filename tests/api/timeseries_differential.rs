@@ -30,19 +30,19 @@ use streamswarm_tsdb::query::{
 };
 use streamswarm_tsdb::{InfluxConfig, InfluxReader, Writer};
 
-const S: i64 = 1_000_000_000;
-const MIN: i64 = 60 * S;
-const HOUR: i64 = 60 * MIN;
-const DAY: i64 = 24 * HOUR;
+pub(crate) const S: i64 = 1_000_000_000;
+pub(crate) const MIN: i64 = 60 * S;
+pub(crate) const HOUR: i64 = 60 * MIN;
+pub(crate) const DAY: i64 = 24 * HOUR;
 
 /// A random database on the InfluxDB, dropped when the value is.
-struct InfluxDb {
+pub(crate) struct InfluxDb {
     url: Url,
-    name: String,
+    pub(crate) name: String,
 }
 
 impl InfluxDb {
-    async fn create(url: &Url) -> Self {
+    pub(crate) async fn create(url: &Url) -> Self {
         let db = InfluxDb {
             url: url.clone(),
             name: format!("streamswarm_diff_{:016x}", rand::random::<u64>()),
@@ -94,17 +94,17 @@ impl Drop for InfluxDb {
 }
 
 /// What the data set holds, for building queries.
-struct Measurement {
-    name: &'static str,
+pub(crate) struct Measurement {
+    pub(crate) name: &'static str,
     /// Fields every aggregate applies to.
-    numeric: Vec<&'static str>,
+    pub(crate) numeric: Vec<&'static str>,
     /// Fields only count/first/last apply to (bool, string).
-    other: Vec<&'static str>,
+    pub(crate) other: Vec<&'static str>,
     /// Tag keys, and the values each takes.
-    tags: Vec<(&'static str, Vec<&'static str>)>,
+    pub(crate) tags: Vec<(&'static str, Vec<&'static str>)>,
 }
 
-fn measurements() -> Vec<Measurement> {
+pub(crate) fn measurements() -> Vec<Measurement> {
     vec![
         Measurement {
             name: "ping",
@@ -212,7 +212,7 @@ fn point(
 }
 
 /// The data set as line-protocol lines: the first pass (shuffled) and the rewrites.
-fn data_set(t0: i64) -> (Vec<String>, Vec<String>) {
+pub(crate) fn data_set(t0: i64) -> (Vec<String>, Vec<String>) {
     let mut rng = StdRng::seed_from_u64(0x5717_ea55);
     let ms = measurements();
     let mut specs = Vec::new();
@@ -518,23 +518,21 @@ async fn compare(ours: &dyn Reader, influx: &InfluxReader, queries: &[Query]) ->
     diffs
 }
 
-#[tokio::test]
-async fn embedded_store_answers_as_influxdb_1_6_7() {
-    let Some(url) = crate::helpers::influx_url("timeseries_differential") else {
-        return;
-    };
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
-    // Free-form points: an operator token, as importers write.
+/// Writes the data set into the app's embedded store (over HTTP, with an operator
+/// token: the first pass on the v2 endpoint, the rewrites on the v1 endpoint, 5,000
+/// lines a request) and into a new database of the InfluxDB (through `Writer`).
+pub(crate) async fn write_data_set(
+    app: &crate::helpers::TestApp,
+    url: &Url,
+    first: &[String],
+    again: &[String],
+) -> InfluxDb {
     let agent = app.api_token(streamswarm_schema::Role::Operator).await;
-    // Yesterday, so the server's own retention keeps it; aligned to the day.
-    let t0 = (app.clock.now_ns() / DAY - 1) * DAY;
-    let (first, again) = data_set(t0);
-
     // The embedded store, over HTTP: the first pass on the v2 endpoint, the rewrites on
     // the v1 endpoint, 5,000 lines a request, in order.
     for (lines, path) in [
-        (&first, "/api/v2/write?org=o&bucket=b&precision=ns"),
-        (&again, "/write?db=d&precision=n"),
+        (first, "/api/v2/write?org=o&bucket=b&precision=ns"),
+        (again, "/write?db=d&precision=n"),
     ] {
         for chunk in lines.chunks(5000) {
             let resp = bare_client()
@@ -550,9 +548,9 @@ async fn embedded_store_answers_as_influxdb_1_6_7() {
     }
 
     // InfluxDB, through `Writer`, the same lines in the same order.
-    let db = InfluxDb::create(&url).await;
+    let db = InfluxDb::create(url).await;
     let writer = Writer::new(db.config()).unwrap();
-    for lines in [&first, &again] {
+    for lines in [first, again] {
         let body = lines.join("\n") + "\n";
         let delivery = writer
             .deliver(
@@ -563,6 +561,20 @@ async fn embedded_store_answers_as_influxdb_1_6_7() {
         assert_eq!(delivery.unsent_from, None, "{:?}", delivery.events);
         assert_eq!(delivery.lines_lost(), 0, "{:?}", delivery.events);
     }
+    db
+}
+
+#[tokio::test]
+async fn embedded_store_answers_as_influxdb_1_6_7() {
+    let Some(url) = crate::helpers::influx_url("timeseries_differential") else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    // Yesterday, so the server's own retention keeps it; aligned to the day.
+    let t0 = (app.clock.now_ns() / DAY - 1) * DAY;
+    let (first, again) = data_set(t0);
+
+    let db = write_data_set(&app, &url, &first, &again).await;
     let influx = InfluxReader::new(db.config()).unwrap();
     let ours = app.state.timeseries.reader();
 

@@ -27,6 +27,7 @@
 //! InfluxDB 1.x, which stores the good lines and answers 400 "partial write". A client
 //! that fixes or drops the bad line and retries then never writes a point twice.
 
+pub mod influxql;
 pub mod ingest;
 pub mod policy;
 pub mod query;
@@ -311,6 +312,32 @@ impl EmbeddedStore {
         self.inner
             .readers
             .with_conn(move |conn| Ok(query::run(conn, &catalog, &inner.stats, &q)))
+            .await
+            .map_err(|e| ReadError::Unreachable(format!("embedded store: {e}")))?
+    }
+
+    /// Answers InfluxQL `statements` (see [`influxql`]) on one read snapshot.
+    pub async fn influxql(
+        &self,
+        statements: Vec<influxdb_influxql_parser::statement::Statement>,
+        database: Option<String>,
+        now_ns: i64,
+        raw_retention_days: i64,
+    ) -> Result<Vec<influxql::StatementResult>, ReadError> {
+        let catalog = self.catalog();
+        let inner = self.inner.clone();
+        self.inner
+            .readers
+            .with_conn(move |conn| {
+                let env = influxql::Env {
+                    now_ns,
+                    database: database.as_deref(),
+                    raw_retention_days,
+                };
+                Ok(query::with_snapshot(conn, &inner.stats, |snap| {
+                    influxql::execute(snap, &catalog, &statements, env)
+                }))
+            })
             .await
             .map_err(|e| ReadError::Unreachable(format!("embedded store: {e}")))?
     }

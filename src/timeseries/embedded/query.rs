@@ -170,14 +170,29 @@ pub fn run(
     out
 }
 
-struct Snapshot<'a> {
+/// Runs `f` on one read snapshot of `conn` (the InfluxQL endpoint's entry).
+pub(super) fn with_snapshot<T>(
+    conn: &mut rusqlite::Connection,
+    stats: &QueryStats,
+    f: impl FnOnce(&mut Snapshot<'_>) -> T,
+) -> Result<T, ReadError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+        .map_err(db_error)?;
+    let mut snap = Snapshot { tx: &tx, stats };
+    let out = f(&mut snap);
+    drop(tx);
+    Ok(out)
+}
+
+pub(super) struct Snapshot<'a> {
     tx: &'a rusqlite::Transaction<'a>,
     stats: &'a QueryStats,
 }
 
 impl Snapshot<'_> {
     /// Raw values of one field of one series in `[a, b)`, oldest first, at most `limit`.
-    fn scan(
+    pub(super) fn scan(
         &mut self,
         series: i64,
         field: FieldInfo,
@@ -394,9 +409,9 @@ enum Acc {
 }
 
 #[derive(Clone, Copy)]
-struct Column {
-    aggregate: Aggregate,
-    field: Option<FieldInfo>,
+pub(super) struct Column {
+    pub(super) aggregate: Aggregate,
+    pub(super) field: Option<FieldInfo>,
 }
 
 impl Column {
@@ -420,7 +435,7 @@ impl Column {
 }
 
 /// Whether `(t, v)` replaces the current selection, by InfluxQL's selector rules.
-fn replaces(aggregate: Aggregate, current: &(i64, Value), t: i64, v: &Value) -> bool {
+pub(super) fn replaces(aggregate: Aggregate, current: &(i64, Value), t: i64, v: &Value) -> bool {
     let (ct, cv) = current;
     let greater = |a: &Value, b: &Value| match (a, b) {
         (Value::Float(a), Value::Float(b)) => a > b,
@@ -477,7 +492,7 @@ fn finish(acc: &mut Acc, aggregate: Aggregate) -> Option<Value> {
     }
 }
 
-fn check_aggregate(field: &str, aggregate: Aggregate, t: FieldType) -> Result<(), ReadError> {
+pub(super) fn check_aggregate(field: &str, aggregate: Aggregate, t: FieldType) -> Result<(), ReadError> {
     let ok = match aggregate {
         Aggregate::Count | Aggregate::First | Aggregate::Last => true,
         Aggregate::Min | Aggregate::Max => t != FieldType::String,
@@ -545,138 +560,14 @@ fn aggregate(
         None => None,
     };
     let (start, end) = (sel.range.start_ns, sel.range.end_ns);
-    let bucket_of = |t: i64| width.map_or(start, |w| bucket_start(t, w));
-    let level = match width {
-        None => Some(Level::Hour),
-        Some(w) if w % HOUR_NS == 0 => Some(Level::Hour),
-        Some(w) if w % MINUTE_NS == 0 => Some(Level::Minute),
-        Some(_) => None,
-    };
-    // Columns by field: (field, columns read from partials, columns read raw).
-    let mut by_field: Vec<(FieldInfo, Vec<usize>, Vec<usize>)> = Vec::new();
-    for (ci, col) in columns.iter().enumerate() {
-        let Some(field) = col.field else { continue };
-        let at = match by_field.iter().position(|(f, _, _)| f.id == field.id) {
-            Some(i) => i,
-            None => {
-                by_field.push((field, Vec::new(), Vec::new()));
-                by_field.len() - 1
-            }
-        };
-        if col.uses_partials() {
-            by_field[at].1.push(ci);
-        } else {
-            by_field[at].2.push(ci);
-        }
-    }
     let whole_measurement = sel.filters.is_empty() && q.group_by_tags.is_empty();
     let mut out = Vec::new();
     for (tags, members) in group(
         matching_series(catalog, &sel.measurement, &sel.filters),
         &q.group_by_tags,
     ) {
-        // bucket → one accumulator per column.
-        let mut buckets: BTreeMap<i64, Vec<Acc>> = BTreeMap::new();
-        let new_row = || columns.iter().map(Column::new_acc).collect::<Vec<_>>();
-        // Each field is read once per series, however many columns aggregate it: one
-        // pass over partials for the rollup-able columns, one raw scan for the rest.
-        let member_ids: Vec<i64> = members.iter().map(|s| s.id).collect();
-        // A group of every series of the measurement reads the all-series rollups.
-        let sources: Vec<Source> = if whole_measurement {
-            vec![Source::All(&member_ids)]
-        } else {
-            member_ids.iter().map(|&id| Source::Series(id)).collect()
-        };
-        for (field, partial_cols, raw_cols) in &by_field {
-            for &source in &sources {
-                if !partial_cols.is_empty() {
-                    // Pieces mostly arrive in time order: summarise a run of pieces of
-                    // one bucket locally and touch the bucket map once per run.
-                    let mut run: Option<(i64, Partial)> = None;
-                    let flush = |buckets: &mut BTreeMap<i64, Vec<Acc>>, (b, p): (i64, Partial)| {
-                        let accs = buckets.entry(b).or_insert_with(new_row);
-                        for &ci in partial_cols {
-                            if let Acc::Partial(acc) = &mut accs[ci] {
-                                match acc {
-                                    Some(a) => a.merge(&p),
-                                    None => *acc = Some(p),
-                                }
-                            }
-                        }
-                    };
-                    snap.partials(level, source, *field, start, end, &mut |t, p| {
-                        let b = bucket_of(t);
-                        match &mut run {
-                            Some((rb, rp)) if *rb == b => rp.merge(&p),
-                            _ => {
-                                if let Some(done) = run.replace((b, p)) {
-                                    flush(&mut buckets, done);
-                                }
-                            }
-                        }
-                    })?;
-                    if let Some(done) = run {
-                        flush(&mut buckets, done);
-                    }
-                }
-            }
-            // Without an interval, `first` and `last` need one point each: seek it
-            // instead of reading the range (the dashboard's per-agent numbers).
-            let selectors_only = width.is_none()
-                && raw_cols
-                    .iter()
-                    .all(|&ci| matches!(columns[ci].aggregate, Aggregate::First | Aggregate::Last));
-            for s in &members {
-                if !raw_cols.is_empty() && selectors_only {
-                    let mut picked: [Option<Option<(i64, Value)>>; 2] = [None, None];
-                    for &ci in raw_cols {
-                        let newest = columns[ci].aggregate == Aggregate::Last;
-                        let slot = &mut picked[usize::from(newest)];
-                        if slot.is_none() {
-                            *slot = Some(snap.select(s.id, *field, start, end, newest)?);
-                        }
-                        let Some(Some((t, v))) = slot else { continue };
-                        let accs = buckets.entry(start).or_insert_with(new_row);
-                        if let Acc::Selected(sel) = &mut accs[ci]
-                            && sel
-                                .as_ref()
-                                .is_none_or(|cur| replaces(columns[ci].aggregate, cur, *t, v))
-                        {
-                            *sel = Some((*t, v.clone()));
-                        }
-                    }
-                } else if !raw_cols.is_empty() {
-                    snap.scan(s.id, *field, start, end, None, |t, v| {
-                        let accs = buckets.entry(bucket_of(t)).or_insert_with(new_row);
-                        for &ci in raw_cols {
-                            match &mut accs[ci] {
-                                Acc::Count(n) => *n += 1,
-                                Acc::Values(vs) => vs.push(v.clone()),
-                                Acc::Selected(sel) => {
-                                    if sel.as_ref().is_none_or(|cur| {
-                                        replaces(columns[ci].aggregate, cur, t, &v)
-                                    }) {
-                                        *sel = Some((t, v.clone()));
-                                    }
-                                }
-                                Acc::Partial(_) => {}
-                            }
-                        }
-                    })?;
-                }
-            }
-        }
-        let mut rows: BTreeMap<i64, Vec<Option<Value>>> = BTreeMap::new();
-        for (bucket, mut accs) in buckets {
-            let values: Vec<Option<Value>> = accs
-                .iter_mut()
-                .zip(&columns)
-                .map(|(acc, col)| finish(acc, col.aggregate))
-                .collect();
-            if values.iter().any(Option::is_some) {
-                rows.insert(bucket, values);
-            }
-        }
+        let mut rows =
+            aggregate_rows(snap, &columns, &members, whole_measurement, width, start, end)?;
         if rows.is_empty() {
             continue;
         }
@@ -706,6 +597,147 @@ fn aggregate(
         });
     }
     Ok(out)
+}
+
+/// The rows of one group of series: bucket → one value per column, buckets without
+/// any value left out (no fill). `whole` says the group is every series of its
+/// measurement (it then reads the all-series rollups). The InfluxQL endpoint shares it.
+pub(super) fn aggregate_rows(
+    snap: &mut Snapshot<'_>,
+    columns: &[Column],
+    members: &[Arc<SeriesInfo>],
+    whole: bool,
+    width: Option<i64>,
+    start: i64,
+    end: i64,
+) -> Result<BTreeMap<i64, Vec<Option<Value>>>, ReadError> {
+    let bucket_of = |t: i64| width.map_or(start, |w| bucket_start(t, w));
+    let level = match width {
+        None => Some(Level::Hour),
+        Some(w) if w % HOUR_NS == 0 => Some(Level::Hour),
+        Some(w) if w % MINUTE_NS == 0 => Some(Level::Minute),
+        Some(_) => None,
+    };
+    // Columns by field: (field, columns read from partials, columns read raw).
+    let mut by_field: Vec<(FieldInfo, Vec<usize>, Vec<usize>)> = Vec::new();
+    for (ci, col) in columns.iter().enumerate() {
+        let Some(field) = col.field else { continue };
+        let at = match by_field.iter().position(|(f, _, _)| f.id == field.id) {
+            Some(i) => i,
+            None => {
+                by_field.push((field, Vec::new(), Vec::new()));
+                by_field.len() - 1
+            }
+        };
+        if col.uses_partials() {
+            by_field[at].1.push(ci);
+        } else {
+            by_field[at].2.push(ci);
+        }
+    }
+    // bucket → one accumulator per column.
+    let mut buckets: BTreeMap<i64, Vec<Acc>> = BTreeMap::new();
+    let new_row = || columns.iter().map(Column::new_acc).collect::<Vec<_>>();
+    // Each field is read once per series, however many columns aggregate it: one
+    // pass over partials for the rollup-able columns, one raw scan for the rest.
+    let member_ids: Vec<i64> = members.iter().map(|s| s.id).collect();
+    // A group of every series of the measurement reads the all-series rollups.
+    let sources: Vec<Source> = if whole {
+        vec![Source::All(&member_ids)]
+    } else {
+        member_ids.iter().map(|&id| Source::Series(id)).collect()
+    };
+    for (field, partial_cols, raw_cols) in &by_field {
+        for &source in &sources {
+            if !partial_cols.is_empty() {
+                // Pieces mostly arrive in time order: summarise a run of pieces of
+                // one bucket locally and touch the bucket map once per run.
+                let mut run: Option<(i64, Partial)> = None;
+                let flush = |buckets: &mut BTreeMap<i64, Vec<Acc>>, (b, p): (i64, Partial)| {
+                    let accs = buckets.entry(b).or_insert_with(new_row);
+                    for &ci in partial_cols {
+                        if let Acc::Partial(acc) = &mut accs[ci] {
+                            match acc {
+                                Some(a) => a.merge(&p),
+                                None => *acc = Some(p),
+                            }
+                        }
+                    }
+                };
+                snap.partials(level, source, *field, start, end, &mut |t, p| {
+                    let b = bucket_of(t);
+                    match &mut run {
+                        Some((rb, rp)) if *rb == b => rp.merge(&p),
+                        _ => {
+                            if let Some(done) = run.replace((b, p)) {
+                                flush(&mut buckets, done);
+                            }
+                        }
+                    }
+                })?;
+                if let Some(done) = run {
+                    flush(&mut buckets, done);
+                }
+            }
+        }
+        // Without an interval, `first` and `last` need one point each: seek it
+        // instead of reading the range (the dashboard's per-agent numbers).
+        let selectors_only = width.is_none()
+            && raw_cols
+                .iter()
+                .all(|&ci| matches!(columns[ci].aggregate, Aggregate::First | Aggregate::Last));
+        for s in members {
+            if !raw_cols.is_empty() && selectors_only {
+                let mut picked: [Option<Option<(i64, Value)>>; 2] = [None, None];
+                for &ci in raw_cols {
+                    let newest = columns[ci].aggregate == Aggregate::Last;
+                    let slot = &mut picked[usize::from(newest)];
+                    if slot.is_none() {
+                        *slot = Some(snap.select(s.id, *field, start, end, newest)?);
+                    }
+                    let Some(Some((t, v))) = slot else { continue };
+                    let accs = buckets.entry(start).or_insert_with(new_row);
+                    if let Acc::Selected(sel) = &mut accs[ci]
+                        && sel
+                            .as_ref()
+                            .is_none_or(|cur| replaces(columns[ci].aggregate, cur, *t, v))
+                    {
+                        *sel = Some((*t, v.clone()));
+                    }
+                }
+            } else if !raw_cols.is_empty() {
+                snap.scan(s.id, *field, start, end, None, |t, v| {
+                    let accs = buckets.entry(bucket_of(t)).or_insert_with(new_row);
+                    for &ci in raw_cols {
+                        match &mut accs[ci] {
+                            Acc::Count(n) => *n += 1,
+                            Acc::Values(vs) => vs.push(v.clone()),
+                            Acc::Selected(sel) => {
+                                if sel.as_ref().is_none_or(|cur| {
+                                    replaces(columns[ci].aggregate, cur, t, &v)
+                                }) {
+                                    *sel = Some((t, v.clone()));
+                                }
+                            }
+                            Acc::Partial(_) => {}
+                        }
+                    }
+                })?;
+            }
+        }
+    }
+    let mut rows: BTreeMap<i64, Vec<Option<Value>>> = BTreeMap::new();
+    for (bucket, mut accs) in buckets {
+        let values: Vec<Option<Value>> = accs
+            .iter_mut()
+            .zip(columns)
+            .map(|(acc, col)| finish(acc, col.aggregate))
+            .collect();
+        if values.iter().any(Option::is_some) {
+            rows.insert(bucket, values);
+        }
+    }
+    Ok(rows)
 }
 
 fn raw(snap: &mut Snapshot<'_>, catalog: &Catalog, q: &RawQuery) -> Result<Vec<Series>, ReadError> {
