@@ -139,3 +139,86 @@ async fn python_clients_write_and_the_reader_reads_back() {
     );
     app.stop().await;
 }
+
+const QUERY_SCRIPT: &str = r#"
+import json, sys
+import influxdb
+
+host, port, token, t = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+# The InfluxDB 1.x client's query(): GET /query, the token as the Basic-auth password.
+c = influxdb.InfluxDBClient(host=host, port=port, username="grafana", password=token, database="streamswarm")
+out = {}
+rs = c.query('SELECT "rtt_avg_ms", "sent" FROM "ping" WHERE time >= %d AND time <= %d GROUP BY "agent"' % (t, t + 10**10), epoch="ns")
+out["points"] = {k[1]["agent"]: list(v) for k, v in rs.items()}
+rs = c.query('SELECT mean("rtt_avg_ms") FROM "ping" WHERE time >= %d AND time <= %d' % (t, t + 10**10))
+out["mean"] = list(rs.get_points())
+# POST, several statements, chunked answers of one row each.
+rs = c.query('SHOW TAG VALUES FROM "ping" WITH KEY = "agent"; SELECT "sent" FROM "ping" WHERE time >= %d' % t,
+             method="POST", chunked=True, chunk_size=1)
+out["chunked"] = [list(r.get_points()) for r in rs]
+out["databases"] = c.get_list_database()
+out["measurements"] = c.get_list_measurements()
+try:
+    c.query('SELECT max("rtt_avg_ms") FROM "ping" GROUP BY time(1m) INTO "x"')
+except Exception as e:
+    out["error"] = type(e).__name__ + ": " + str(e)
+print(json.dumps(out, sort_keys=True))
+"#;
+
+#[tokio::test]
+async fn python_v1_client_queries_the_embedded_store() {
+    if !clients_installed() {
+        return;
+    }
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let writer = app.api_token(streamswarm_schema::Role::Operator).await;
+    let viewer = app.api_token(streamswarm_schema::Role::Viewer).await;
+    let s = 1_000_000_000i64;
+    let t = (app.clock.now_ms() / 1000 - 60) * s;
+    let body = format!(
+        "ping,agent=a rtt_avg_ms=10,sent=3i {t}\nping,agent=a rtt_avg_ms=20,sent=4i {}\nping,agent=b\\ c rtt_avg_ms=30,sent=5i {}\n",
+        t + s,
+        t + 2 * s
+    );
+    let resp = crate::helpers::bare_client()
+        .post(app.url("/write?db=streamswarm"))
+        .header("authorization", format!("Token {writer}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", QUERY_SCRIPT, "127.0.0.1", &port, &viewer, &t.to_string()])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = |time: i64, rtt: f64, sent: i64| serde_json::json!({"time": time, "rtt_avg_ms": rtt, "sent": sent});
+    assert_eq!(
+        got["points"],
+        serde_json::json!({"a": [p(t, 10.0, 3), p(t + s, 20.0, 4)], "b c": [p(t + 2 * s, 30.0, 5)]})
+    );
+    assert_eq!(got["mean"][0]["mean"], serde_json::json!(20.0));
+    assert_eq!(got["mean"][0]["time"].as_str().unwrap().len(), "2026-12-06T05:00:00Z".len());
+    // Chunks of one row: the tag values (2 rows) and the points (3 rows).
+    let chunks = got["chunked"].as_array().unwrap();
+    let rows: usize = chunks.iter().map(|c| c.as_array().unwrap().len()).sum();
+    assert_eq!(rows, 5, "{got}");
+    assert_eq!(got["databases"], serde_json::json!([{"name": "streamswarm"}]));
+    assert_eq!(got["measurements"], serde_json::json!([{"name": "ping"}]));
+    // INTO is refused, with InfluxDB's error shape, which the client raises.
+    let e = got["error"].as_str().unwrap();
+    assert!(e.contains("InfluxDBClientError"), "{e}");
+    app.stop().await;
+}
