@@ -389,19 +389,21 @@ fn path_with_binaries() -> String {
 }
 
 /// The server's entrypoint with the environment compose.yaml gives it (loopback ports,
-/// temporary directories instead of the volumes).
-fn server_entrypoint(env: &[(String, String)]) -> Command {
+/// temporary directories instead of the volumes), working in `dir` as in its WORKDIR.
+fn server_entrypoint(dir: &Path, env: &[(String, String)]) -> Command {
     let mut c = Command::new(docker_dir().join("server-entrypoint.sh"));
-    c.env_remove("STREAMSWARM_CONFIG")
+    c.current_dir(dir)
+        .env_remove("STREAMSWARM_CONFIG")
         .env_remove("STREAMSWARM_ADMIN_PASSWORD")
         .env("PATH", path_with_binaries())
         .envs(env.iter().map(|(k, v)| (k, v)));
     c
 }
 
-fn agent_entrypoint(env: &[(String, String)]) -> Command {
+fn agent_entrypoint(dir: &Path, env: &[(String, String)]) -> Command {
     let mut c = Command::new(docker_dir().join("agent-entrypoint.sh"));
-    c.env_remove("STREAMSWARM_AGENT_CONFIG")
+    c.current_dir(dir)
+        .env_remove("STREAMSWARM_AGENT_CONFIG")
         .env_remove("STREAMSWARM_AGENT_TOKEN")
         .env_remove("STREAMSWARM_AGENT__SERVER__ENROL_TOKEN")
         .env("PATH", path_with_binaries())
@@ -463,6 +465,8 @@ fn entrypoints_bring_up_server_and_agent_on_postgres_and_influxdb() {
     let Some(influx) = InfluxDatabase::create() else {
         return;
     };
+    // The entrypoints find both binaries on PATH, as in the images.
+    agent_bin();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -523,26 +527,26 @@ fn entrypoints_bring_up_server_and_agent_on_postgres_and_influxdb() {
     let start_server = |run: u32| {
         let server = Proc::spawn(
             "server-entrypoint.sh",
-            server_entrypoint(&server_env),
+            server_entrypoint(dir.path(), &server_env),
             dir.path().join(format!("server-{run}.log")),
         );
         wait_for(
             "the server entrypoint's healthcheck",
             Duration::from_secs(60),
-            || healthy(server_entrypoint(&server_env)),
+            || healthy(server_entrypoint(dir.path(), &server_env)),
         );
         server
     };
     let start_agent = |run: u32| {
         let agent = Proc::spawn(
             "agent-entrypoint.sh",
-            agent_entrypoint(&agent_env),
+            agent_entrypoint(dir.path(), &agent_env),
             dir.path().join(format!("agent-{run}.log")),
         );
         wait_for(
             "the agent entrypoint's healthcheck",
             Duration::from_secs(60),
-            || healthy(agent_entrypoint(&agent_env)),
+            || healthy(agent_entrypoint(dir.path(), &agent_env)),
         );
         agent
     };
@@ -574,7 +578,7 @@ fn entrypoints_bring_up_server_and_agent_on_postgres_and_influxdb() {
         || (influx.count("agent_self") > 0).then_some(()),
     );
     // Other arguments pass through to `streamswarm`.
-    let out = run(server_entrypoint(&server_env).args([
+    let out = run(server_entrypoint(dir.path(), &server_env).args([
         "token", "create", "--kind", "api", "--role", "viewer", "--name", "deploy",
     ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -603,7 +607,7 @@ fn entrypoints_bring_up_server_and_agent_on_postgres_and_influxdb() {
     );
     let identity2 = std::fs::read_to_string(dir.path().join("agent/identity.json")).unwrap();
     assert_eq!(identity, identity2, "the agent kept its identity");
-    let users = run(server_entrypoint(&server_env).args(["user", "list"]));
+    let users = run(server_entrypoint(dir.path(), &server_env).args(["user", "list"]));
     assert_eq!(text(&users.stdout).lines().count(), 2, "one user");
 
     let logs = [server.log(), agent.log(), server2.log(), agent2.log()].join("\n");
@@ -640,7 +644,7 @@ fn server_entrypoint_refuses_placeholder_secrets() {
         ),
         ("STREAMSWARM__INFLUX__PASSWORD".into(), secret.into()),
     ];
-    let out = run(&mut server_entrypoint(&env));
+    let out = run(&mut server_entrypoint(dir.path(), &env));
     assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("STREAMSWARM__INFLUX__PASSWORD"), "{err}");
@@ -659,7 +663,7 @@ fn server_entrypoint_stops_at_a_configuration_error() {
         ("STREAMSWARM__DATABASE__POOL_SIZE".into(), "0".into()),
     ];
     let started = std::time::Instant::now();
-    let out = run(&mut server_entrypoint(&env));
+    let out = run(&mut server_entrypoint(dir.path(), &env));
     assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("database.pool_size"));
     assert!(
@@ -686,8 +690,11 @@ fn agent_entrypoint_without_a_token_exits_78() {
         ),
         ("STREAMSWARM_WAIT_SECONDS".into(), "1".into()),
     ];
-    let out = run(&mut agent_entrypoint(&env));
+    let out = run(&mut agent_entrypoint(dir.path(), &env));
     assert_eq!(out.status.code(), Some(78), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("no-token did not appear"));
-    assert!(healthy(agent_entrypoint(&env)).is_none(), "not healthy");
+    assert!(
+        healthy(agent_entrypoint(dir.path(), &env)).is_none(),
+        "not healthy"
+    );
 }
