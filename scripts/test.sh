@@ -67,6 +67,9 @@ provision() {
 
     section "GeoIP test databases"
     ensure_mmdb_writer
+
+    section "Deployment checks (docker/, deploy/systemd/)"
+    ensure_deploy_tools
 }
 
 # ---------------------------------------------------------------------------

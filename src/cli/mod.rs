@@ -61,17 +61,31 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(EX_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// Exit status of a configuration error (sysexits' `EX_CONFIG`), as the agent's: the
+/// configuration must change, so the systemd unit and the container entrypoint do not
+/// start the server again as they would after other failures.
+pub const EX_CONFIG: u8 = 78;
+
+/// The configuration cannot be loaded or does not fit the command.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ConfigError(String);
 
 fn sqlite_url(dir: &std::path::Path) -> SecretString {
     SecretString::from(format!("sqlite://{}", dir.join("streamswarm.db").display()))
 }
 
 fn load_config(cli: &Cli, default_data_dir: Option<&std::path::Path>) -> anyhow::Result<Config> {
-    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    let mut config = Config::load(cli.config.as_deref()).map_err(ConfigError)?;
     if let Some(dir) = cli.data_dir.as_deref().or(default_data_dir) {
         config.database.url = sqlite_url(dir);
         config.timeseries.embedded_path = dir.join("timeseries.db");
@@ -121,11 +135,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(&cli, None)?;
             init_logging(&config);
             if config.influx.0.is_none() {
-                anyhow::bail!(
+                return Err(ConfigError(
                     "`streamswarm analytics` reads and writes InfluxDB ([influx] url); the \
                      embedded time-series store belongs to the server process, so there set \
                      [analytics] in_server = true (`streamswarm up` does it by default)"
-                );
+                        .into(),
+                )
+                .into());
             }
             let store = open_store(&config).await?;
             let timeseries = crate::timeseries::TimeSeries::open(&config).await?;

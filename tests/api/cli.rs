@@ -224,6 +224,7 @@ fn user_and_token_commands() {
 
 #[test]
 fn invalid_configuration_names_the_key() {
+    // 78 (EX_CONFIG): the systemd unit and the container entrypoint do not restart on it.
     let dir = tempfile::tempdir().unwrap();
     let out = bin()
         .env("STREAMSWARM__DATABASE__POOL_SIZE", "0")
@@ -232,14 +233,14 @@ fn invalid_configuration_names_the_key() {
         .arg("migrate")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("database.pool_size"));
     let out = bin()
         .env("STREAMSWARM__DATABASE__URL", "mysql://x")
         .arg("migrate")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(78));
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("database.url must start with sqlite:// or postgres://")
@@ -250,7 +251,7 @@ fn invalid_configuration_names_the_key() {
         .arg("migrate")
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml: no such file"));
 }
 

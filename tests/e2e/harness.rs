@@ -90,7 +90,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Proc {
+    pub fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Proc {
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

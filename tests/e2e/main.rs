@@ -7,6 +7,7 @@
 //! whole run — outage included — and the agent's own counters (its Prometheus
 //! endpoint) must agree with what the store holds.
 
+mod deploy;
 mod harness;
 mod lifecycle;
 mod oracle;
