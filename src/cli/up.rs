@@ -90,6 +90,15 @@ pub async fn run(mut config: Config, args: &UpArgs) -> anyhow::Result<()> {
         println!("  password: {}", pw.expose_secret());
         println!("This password is shown only once. Change it after signing in.");
     }
+    println!();
+    println!("Grafana: an InfluxDB datasource (query language InfluxQL) with URL {url},");
+    println!("  database streamswarm and the HTTP header \"Authorization: Token <token>\",");
+    println!("  a read-only token from:");
+    println!(
+        "    streamswarm --data-dir {} token create --kind api --role viewer --name grafana",
+        args.data_dir.display()
+    );
+    println!("  (grafana/provisioning-embedded/ provisions it and the bundled dashboards).");
     println!("Press Ctrl-C to stop.");
     shutdown.await;
     // The agent first, while the server can still take what it measured.

@@ -604,7 +604,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn every_query_parses_with_influxdatas_parser() {
         let mut jsons: Vec<Value> = dashboards().iter().map(Dashboard::to_json).collect();

@@ -18,8 +18,8 @@
 
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::timeseries::embedded::influxql::{self, Cell, ResultSeries, StatementResult};
 use crate::timeseries::embedded::RetentionDays;
+use crate::timeseries::embedded::influxql::{self, Cell, ResultSeries, StatementResult};
 use serde_json::{Map, Value as Json, json};
 use streamswarm_tsdb::query::Value;
 use warp::http::{HeaderValue, StatusCode, header};
@@ -59,11 +59,9 @@ pub async fn query(ctx: Ctx) -> Result<Response> {
     let chunked = param("chunked") == Some("true");
     let chunk_size = match param("chunk_size") {
         None | Some("") => DEFAULT_CHUNK_SIZE,
-        Some(n) => n
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| Error::BadRequest(format!("chunk_size must be a positive integer, got {n:?}")))?,
+        Some(n) => n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Error::BadRequest(format!("chunk_size must be a positive integer, got {n:?}"))
+        })?,
     };
     let pretty = param("pretty") == Some("true");
     let statements = influxql::parse(q).map_err(Error::BadRequest)?;
@@ -235,7 +233,12 @@ fn chunks(i: usize, r: &StatementResult, size: usize, epoch: Option<i64>) -> Vec
         let mut start = 0;
         while start < n {
             let end = (start + size).min(s.rows.len());
-            pieces.push(series_json(s, &s.rows[start..end], epoch, end < s.rows.len()));
+            pieces.push(series_json(
+                s,
+                &s.rows[start..end],
+                epoch,
+                end < s.rows.len(),
+            ));
             start += size;
         }
     }
@@ -263,7 +266,10 @@ mod tests {
     fn times_print_as_influxdb_does() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_500_000_000), "1970-01-01T00:00:01.5Z");
-        assert_eq!(rfc3339(1_700_000_000_000_000_123), "2023-11-14T22:13:20.000000123Z");
+        assert_eq!(
+            rfc3339(1_700_000_000_000_000_123),
+            "2023-11-14T22:13:20.000000123Z"
+        );
         assert_eq!(epoch_divisor("ms"), Some(1_000_000));
         assert_eq!(epoch_divisor("x"), None);
     }

@@ -30,6 +30,7 @@ mod store_conformance;
 mod throttle;
 mod timeseries_clients;
 mod timeseries_differential;
+mod timeseries_influxql;
 mod timeseries_query;
 mod timeseries_write;
 mod tokens;

@@ -191,7 +191,14 @@ async fn python_v1_client_queries_the_embedded_store() {
     let port = app.address.rsplit(':').next().unwrap().to_owned();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("python3")
-            .args(["-c", QUERY_SCRIPT, "127.0.0.1", &port, &viewer, &t.to_string()])
+            .args([
+                "-c",
+                QUERY_SCRIPT,
+                "127.0.0.1",
+                &port,
+                &viewer,
+                &t.to_string(),
+            ])
             .output()
             .expect("python3 runs")
     })
@@ -210,12 +217,18 @@ async fn python_v1_client_queries_the_embedded_store() {
         serde_json::json!({"a": [p(t, 10.0, 3), p(t + s, 20.0, 4)], "b c": [p(t + 2 * s, 30.0, 5)]})
     );
     assert_eq!(got["mean"][0]["mean"], serde_json::json!(20.0));
-    assert_eq!(got["mean"][0]["time"].as_str().unwrap().len(), "2026-12-06T05:00:00Z".len());
+    assert_eq!(
+        got["mean"][0]["time"].as_str().unwrap().len(),
+        "2026-12-06T05:00:00Z".len()
+    );
     // Chunks of one row: the tag values (2 rows) and the points (3 rows).
     let chunks = got["chunked"].as_array().unwrap();
     let rows: usize = chunks.iter().map(|c| c.as_array().unwrap().len()).sum();
     assert_eq!(rows, 5, "{got}");
-    assert_eq!(got["databases"], serde_json::json!([{"name": "streamswarm"}]));
+    assert_eq!(
+        got["databases"],
+        serde_json::json!([{"name": "streamswarm"}])
+    );
     assert_eq!(got["measurements"], serde_json::json!([{"name": "ping"}]));
     // INTO is refused, with InfluxDB's error shape, which the client raises.
     let e = got["error"].as_str().unwrap();

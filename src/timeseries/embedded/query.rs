@@ -492,7 +492,11 @@ fn finish(acc: &mut Acc, aggregate: Aggregate) -> Option<Value> {
     }
 }
 
-pub(super) fn check_aggregate(field: &str, aggregate: Aggregate, t: FieldType) -> Result<(), ReadError> {
+pub(super) fn check_aggregate(
+    field: &str,
+    aggregate: Aggregate,
+    t: FieldType,
+) -> Result<(), ReadError> {
     let ok = match aggregate {
         Aggregate::Count | Aggregate::First | Aggregate::Last => true,
         Aggregate::Min | Aggregate::Max => t != FieldType::String,
@@ -566,8 +570,15 @@ fn aggregate(
         matching_series(catalog, &sel.measurement, &sel.filters),
         &q.group_by_tags,
     ) {
-        let mut rows =
-            aggregate_rows(snap, &columns, &members, whole_measurement, width, start, end)?;
+        let mut rows = aggregate_rows(
+            snap,
+            &columns,
+            &members,
+            whole_measurement,
+            width,
+            start,
+            end,
+        )?;
         if rows.is_empty() {
             continue;
         }
@@ -713,9 +724,10 @@ pub(super) fn aggregate_rows(
                             Acc::Count(n) => *n += 1,
                             Acc::Values(vs) => vs.push(v.clone()),
                             Acc::Selected(sel) => {
-                                if sel.as_ref().is_none_or(|cur| {
-                                    replaces(columns[ci].aggregate, cur, t, &v)
-                                }) {
+                                if sel
+                                    .as_ref()
+                                    .is_none_or(|cur| replaces(columns[ci].aggregate, cur, t, &v))
+                                {
                                     *sel = Some((t, v.clone()));
                                 }
                             }

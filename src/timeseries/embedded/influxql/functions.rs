@@ -262,8 +262,13 @@ fn sum<'a>(mut values: impl Iterator<Item = &'a Value>) -> Option<Value> {
 /// A transformation of a series of points.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Transform {
-    Derivative { unit_ns: Option<i64>, non_negative: bool },
-    Difference { non_negative: bool },
+    Derivative {
+        unit_ns: Option<i64>,
+        non_negative: bool,
+    },
+    Difference {
+        non_negative: bool,
+    },
     MovingAverage(usize),
     CumulativeSum,
 }
@@ -298,10 +303,18 @@ impl Transform {
     /// or a second.
     /// With `ascending` false the points come newest first (`ORDER BY time DESC`): a
     /// derivative's elapsed time is then counted backwards, as InfluxDB does.
-    pub fn apply(self, points: &[(i64, Value)], default_unit: i64, ascending: bool) -> Vec<(i64, Value)> {
+    pub fn apply(
+        self,
+        points: &[(i64, Value)],
+        default_unit: i64,
+        ascending: bool,
+    ) -> Vec<(i64, Value)> {
         let mut out = Vec::new();
         match self {
-            Transform::Derivative { unit_ns, non_negative } => {
+            Transform::Derivative {
+                unit_ns,
+                non_negative,
+            } => {
                 let unit = unit_ns.unwrap_or(default_unit) as f64;
                 let mut prev: Option<&(i64, Value)> = None;
                 for p in points {
@@ -466,7 +479,10 @@ mod tests {
     #[test]
     fn aggregates_by_hand() {
         let p = pts(&[4.0, 1.0, 3.0, 2.0]);
-        let f = |func: Func| func.compute(&p).map(|(t, v)| (t, v.unwrap().as_f64().unwrap()));
+        let f = |func: Func| {
+            func.compute(&p)
+                .map(|(t, v)| (t, v.unwrap().as_f64().unwrap()))
+        };
         assert_eq!(f(Func::Mean), Some((0, 2.5)));
         assert_eq!(f(Func::Median), Some((0, 2.5)));
         assert_eq!(f(Func::Spread), Some((0, 3.0)));
@@ -485,12 +501,22 @@ mod tests {
         let p = pts(&[1.0, 3.0, 2.0, 6.0]);
         let d = Transform::Difference { non_negative: true }.apply(&p, 1, true);
         assert_eq!(d, vec![(10, Value::Float(2.0)), (30, Value::Float(4.0))]);
-        let d = Transform::Derivative { unit_ns: None, non_negative: false }.apply(&p, 10, true);
+        let d = Transform::Derivative {
+            unit_ns: None,
+            non_negative: false,
+        }
+        .apply(&p, 10, true);
         assert_eq!(d.len(), 3);
         assert_eq!(d[1], (20, Value::Float(-1.0)));
         let m = Transform::MovingAverage(2).apply(&p, 1, true);
         assert_eq!(m[0], (10, Value::Float(2.0)));
-        assert_eq!(arith(&Value::Integer(3), &Value::Integer(2), Op::Div), Some(Value::Float(1.5)));
-        assert_eq!(arith(&Value::Float(3.0), &Value::Integer(0), Op::Div), Some(Value::Float(0.0)));
+        assert_eq!(
+            arith(&Value::Integer(3), &Value::Integer(2), Op::Div),
+            Some(Value::Float(1.5))
+        );
+        assert_eq!(
+            arith(&Value::Float(3.0), &Value::Integer(0), Op::Div),
+            Some(Value::Float(0.0))
+        );
     }
 }

@@ -122,7 +122,8 @@ pub struct Env<'a> {
 
 /// Parses a request's `q`: one or more `;`-separated statements.
 pub fn parse(text: &str) -> Result<Vec<Statement>, String> {
-    influxdb_influxql_parser::parse_statements(text).map_err(|e| format!("error parsing query: {e}"))
+    influxdb_influxql_parser::parse_statements(text)
+        .map_err(|e| format!("error parsing query: {e}"))
 }
 
 /// Answers `statements` in order on one read snapshot; after a statement fails, the
@@ -194,11 +195,11 @@ fn run(
             needs_db()?;
             select::select(snap, catalog, sel, env, None)
         }
-        Statement::CreateDatabase(_)
-        | Statement::Delete(_)
-        | Statement::DropMeasurement(_) => Err(Fail::unsupported(
-            "statements that change data (this endpoint only reads; write with /write)",
-        )),
+        Statement::CreateDatabase(_) | Statement::Delete(_) | Statement::DropMeasurement(_) => {
+            Err(Fail::unsupported(
+                "statements that change data (this endpoint only reads; write with /write)",
+            ))
+        }
         Statement::Explain(_) => Err(Fail::unsupported("EXPLAIN")),
     }
 }

@@ -26,9 +26,13 @@ use super::{Cell, Env, Fail, MAX_BUCKETS, MAX_VALUES, ResultSeries};
 use crate::timeseries::embedded::query::{Column, Snapshot, aggregate_rows};
 use crate::timeseries::embedded::storage::{Catalog, FieldInfo, SeriesInfo, bucket_start};
 use influxdb_influxql_parser::common::MeasurementName;
-use influxdb_influxql_parser::expression::{BinaryOperator, Call, Expr, VarRefDataType, WildcardType};
+use influxdb_influxql_parser::expression::{
+    BinaryOperator, Call, Expr, VarRefDataType, WildcardType,
+};
 use influxdb_influxql_parser::literal::Literal;
-use influxdb_influxql_parser::select::{Dimension, FillClause, MeasurementSelection, SelectStatement};
+use influxdb_influxql_parser::select::{
+    Dimension, FillClause, MeasurementSelection, SelectStatement,
+};
 use influxdb_influxql_parser::time_range::{ReduceContext, TimeRange, split_cond};
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,7 +112,9 @@ fn duration(e: &Expr, what: &str) -> Result<i64, Fail> {
         Expr::Literal(Literal::Duration(d)) => Ok(**d),
         Expr::Literal(Literal::Integer(i)) => Ok(*i),
         Expr::Nested(inner) => duration(inner, what),
-        other => Err(Fail::Invalid(format!("{what} must be a duration, not {other}"))),
+        other => Err(Fail::Invalid(format!(
+            "{what} must be a duration, not {other}"
+        ))),
     }
 }
 
@@ -157,7 +163,9 @@ pub(super) fn select(
                 Dimension::Time(td) => {
                     let iv = duration(&td.interval, "the GROUP BY time interval")?;
                     if iv <= 0 {
-                        return Err(Fail::Invalid("GROUP BY time interval must be positive".into()));
+                        return Err(Fail::Invalid(
+                            "GROUP BY time interval must be positive".into(),
+                        ));
                     }
                     let off = match &td.offset {
                         Some(o) => duration(o, "the GROUP BY time offset")?,
@@ -168,7 +176,8 @@ pub(super) fn select(
                 Dimension::VarRef(v) => grouping.tags.push(v.name.as_str().to_owned()),
                 Dimension::Wildcard => grouping.all = true,
                 Dimension::Regex(r) => grouping.regexes.push(
-                    Regex::new(r.as_str()).map_err(|e| Fail::Invalid(format!("invalid regex {r}: {e}")))?,
+                    Regex::new(r.as_str())
+                        .map_err(|e| Fail::Invalid(format!("invalid regex {r}: {e}")))?,
                 ),
             }
         }
@@ -195,7 +204,13 @@ pub(super) fn select(
                     && names.is_empty()
                     && catalog.fields.contains_key(n.as_str())
                 {
-                    names.push(catalog.fields.keys().find(|k| *k == n.as_str()).expect("present"));
+                    names.push(
+                        catalog
+                            .fields
+                            .keys()
+                            .find(|k| *k == n.as_str())
+                            .expect("present"),
+                    );
                 }
                 sources.extend(names.into_iter().map(|n| Source::Stored(n.clone())));
             }
@@ -203,14 +218,19 @@ pub(super) fn select(
                 let results = select(snap, catalog, inner, env, Some(range))?;
                 let mut by_name: BTreeMap<String, Vec<ResultSeries>> = BTreeMap::new();
                 for r in results {
-                    by_name.entry(r.name.clone().unwrap_or_default()).or_default().push(r);
+                    by_name
+                        .entry(r.name.clone().unwrap_or_default())
+                        .or_default()
+                        .push(r);
                 }
                 sources.extend(by_name.into_iter().map(|(n, s)| Source::Derived(n, s)));
             }
         }
     }
     sources.sort_by(|a, b| a.name().cmp(b.name()));
-    sources.dedup_by(|a, b| a.name() == b.name() && matches!((a, b), (Source::Stored(_), Source::Stored(_))));
+    sources.dedup_by(|a, b| {
+        a.name() == b.name() && matches!((a, b), (Source::Stored(_), Source::Stored(_)))
+    });
 
     // Names each source knows: fields (with types, where stored) and tags.
     let mut field_names: BTreeSet<String> = BTreeSet::new();
@@ -233,15 +253,22 @@ pub(super) fn select(
             }
         }
     }
-    let dims_fixed: BTreeSet<String> = grouping.keys(tag_names.iter().map(String::as_str)).into_iter().collect();
+    let dims_fixed: BTreeSet<String> = grouping
+        .keys(tag_names.iter().map(String::as_str))
+        .into_iter()
+        .collect();
     let plan = plan(stmt, &field_names, &tag_names, &dims_fixed)?;
 
     let aggregate = !plan.aggs.is_empty();
     if !aggregate && interval.is_some() {
-        return Err(Fail::Invalid("GROUP BY requires at least one aggregate function".into()));
+        return Err(Fail::Invalid(
+            "GROUP BY requires at least one aggregate function".into(),
+        ));
     }
     if plan.has_transform && !aggregate && interval.is_some() {
-        return Err(Fail::Invalid("aggregate function required inside the call to a transformation".into()));
+        return Err(Fail::Invalid(
+            "aggregate function required inside the call to a transformation".into(),
+        ));
     }
     let lower = range.lower;
     let upper = match range.upper {
@@ -271,10 +298,37 @@ pub(super) fn select(
     let mut out = Vec::new();
     for source in &sources {
         let mut series = if aggregate {
-            let bounds = Bounds { lower, lo, hi: upper, ascending };
-            run_aggregate(snap, catalog, source, &plan, &grouping, cond.as_ref(), field_cond, interval, fill, bounds)?
+            let bounds = Bounds {
+                lower,
+                lo,
+                hi: upper,
+                ascending,
+            };
+            run_aggregate(
+                snap,
+                catalog,
+                source,
+                &plan,
+                &grouping,
+                cond.as_ref(),
+                field_cond,
+                interval,
+                fill,
+                bounds,
+            )?
         } else {
-            run_raw(snap, catalog, source, &plan, &grouping, cond.as_ref(), field_cond, lo, upper, ascending)?
+            run_raw(
+                snap,
+                catalog,
+                source,
+                &plan,
+                &grouping,
+                cond.as_ref(),
+                field_cond,
+                lo,
+                upper,
+                ascending,
+            )?
         };
         for s in &mut series {
             if !ascending {
@@ -283,7 +337,11 @@ pub(super) fn select(
             let skip = stmt.offset.as_ref().map_or(0, |o| **o as usize);
             let take = stmt.limit.as_ref().map_or(usize::MAX, |l| **l as usize);
             if skip > 0 || take < s.rows.len() {
-                s.rows = std::mem::take(&mut s.rows).into_iter().skip(skip).take(take).collect();
+                s.rows = std::mem::take(&mut s.rows)
+                    .into_iter()
+                    .skip(skip)
+                    .take(take)
+                    .collect();
             }
         }
         series.retain(|s| !s.rows.is_empty());
@@ -294,7 +352,10 @@ pub(super) fn select(
         out.reverse();
     }
     let skip = stmt.series_offset.as_ref().map_or(0, |o| **o as usize);
-    let take = stmt.series_limit.as_ref().map_or(usize::MAX, |l| **l as usize);
+    let take = stmt
+        .series_limit
+        .as_ref()
+        .map_or(usize::MAX, |l| **l as usize);
     Ok(out.into_iter().skip(skip).take(take).collect())
 }
 
@@ -343,14 +404,18 @@ fn plan(
                     names.extend(fields.iter());
                 }
                 if !matches!(t, Some(WildcardType::Field)) {
-                    names.extend(tags.iter().filter(|t| !dims.contains(*t) && !fields.contains(*t)));
+                    names.extend(
+                        tags.iter()
+                            .filter(|t| !dims.contains(*t) && !fields.contains(*t)),
+                    );
                 }
                 names.sort();
                 names.dedup();
                 items.extend(names.into_iter().map(|n| (Expr::VarRef(var(n)), None)));
             }
             Expr::Literal(Literal::Regex(r)) => {
-                let re = Regex::new(r.as_str()).map_err(|e| Fail::Invalid(format!("invalid regex {r}: {e}")))?;
+                let re = Regex::new(r.as_str())
+                    .map_err(|e| Fail::Invalid(format!("invalid regex {r}: {e}")))?;
                 let mut names: Vec<&String> = fields
                     .iter()
                     .chain(tags.iter().filter(|t| !dims.contains(*t)))
@@ -360,14 +425,22 @@ fn plan(
                 names.dedup();
                 items.extend(names.into_iter().map(|n| (Expr::VarRef(var(n)), None)));
             }
-            Expr::Call(c) if c.args.first().is_some_and(|a| matches!(a, Expr::Wildcard(_) | Expr::Literal(Literal::Regex(_)))) => {
+            Expr::Call(c)
+                if c.args.first().is_some_and(|a| {
+                    matches!(a, Expr::Wildcard(_) | Expr::Literal(Literal::Regex(_)))
+                }) =>
+            {
                 let re = match &c.args[0] {
                     Expr::Literal(Literal::Regex(r)) => Some(
-                        Regex::new(r.as_str()).map_err(|e| Fail::Invalid(format!("invalid regex {r}: {e}")))?,
+                        Regex::new(r.as_str())
+                            .map_err(|e| Fail::Invalid(format!("invalid regex {r}: {e}")))?,
                     ),
                     _ => None,
                 };
-                for name in fields.iter().filter(|n| re.as_ref().is_none_or(|r| r.is_match(n))) {
+                for name in fields
+                    .iter()
+                    .filter(|n| re.as_ref().is_none_or(|r| r.is_match(n)))
+                {
                     let mut call = c.clone();
                     call.args[0] = Expr::VarRef(var(name));
                     let alias = format!("{}_{name}", alias.as_deref().unwrap_or(&c.name));
@@ -378,7 +451,9 @@ fn plan(
         }
     }
     if items.is_empty() {
-        return Err(Fail::Invalid("at least 1 non-time field must be queried".into()));
+        return Err(Fail::Invalid(
+            "at least 1 non-time field must be queried".into(),
+        ));
     }
     // Column names (InfluxQL's `ColumnNames`): aliases first, then generated ones.
     let mut columns: Vec<Option<String>> = items.iter().map(|(_, a)| a.clone()).collect();
@@ -407,7 +482,9 @@ fn plan(
         columns[i] = Some(name);
     }
     let mut plan = Plan {
-        columns: std::iter::once("time".to_owned()).chain(columns.into_iter().flatten()).collect(),
+        columns: std::iter::once("time".to_owned())
+            .chain(columns.into_iter().flatten())
+            .collect(),
         nodes: Vec::new(),
         aggs: Vec::new(),
         has_transform: false,
@@ -448,7 +525,11 @@ fn number_arg(c: &Call, i: usize) -> Result<f64, Fail> {
         Some(Expr::Literal(Literal::Integer(n))) => Ok(*n as f64),
         Some(Expr::Literal(Literal::Unsigned(n))) => Ok(*n as f64),
         Some(Expr::Literal(Literal::Float(n))) => Ok(*n),
-        _ => Err(Fail::Invalid(format!("{}() expects a number as argument {}", c.name, i + 1))),
+        _ => Err(Fail::Invalid(format!(
+            "{}() expects a number as argument {}",
+            c.name,
+            i + 1
+        ))),
     }
 }
 
@@ -456,13 +537,15 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
     Ok(match e {
         Expr::Nested(inner) => compile(inner, plan, in_agg)?,
         Expr::VarRef(v) => {
-            if matches!(v.data_type, Some(t) if t != VarRefDataType::Field && t != VarRefDataType::Tag) {
+            if matches!(v.data_type, Some(t) if t != VarRefDataType::Field && t != VarRefDataType::Tag)
+            {
                 return Err(Fail::unsupported(format!("the type cast in {v}")));
             }
             Node::Ref(v.name.as_str().to_owned())
         }
         Expr::Literal(l) => Node::Lit(
-            literal_value(l).ok_or_else(|| Fail::unsupported(format!("the literal {l} in a projection")))?,
+            literal_value(l)
+                .ok_or_else(|| Fail::unsupported(format!("the literal {l} in a projection")))?,
         ),
         Expr::Binary(b) => {
             let op = match b.op {
@@ -485,16 +568,28 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
             let name = c.name.as_str();
             if let Some(mut func) = Func::parse(name) {
                 if in_agg {
-                    return Err(Fail::Invalid(format!("{name}() cannot be nested in another aggregate")));
+                    return Err(Fail::Invalid(format!(
+                        "{name}() cannot be nested in another aggregate"
+                    )));
                 }
                 let field = match c.args.first() {
                     Some(Expr::VarRef(v)) => v.name.as_str().to_owned(),
                     Some(Expr::Distinct(_) | Expr::Call(_)) => {
-                        return Err(Fail::unsupported(format!("{c} (an aggregate of a function)")));
+                        return Err(Fail::unsupported(format!(
+                            "{c} (an aggregate of a function)"
+                        )));
                     }
-                    _ => return Err(Fail::Invalid(format!("expected field argument in {name}()"))),
+                    _ => {
+                        return Err(Fail::Invalid(format!(
+                            "expected field argument in {name}()"
+                        )));
+                    }
                 };
-                let want = if matches!(func, Func::Percentile(_)) { 2 } else { 1 };
+                let want = if matches!(func, Func::Percentile(_)) {
+                    2
+                } else {
+                    1
+                };
                 if c.args.len() != want {
                     return Err(Fail::Invalid(format!(
                         "invalid number of arguments for {name}, expected {want}, got {}",
@@ -504,7 +599,9 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
                 if let Func::Percentile(_) = func {
                     let p = number_arg(c, 1)?;
                     if !(0.0..=100.0).contains(&p) {
-                        return Err(Fail::Invalid(format!("percentile must be between 0 and 100, got {p}")));
+                        return Err(Fail::Invalid(format!(
+                            "percentile must be between 0 and 100, got {p}"
+                        )));
                     }
                     func = Func::Percentile(p);
                 }
@@ -532,7 +629,9 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
                     "moving_average" => {
                         let n = number_arg(c, 1)?;
                         if n <= 1.0 || n.fract() != 0.0 {
-                            return Err(Fail::Invalid("moving_average window must be greater than 1".into()));
+                            return Err(Fail::Invalid(
+                                "moving_average window must be greater than 1".into(),
+                            ));
                         }
                         Transform::MovingAverage(n as usize)
                     }
@@ -546,14 +645,19 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
                 plan.lead = plan.lead.max(t.lead());
                 let inner = compile(inner, plan, in_agg)?;
                 if !matches!(inner, Node::Agg(_) | Node::Ref(_)) {
-                    return Err(Fail::unsupported(format!("{c} (a transformation of an expression)")));
+                    return Err(Fail::unsupported(format!(
+                        "{c} (a transformation of an expression)"
+                    )));
                 }
                 Node::Transform(t, Box::new(inner))
             } else if is_math(name) {
                 if c.args.len() != 1 {
                     return Err(Fail::Invalid(format!("{name}() takes one argument")));
                 }
-                Node::Math(name.to_owned(), Box::new(compile(&c.args[0], plan, in_agg)?))
+                Node::Math(
+                    name.to_owned(),
+                    Box::new(compile(&c.args[0], plan, in_agg)?),
+                )
             } else {
                 return Err(Fail::unsupported(format!("the function {name}()")));
             }
@@ -565,7 +669,12 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
 }
 
 /// The series of a stored measurement that pass a tag-only condition.
-fn stored_series(catalog: &Catalog, m: &str, cond: Option<&Cond>, field_cond: bool) -> Vec<Arc<SeriesInfo>> {
+fn stored_series(
+    catalog: &Catalog,
+    m: &str,
+    cond: Option<&Cond>,
+    field_cond: bool,
+) -> Vec<Arc<SeriesInfo>> {
     catalog
         .series_of(m)
         .iter()
@@ -616,8 +725,11 @@ fn load(
                         return Err(too_many());
                     }
                 }
-                let tags: BTreeMap<String, String> =
-                    s.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+                let tags: BTreeMap<String, String> = s
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
                 out.push(SeriesData {
                     tags,
                     rows: rows.into_iter().collect(),
@@ -652,7 +764,11 @@ fn load(
                     tags: r.tags.clone(),
                     rows,
                 };
-                if field_cond || cond.is_none_or(|c| c.eval(&|n| Operand::Tag(s.tags.get(n).map_or("", String::as_str)))) {
+                if field_cond
+                    || cond.is_none_or(|c| {
+                        c.eval(&|n| Operand::Tag(s.tags.get(n).map_or("", String::as_str)))
+                    })
+                {
                     out.push(s);
                 }
             }
@@ -683,7 +799,11 @@ fn too_many() -> Fail {
 }
 
 /// Groups series by the values of the grouping's tag keys (absent tags read as '').
-fn group<T>(items: Vec<T>, keys: &[String], tags: impl Fn(&T) -> &BTreeMap<String, String>) -> BTreeMap<BTreeMap<String, String>, Vec<T>> {
+fn group<T>(
+    items: Vec<T>,
+    keys: &[String],
+    tags: impl Fn(&T) -> &BTreeMap<String, String>,
+) -> BTreeMap<BTreeMap<String, String>, Vec<T>> {
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<T>> = BTreeMap::new();
     for it in items {
         let t = tags(&it);
@@ -715,7 +835,9 @@ fn plan_fields(plan: &Plan, is_field: &dyn Fn(&str) -> bool) -> Vec<String> {
     fn walk(n: &Node, plan: &Plan, is_field: &dyn Fn(&str) -> bool, out: &mut Vec<String>) {
         match n {
             Node::Ref(r) if is_field(r) && !out.contains(r) => out.push(r.clone()),
-            Node::Agg(i) if !out.contains(&plan.aggs[*i].field) => out.push(plan.aggs[*i].field.clone()),
+            Node::Agg(i) if !out.contains(&plan.aggs[*i].field) => {
+                out.push(plan.aggs[*i].field.clone())
+            }
             Node::Transform(_, inner) | Node::Math(_, inner) => walk(inner, plan, is_field, out),
             Node::Bin(a, _, b) => {
                 walk(a, plan, is_field, out);
@@ -734,7 +856,11 @@ fn plan_fields(plan: &Plan, is_field: &dyn Fn(&str) -> bool) -> Vec<String> {
 fn is_field_of<'a>(catalog: &'a Catalog, source: &'a Source) -> Box<dyn Fn(&str) -> bool + 'a> {
     match source {
         Source::Stored(m) => Box::new(move |n| catalog.field(m, n).is_some()),
-        Source::Derived(_, series) => Box::new(move |n| series.iter().any(|r| r.columns.iter().skip(1).any(|c| c == n))),
+        Source::Derived(_, series) => Box::new(move |n| {
+            series
+                .iter()
+                .any(|r| r.columns.iter().skip(1).any(|c| c == n))
+        }),
     }
 }
 
@@ -785,20 +911,30 @@ fn run_raw(
         let result_rows: Vec<Vec<Cell>> = if transforms_only {
             let mut cols: Vec<BTreeMap<i64, Value>> = Vec::new();
             for n in &plan.nodes {
-                let Node::Transform(t, inner) = n else { unreachable!() };
+                let Node::Transform(t, inner) = n else {
+                    unreachable!()
+                };
                 let Node::Ref(f) = &**inner else {
-                    return Err(Fail::Invalid("a transformation of a raw field needs a field argument".into()));
+                    return Err(Fail::Invalid(
+                        "a transformation of a raw field needs a field argument".into(),
+                    ));
                 };
                 let Some(i) = field_at(f) else {
                     cols.push(BTreeMap::new());
                     continue;
                 };
-                let mut points: Vec<(i64, Value)> =
-                    rows.iter().filter_map(|(t, _, v)| v[i].clone().map(|v| (*t, v))).collect();
+                let mut points: Vec<(i64, Value)> = rows
+                    .iter()
+                    .filter_map(|(t, _, v)| v[i].clone().map(|v| (*t, v)))
+                    .collect();
                 if !ascending {
                     points.reverse();
                 }
-                cols.push(t.apply(&points, 1_000_000_000, ascending).into_iter().collect());
+                cols.push(
+                    t.apply(&points, 1_000_000_000, ascending)
+                        .into_iter()
+                        .collect(),
+                );
             }
             let times: BTreeSet<i64> = cols.iter().flat_map(|c| c.keys().copied()).collect();
             times
@@ -882,7 +1018,13 @@ fn run_aggregate(
     fill: FillClause,
     bounds: Bounds,
 ) -> Result<Vec<ResultSeries>, Fail> {
-    let Bounds { lower, lo, hi, ascending, .. } = bounds;
+    let Bounds {
+        lower,
+        lo,
+        hi,
+        ascending,
+        ..
+    } = bounds;
     let window = |t: i64| match interval {
         Some((iv, off)) => bucket_start(t - off, iv) + off,
         None => 0,
@@ -896,12 +1038,16 @@ fn run_aggregate(
             read_hi = hi.saturating_add(plan.lead * iv);
         }
     }
-    let lone_selector = plan.aggs.len() == 1 && !plan.has_transform && plan.aggs[0].func.is_selector() && interval.is_none();
+    let lone_selector = plan.aggs.len() == 1
+        && !plan.has_transform
+        && plan.aggs[0].func.is_selector()
+        && interval.is_none();
     // Field types (stored sources): aggregates check them up front.
     if let Source::Stored(m) = source {
         for a in &plan.aggs {
             if let Some(info) = catalog.field(m, &a.field) {
-                a.func.check(&a.field, &field_type_sample(info.field_type))?;
+                a.func
+                    .check(&a.field, &field_type_sample(info.field_type))?;
             }
         }
     }
@@ -912,12 +1058,17 @@ fn run_aggregate(
             !field_cond
                 && !lone_selector
                 && interval.is_none_or(|(_, off)| off == 0)
-                && plan.aggs.iter().all(|a| a.func.as_model().is_some() && catalog.field(m, &a.field).is_some())
+                && plan
+                    .aggs
+                    .iter()
+                    .all(|a| a.func.as_model().is_some() && catalog.field(m, &a.field).is_some())
         }
         Source::Derived(..) => false,
     };
     if fast {
-        let Source::Stored(m) = source else { unreachable!() };
+        let Source::Stored(m) = source else {
+            unreachable!()
+        };
         let series = stored_series(catalog, m, cond, false);
         let all_keys = source_tag_keys(catalog, source);
         let keys = grouping.keys(all_keys.iter().map(String::as_str));
@@ -935,12 +1086,26 @@ fn run_aggregate(
             Some(w) => read_lo.max(i64::MIN / 4 + w),
             None => read_lo,
         };
-        let series_tags = |s: &Arc<SeriesInfo>| -> BTreeMap<String, String> { s.tags.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() };
-        let tagged: Vec<(BTreeMap<String, String>, Arc<SeriesInfo>)> = series.iter().map(|s| (series_tags(s), s.clone())).collect();
+        let series_tags = |s: &Arc<SeriesInfo>| -> BTreeMap<String, String> {
+            s.tags
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let tagged: Vec<(BTreeMap<String, String>, Arc<SeriesInfo>)> =
+            series.iter().map(|s| (series_tags(s), s.clone())).collect();
         for (gtags, members) in group(tagged, &keys, |(t, _)| t) {
             let mut members: Vec<Arc<SeriesInfo>> = members.into_iter().map(|(_, s)| s).collect();
             members.sort_by(|a, b| a.tags.cmp(&b.tags));
-            let rows = aggregate_rows(snap, &columns, &members, whole, width, start, read_hi.saturating_add(1))?;
+            let rows = aggregate_rows(
+                snap,
+                &columns,
+                &members,
+                whole,
+                width,
+                start,
+                read_hi.saturating_add(1),
+            )?;
             let mut cols: Vec<Buckets> = vec![BTreeMap::new(); plan.aggs.len()];
             for (bucket, values) in rows {
                 let b = if width.is_some() { bucket } else { 0 };
@@ -955,7 +1120,9 @@ fn run_aggregate(
     } else {
         let is_field = is_field_of(catalog, source);
         let fields = plan_fields(plan, &*is_field);
-        let data = load(snap, catalog, source, &fields, cond, field_cond, read_lo, read_hi)?;
+        let data = load(
+            snap, catalog, source, &fields, cond, field_cond, read_lo, read_hi,
+        )?;
         let all_keys = source_tag_keys(catalog, source);
         let keys = grouping.keys(all_keys.iter().map(String::as_str));
         for (gtags, members) in group(data, &keys, |s| &s.tags) {
@@ -968,7 +1135,11 @@ fn run_aggregate(
                 let mut points: Vec<(i64, usize, Value)> = members
                     .iter()
                     .enumerate()
-                    .flat_map(|(mi, s)| s.rows.iter().filter_map(move |(t, v)| v[fi].clone().map(|v| (*t, mi, v))))
+                    .flat_map(|(mi, s)| {
+                        s.rows
+                            .iter()
+                            .filter_map(move |(t, v)| v[fi].clone().map(|v| (*t, mi, v)))
+                    })
                     .collect();
                 points.sort_by_key(|(t, mi, _)| (*t, *mi));
                 if let Some((_, _, sample)) = points.first() {
@@ -1025,7 +1196,11 @@ fn run_aggregate(
         let mut times: BTreeSet<i64> = BTreeSet::new();
         for o in &outputs {
             if let Out::Series(s) = o {
-                times.extend(s.keys().copied().filter(|t| (edges.0..=edges.1).contains(t)));
+                times.extend(
+                    s.keys()
+                        .copied()
+                        .filter(|t| (edges.0..=edges.1).contains(t)),
+                );
             }
         }
         let mut rows: Vec<Vec<Cell>> = Vec::with_capacity(times.len());
@@ -1065,8 +1240,17 @@ fn run_aggregate(
 /// Fills one aggregate's absent buckets from `first` to `last` (inclusive bucket
 /// starts, `iv` apart). `previous` is the previous bucket in the query's order (the
 /// later one, descending).
-fn fill_column(col: &mut Buckets, func: Func, fill: FillClause, (first, last, iv): (i64, i64, i64), ascending: bool) {
-    let integer = func == Func::Count || col.values().any(|(v, _)| matches!(v, Some(Value::Integer(_))));
+fn fill_column(
+    col: &mut Buckets,
+    func: Func,
+    fill: FillClause,
+    (first, last, iv): (i64, i64, i64),
+    ascending: bool,
+) {
+    let integer = func == Func::Count
+        || col
+            .values()
+            .any(|(v, _)| matches!(v, Some(Value::Integer(_))));
     let known: Vec<(i64, Value)> = col
         .iter()
         .filter_map(|(b, (v, _))| v.clone().map(|v| (*b, v)))
@@ -1090,8 +1274,12 @@ fn fill_column(col: &mut Buckets, func: Func, fill: FillClause, (first, last, iv
                 FillClause::Null if func == Func::Count => Some(Value::Integer(0)),
                 FillClause::Null | FillClause::None => None,
                 FillClause::Value(n) => Some(match n {
-                    influxdb_influxql_parser::literal::Number::Integer(i) if integer => Value::Integer(i),
-                    influxdb_influxql_parser::literal::Number::Float(f) if integer => Value::Integer(f as i64),
+                    influxdb_influxql_parser::literal::Number::Integer(i) if integer => {
+                        Value::Integer(i)
+                    }
+                    influxdb_influxql_parser::literal::Number::Float(f) if integer => {
+                        Value::Integer(f as i64)
+                    }
                     influxdb_influxql_parser::literal::Number::Integer(i) => Value::Float(i as f64),
                     influxdb_influxql_parser::literal::Number::Float(f) => Value::Float(f),
                 }),
@@ -1114,7 +1302,9 @@ fn linear(t0: i64, v0: &Value, t1: i64, v1: &Value, t: i64) -> Option<Value> {
         }
         _ => {
             let (a, b) = (v0.as_f64()?, v1.as_f64()?);
-            Some(Value::Float(a + (b - a) * ((t - t0) as f64 / (t1 - t0) as f64)))
+            Some(Value::Float(
+                a + (b - a) * ((t - t0) as f64 / (t1 - t0) as f64),
+            ))
         }
     }
 }
@@ -1136,11 +1326,17 @@ fn eval_series(
     let eval = |n: &Node| eval_series(n, cols, interval, edges, ascending);
     Ok(match n {
         Node::Lit(v) => Out::Scalar(v.clone()),
-        Node::Ref(r) => return Err(Fail::Invalid(format!("mixing aggregate and non-aggregate queries is not supported ({r})"))),
+        Node::Ref(r) => {
+            return Err(Fail::Invalid(format!(
+                "mixing aggregate and non-aggregate queries is not supported ({r})"
+            )));
+        }
         Node::Agg(i) => Out::Series(cols[*i].iter().map(|(b, (v, _))| (*b, v.clone())).collect()),
         Node::Transform(t, inner) => {
             let Out::Series(input) = eval(inner)? else {
-                return Err(Fail::Invalid("a transformation needs a field or aggregate".into()));
+                return Err(Fail::Invalid(
+                    "a transformation needs a field or aggregate".into(),
+                ));
             };
             let unit = interval.map_or(1_000_000_000, |(iv, _)| iv);
             let reach = t.lead() * unit;
@@ -1156,26 +1352,46 @@ fn eval_series(
             if !ascending {
                 points.reverse();
             }
-            Out::Series(t.apply(&points, unit, ascending).into_iter().map(|(b, v)| (b, Some(v))).collect())
+            Out::Series(
+                t.apply(&points, unit, ascending)
+                    .into_iter()
+                    .map(|(b, v)| (b, Some(v)))
+                    .collect(),
+            )
         }
         Node::Math(f, inner) => match eval(inner)? {
             Out::Scalar(v) => Out::Scalar(math1(f, &v).unwrap_or(v)),
-            Out::Series(s) => Out::Series(s.into_iter().map(|(b, v)| (b, v.and_then(|v| math1(f, &v)))).collect()),
+            Out::Series(s) => Out::Series(
+                s.into_iter()
+                    .map(|(b, v)| (b, v.and_then(|v| math1(f, &v))))
+                    .collect(),
+            ),
         },
         Node::Bin(a, op, b) => match (eval(a)?, eval(b)?) {
             (Out::Scalar(x), Out::Scalar(y)) => match arith(&x, &y, *op) {
                 Some(v) => Out::Scalar(v),
                 None => Out::Series(BTreeMap::new()),
             },
-            (Out::Series(s), Out::Scalar(y)) => Out::Series(s.into_iter().map(|(t, v)| (t, v.and_then(|x| arith(&x, &y, *op)))).collect()),
-            (Out::Scalar(x), Out::Series(s)) => Out::Series(s.into_iter().map(|(t, v)| (t, v.and_then(|y| arith(&x, &y, *op)))).collect()),
+            (Out::Series(s), Out::Scalar(y)) => Out::Series(
+                s.into_iter()
+                    .map(|(t, v)| (t, v.and_then(|x| arith(&x, &y, *op))))
+                    .collect(),
+            ),
+            (Out::Scalar(x), Out::Series(s)) => Out::Series(
+                s.into_iter()
+                    .map(|(t, v)| (t, v.and_then(|y| arith(&x, &y, *op))))
+                    .collect(),
+            ),
             (Out::Series(l), Out::Series(r)) => {
                 let times: BTreeSet<i64> = l.keys().chain(r.keys()).copied().collect();
                 Out::Series(
                     times
                         .into_iter()
                         .map(|t| {
-                            let v = match (l.get(&t).cloned().flatten(), r.get(&t).cloned().flatten()) {
+                            let v = match (
+                                l.get(&t).cloned().flatten(),
+                                r.get(&t).cloned().flatten(),
+                            ) {
                                 (Some(x), Some(y)) => arith(&x, &y, *op),
                                 _ => None,
                             };

@@ -9,7 +9,6 @@
 use super::cond::{Cond, Operand};
 use super::{Cell, DATABASE, Env, Fail, ResultSeries};
 use crate::timeseries::embedded::storage::{Catalog, SeriesInfo};
-use streamswarm_schema::measurements::FieldType;
 use influxdb_influxql_parser::common::{
     LimitClause, MeasurementName, OffsetClause, QualifiedMeasurementName, WhereClause,
 };
@@ -25,6 +24,7 @@ use influxdb_influxql_parser::time_range::has_time_range;
 use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use streamswarm_schema::measurements::FieldType;
 
 pub fn databases() -> Vec<ResultSeries> {
     vec![ResultSeries {
@@ -44,9 +44,15 @@ pub fn retention_policies(env: Env<'_>) -> Vec<ResultSeries> {
     vec![ResultSeries {
         name: None,
         tags: BTreeMap::new(),
-        columns: ["name", "duration", "shardGroupDuration", "replicaN", "default"]
-            .map(String::from)
-            .to_vec(),
+        columns: [
+            "name",
+            "duration",
+            "shardGroupDuration",
+            "replicaN",
+            "default",
+        ]
+        .map(String::from)
+        .to_vec(),
         rows: vec![vec![
             "autogen".into(),
             duration.as_str().into(),
@@ -89,7 +95,10 @@ pub(super) fn name_matches(
 }
 
 /// The catalog's measurements a `FROM` names (all without one), sorted.
-fn measurements_from(catalog: &Catalog, from: Option<&ShowFromClause>) -> Result<Vec<String>, Fail> {
+fn measurements_from(
+    catalog: &Catalog,
+    from: Option<&ShowFromClause>,
+) -> Result<Vec<String>, Fail> {
     let mut all: Vec<String> = catalog.series.keys().cloned().collect();
     all.sort();
     let Some(from) = from else { return Ok(all) };
@@ -118,7 +127,10 @@ fn series_of<'c>(
         .filter(move |s| passes(cond, s))
 }
 
-pub fn measurements(catalog: &Catalog, s: &ShowMeasurementsStatement) -> Result<Vec<ResultSeries>, Fail> {
+pub fn measurements(
+    catalog: &Catalog,
+    s: &ShowMeasurementsStatement,
+) -> Result<Vec<ResultSeries>, Fail> {
     let cond = condition(s.condition.as_ref())?;
     let test = match &s.with_measurement {
         None => None,
@@ -150,7 +162,11 @@ pub fn tag_keys(catalog: &Catalog, s: &ShowTagKeysStatement) -> Result<Vec<Resul
         let keys: BTreeSet<&str> = series_of(catalog, &m, cond.as_ref())
             .flat_map(|s| s.tags.iter().map(|(k, _)| k))
             .collect();
-        let keys = page(keys.into_iter().collect(), s.limit.as_ref(), s.offset.as_ref());
+        let keys = page(
+            keys.into_iter().collect(),
+            s.limit.as_ref(),
+            s.offset.as_ref(),
+        );
         if !keys.is_empty() {
             out.push(ResultSeries {
                 name: Some(m.clone()),
@@ -163,7 +179,10 @@ pub fn tag_keys(catalog: &Catalog, s: &ShowTagKeysStatement) -> Result<Vec<Resul
     Ok(out)
 }
 
-pub fn tag_values(catalog: &Catalog, s: &ShowTagValuesStatement) -> Result<Vec<ResultSeries>, Fail> {
+pub fn tag_values(
+    catalog: &Catalog,
+    s: &ShowTagValuesStatement,
+) -> Result<Vec<ResultSeries>, Fail> {
     let cond = condition(s.condition.as_ref())?;
     let key_test: Box<dyn Fn(&str) -> bool> = match &s.with_key {
         WithKeyClause::Eq(k) => {
@@ -190,7 +209,11 @@ pub fn tag_values(catalog: &Catalog, s: &ShowTagValuesStatement) -> Result<Vec<R
         let pairs: BTreeSet<(&str, &str)> = series_of(catalog, &m, cond.as_ref())
             .flat_map(|s| s.tags.iter().filter(|(k, _)| key_test(k)))
             .collect();
-        let pairs = page(pairs.into_iter().collect(), s.limit.as_ref(), s.offset.as_ref());
+        let pairs = page(
+            pairs.into_iter().collect(),
+            s.limit.as_ref(),
+            s.offset.as_ref(),
+        );
         if !pairs.is_empty() {
             out.push(ResultSeries {
                 name: Some(m.clone()),
@@ -206,10 +229,15 @@ pub fn tag_values(catalog: &Catalog, s: &ShowTagValuesStatement) -> Result<Vec<R
     Ok(out)
 }
 
-pub fn field_keys(catalog: &Catalog, s: &ShowFieldKeysStatement) -> Result<Vec<ResultSeries>, Fail> {
+pub fn field_keys(
+    catalog: &Catalog,
+    s: &ShowFieldKeysStatement,
+) -> Result<Vec<ResultSeries>, Fail> {
     let mut out = Vec::new();
     for m in measurements_from(catalog, s.from.as_ref())? {
-        let Some(fields) = catalog.fields.get(&m) else { continue };
+        let Some(fields) = catalog.fields.get(&m) else {
+            continue;
+        };
         let mut keys: Vec<(&String, &'static str)> = fields
             .iter()
             .map(|(name, f)| (name, influx_type(f.field_type)))
