@@ -241,6 +241,68 @@ fn collect_flux(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The strings that follow each `prefix` in `text`, up to the next `"` (`prefix` ends
+/// with the opening quote).
+fn quoted_after<'a>(text: &'a str, prefix: &str) -> Vec<&'a str> {
+    text.match_indices(prefix)
+        .filter_map(|(i, _)| text[i + prefix.len()..].split('"').next())
+        .collect()
+}
+
+#[test]
+fn the_kit_names_only_measurements_fields_and_tags_of_the_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let m_names: Vec<&str> = measurements::CATALOGUE.iter().map(|m| m.name).collect();
+    let known = |name: &str| {
+        measurements::CATALOGUE
+            .iter()
+            .any(|m| m.name == name || m.tag(name).is_some() || m.field(name).is_some())
+    };
+    // InfluxQL: every double-quoted identifier is a measurement, tag or field of the
+    // schema, or an alias the same file gives with AS.
+    let kit = influxql_kit();
+    for (file, statement) in &kit {
+        let aliases: Vec<&str> = kit
+            .iter()
+            .filter(|(f, _)| f == file)
+            .flat_map(|(_, s)| quoted_after(s, "AS \""))
+            .collect();
+        let quoted = statement.split('"').skip(1).step_by(2);
+        for name in quoted {
+            assert!(
+                known(name) || aliases.contains(&name),
+                "{file}: \"{name}\" is not in schema/measurements.toml: {statement}"
+            );
+        }
+    }
+    // Flux: measurements compared with _measurement, fields with _field (of one of the
+    // script's measurements), metrics as measurement.field.
+    let mut flux = Vec::new();
+    collect_flux(&root.join("flux"), &mut flux);
+    for file in flux {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let rel = file.strip_prefix(root).unwrap().display();
+        let used = quoted_after(&text, "r._measurement == \"");
+        for m in &used {
+            assert!(m_names.contains(m), "{rel}: no measurement {m}");
+        }
+        for f in quoted_after(&text, "r._field == \"") {
+            assert!(
+                used.iter()
+                    .any(|m| measurements::find(m).unwrap().field(f).is_some()),
+                "{rel}: none of {used:?} has a field {f}"
+            );
+        }
+        for metric in quoted_after(&text, "r.metric == \"") {
+            let (m, f) = metric.split_once('.').unwrap();
+            assert!(
+                measurements::find(m).is_some_and(|m| m.field(f).is_some()),
+                "{rel}: no metric {metric}"
+            );
+        }
+    }
+}
+
 #[test]
 fn statements_split_at_semicolons_without_comments() {
     assert_eq!(
