@@ -16,7 +16,20 @@ anomalies =
         |> filter(fn: (r) => r._measurement == "anomaly")
         |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
         |> filter(fn: (r) => r.score >= minScore)
-        |> keep(columns: ["_time", "agent", "test", "target", "metric", "scope", "observed", "expected", "score", "insight_id"])
+        |> keep(
+            columns: [
+                "_time",
+                "agent",
+                "test",
+                "target",
+                "metric",
+                "scope",
+                "observed",
+                "expected",
+                "score",
+                "insight_id",
+            ],
+        )
 
 anomalies
     |> group()
@@ -30,13 +43,18 @@ anomalies
         fn: (r, accumulator) =>
             ({
                 points: accumulator.points + 1,
-                max_score: if r.score > accumulator.max_score then r.score else accumulator.max_score,
+                max_score:
+                    if r.score > accumulator.max_score then r.score else accumulator.max_score,
                 first_ns:
                     if accumulator.points == 0 or int(v: r._time) < accumulator.first_ns then
                         int(v: r._time)
                     else
                         accumulator.first_ns,
-                last_ns: if int(v: r._time) > accumulator.last_ns then int(v: r._time) else accumulator.last_ns,
+                last_ns:
+                    if int(v: r._time) > accumulator.last_ns then
+                        int(v: r._time)
+                    else
+                        accumulator.last_ns,
             }),
     )
     |> map(

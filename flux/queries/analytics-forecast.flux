@@ -15,7 +15,17 @@ band =
         |> filter(fn: (r) => r._field == "expected" or r._field == "lower" or r._field == "upper")
         |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
         |> group(columns: ["agent", "test", "target"])
-        |> keep(columns: ["_time", "agent", "test", "target", "expected", "lower", "upper"])
+        |> keep(
+            columns: [
+                "_time",
+                "agent",
+                "test",
+                "target",
+                "expected",
+                "lower",
+                "upper",
+            ],
+        )
 
 measured =
     from(bucket: v.bucket)
@@ -23,7 +33,15 @@ measured =
         |> filter(fn: (r) => r._measurement == "ping" and r._field == "rtt_avg_ms")
         |> group(columns: ["agent", "test", "target"])
         |> aggregateWindow(every: 1m, fn: mean, createEmpty: false, timeSrc: "_start")
-        |> keep(columns: ["_time", "agent", "test", "target", "_value"])
+        |> keep(
+            columns: [
+                "_time",
+                "agent",
+                "test",
+                "target",
+                "_value",
+            ],
+        )
 
 join.time(
     left: measured,

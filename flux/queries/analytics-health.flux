@@ -8,7 +8,10 @@ option v = {bucket: "streamswarm", timeRangeStart: -1d, timeRangeStop: now(), wi
 
 from(bucket: v.bucket)
     |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-    |> filter(fn: (r) => r._measurement == "health" and (r._field == "level" or r._field == "open_insights"))
+    |> filter(
+        fn: (r) =>
+            r._measurement == "health" and (r._field == "level" or r._field == "open_insights"),
+    )
     |> group(columns: ["agent", "test", "_field"])
     |> aggregateWindow(every: v.windowPeriod, fn: max, createEmpty: false, timeSrc: "_start")
     |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")

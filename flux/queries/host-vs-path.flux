@@ -9,7 +9,7 @@ import "join"
 
 option v = {bucket: "streamswarm", timeRangeStart: -1d, timeRangeStop: now(), windowPeriod: 5m}
 
-window = (tables=<-) =>
+perWindow = (tables=<-) =>
     tables
         |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false, timeSrc: "_start")
         |> keep(columns: ["_time", "agent", "_field", "_value"])
@@ -17,29 +17,41 @@ window = (tables=<-) =>
 path =
     from(bucket: v.bucket)
         |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-        |> filter(fn: (r) => r._measurement == "ping" and (r._field == "rtt_avg_ms" or r._field == "loss_percent"))
+        |> filter(
+            fn: (r) =>
+                r._measurement == "ping" and (r._field == "rtt_avg_ms" or r._field
+                        ==
+                        "loss_percent"),
+        )
         |> group(columns: ["agent", "_field"])
-        |> window()
+        |> perWindow()
         |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
 
 cpu =
     from(bucket: v.bucket)
         |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-        |> filter(fn: (r) => r._measurement == "host_cpu" and r._field == "usage_percent" and r.cpu == "total")
+        |> filter(
+            fn: (r) =>
+                r._measurement == "host_cpu" and r._field == "usage_percent" and r.cpu == "total",
+        )
         |> group(columns: ["agent", "_field"])
-        |> window()
+        |> perWindow()
         |> drop(columns: ["_field"])
 
 netErrors =
     from(bucket: v.bucket)
         |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-        |> filter(fn: (r) => r._measurement == "host_net" and (r._field == "rx_errors_per_s" or r._field == "tx_errors_per_s"))
+        |> filter(
+            fn: (r) =>
+                r._measurement == "host_net" and (r._field == "rx_errors_per_s" or r._field
+                        ==
+                        "tx_errors_per_s"),
+        )
         |> group(columns: ["agent", "_field"])
-        |> window()
+        |> perWindow()
         |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
 
-hostAndPath =
-    join.time(left: path, right: cpu, as: (l, r) => ({l with cpu_percent: r._value}))
+hostAndPath = join.time(left: path, right: cpu, as: (l, r) => ({l with cpu_percent: r._value}))
 
 join.time(
     left: hostAndPath,

@@ -8,7 +8,9 @@ option v = {bucket: "streamswarm", timeRangeStart: -1d, timeRangeStop: now(), wi
 
 from(bucket: v.bucket)
     |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-    |> filter(fn: (r) => r._measurement == "ping" and (r._field == "sent" or r._field == "received"))
+    |> filter(
+        fn: (r) => r._measurement == "ping" and (r._field == "sent" or r._field == "received"),
+    )
     |> group(columns: ["agent", "test", "target", "_field"])
     |> aggregateWindow(every: v.windowPeriod, fn: sum, createEmpty: false, timeSrc: "_start")
     |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")

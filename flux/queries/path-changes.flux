@@ -11,7 +11,10 @@ option v = {bucket: "streamswarm", timeRangeStart: -7d, timeRangeStop: now()}
 runs =
     from(bucket: v.bucket)
         |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-        |> filter(fn: (r) => r._measurement == "traceroute" and (r._field == "path_hash" or r._field == "path"))
+        |> filter(
+            fn: (r) =>
+                r._measurement == "traceroute" and (r._field == "path_hash" or r._field == "path"),
+        )
         |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
         |> filter(fn: (r) => exists r.path_hash)
         |> group(columns: ["agent", "test", "target"])
@@ -35,7 +38,15 @@ runs
     |> yield(name: "changes")
 
 runs
-    |> group(columns: ["agent", "test", "target", "path_hash", "path"])
+    |> group(
+        columns: [
+            "agent",
+            "test",
+            "target",
+            "path_hash",
+            "path",
+        ],
+    )
     |> reduce(
         identity: {runs: 0, first_ns: 0, last_ns: 0},
         fn: (r, accumulator) =>

@@ -12,13 +12,16 @@ latencyObjectiveMs = 100.0
 
 from(bucket: v.bucket)
     |> range(start: v.timeRangeStart, stop: v.timeRangeStop)
-    |> filter(fn: (r) => r._measurement == "ping" and (r._field == "received" or r._field == "rtt_avg_ms"))
+    |> filter(
+        fn: (r) =>
+            r._measurement == "ping" and (r._field == "received" or r._field == "rtt_avg_ms"),
+    )
     |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")
     |> map(
         fn: (r) =>
-            ({r with
-                _value:
-                    if r.received > 0 and exists r.rtt_avg_ms and r.rtt_avg_ms <= latencyObjectiveMs then
+            ({r with _value:
+                    if r.received > 0 and exists r.rtt_avg_ms and r.rtt_avg_ms <= latencyObjectiveMs
+                    then
                         100.0
                     else
                         0.0,

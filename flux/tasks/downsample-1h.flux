@@ -38,9 +38,13 @@ means =
     union(tables: [counts, sums])
         |> map(
             fn: (r) =>
-                ({r with
-                    aggregate: if strings.hasPrefix(v: r._field, prefix: "count_") then "count" else "sum",
-                    _field: strings.trimPrefix(v: strings.trimPrefix(v: r._field, prefix: "count_"), prefix: "sum_"),
+                ({r with aggregate:
+                        if strings.hasPrefix(v: r._field, prefix: "count_") then "count" else "sum",
+                    _field:
+                        strings.trimPrefix(
+                            v: strings.trimPrefix(v: r._field, prefix: "count_"),
+                            prefix: "sum_",
+                        ),
                     _value: float(v: r._value),
                 }),
         )
@@ -50,5 +54,13 @@ means =
         |> map(fn: (r) => ({r with _field: "mean_" + r._field, _value: r.sum / r.count}))
         |> drop(columns: ["count", "sum"])
 
-union(tables: [counts, sums, mins, maxs, means])
+union(
+    tables: [
+        counts,
+        sums,
+        mins,
+        maxs,
+        means,
+    ],
+)
     |> to(bucket: destination)

@@ -60,6 +60,16 @@ export function syntaxErrors(lsp, script) {
   return found;
 }
 
+/** `script` as InfluxData's formatter (`flux fmt`) writes it. */
+export function formatted(lsp, script) {
+  const flux = new lsp.Flux(script);
+  try {
+    return flux.format();
+  } finally {
+    flux.free();
+  }
+}
+
 /** Whether `script` passes the semantic check: types and builtin signatures. */
 export function semanticallyValid(lsp, script) {
   const flux = new lsp.Flux(script);

@@ -1,13 +1,14 @@
 // Every Flux script of the analyst kit (flux/**/*.flux) is valid for InfluxData's own
 // Flux language server (@influxdata/flux-lsp-browser): its syntax (no parse error) and
-// its semantics (types, builtin functions and their argument names and types). Broken
+// its semantics (types, builtin functions and their argument names and types), and it
+// is formatted as InfluxData's formatter writes it (the kit's `cargo fmt`). Broken
 // scripts written here show that both checks reject what they should.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import { diagnostics, fluxLsp, semanticallyValid, syntaxErrors } from '../lib/flux.mjs';
+import { diagnostics, fluxLsp, formatted, semanticallyValid, syntaxErrors } from '../lib/flux.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const KIT = path.join(ROOT, 'flux');
@@ -47,6 +48,7 @@ describe('the Flux kit', () => {
       if (!semanticallyValid(lsp, script)) {
         assert.fail(`${name} is not valid Flux:\n  ${(await diagnostics(lsp, script)).join('\n  ')}`);
       }
+      assert.equal(script, formatted(lsp, script), `${name} is not formatted as the Flux formatter writes it`);
     });
   }
 });
@@ -90,6 +92,13 @@ describe('the Flux checks reject broken scripts', () => {
 
   test('a v.* parameter without its option fails: the kit must declare its parameters', () => {
     assert.equal(semanticallyValid(lsp, 'from(bucket: v.bucket)\n    |> range(start: v.timeRangeStart)\n'), false);
+  });
+
+  test('a script not formatted as the formatter writes it is told apart', () => {
+    const untidy = 'from(bucket:"streamswarm")|>range(start:-1h)\n';
+    assert.deepEqual(syntaxErrors(lsp, untidy), []);
+    assert.notEqual(formatted(lsp, untidy), untidy);
+    assert.equal(formatted(lsp, good), good);
   });
 
   test('an unknown package fails', () => {
