@@ -248,12 +248,18 @@ ensure_lab_tools() {
     ok "traceroute $(traceroute --version 2>&1 | head -1 | awk '{print $NF}'), $(mtr --version 2>&1 | head -1), $(curl --version | head -1 | cut -d' ' -f1-2), dig, dnsmasq, dnsdist, tcpdump"
 }
 
-# ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)
-# and node/npm (tests/browser; `npm ci` installs the locked playwright-core).
-ensure_chromium() {
-    ensure_command chromium chromium
+# ensure_node: Debian's node and npm (tests/browser and tests/node; `npm ci` installs
+# each folder's locked packages).
+ensure_node() {
     ensure_command node nodejs
     ensure_command npm npm
+}
+
+# ensure_chromium: Debian's chromium (the browser tests drive it with playwright-core)
+# and node/npm.
+ensure_chromium() {
+    ensure_command chromium chromium
+    ensure_node
     ok "$(chromium --version 2>/dev/null | head -1), node $(node --version)"
 }
 

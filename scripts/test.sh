@@ -11,8 +11,11 @@
 #   cargo clippy --workspace --all-targets -- -D warnings
 #   cargo nextest run --workspace   (+ cargo test --workspace --doc)
 #   or cargo test --workspace when cargo-nextest is not installed
+#   the node checks (tests/node: npm ci, then node --test: the Flux kit through
+#   InfluxData's Flux language server, the dashboards against @grafana/schema, the
+#   Grafana provisioning files);
 #   the browser tests (tests/browser/run.sh: npm ci, a real server, Chromium);
-#   skipped when a FILTER is given.
+#   both skipped when a FILTER is given.
 # Idempotent: on a prepared machine provisioning takes well under a second.
 #
 # Environment:
@@ -172,6 +175,26 @@ run_tests() {
     ((PASSED > 0)) || die "no test ran"
 }
 
+# The checks that need InfluxData's and Grafana's own tooling (tests/node/): node from
+# Debian, the packages from the lockfile. Missing node or packages fail the script: these
+# checks never skip.
+run_node_checks() {
+    section "Node checks (tests/node: Flux kit, Grafana dashboards and provisioning)"
+    ensure_node
+    ok "node $(node --version), npm $(npm --version)"
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error) \
+        || die "npm ci in tests/node failed"
+    mkdir -p target
+    local log=target/node-checks.log
+    (cd tests/node && node --test specs/) 2>&1 | tee "$log" || die "node checks failed (see above)"
+    local passed failed
+    passed=$(awk '/^# pass /{print $3}' "$log" | tail -1)
+    failed=$(awk '/^# fail /{print $3}' "$log" | tail -1)
+    [[ "${passed:-0}" -gt 0 ]] || die "no node check ran"
+    PASSED=$((PASSED + passed))
+    FAILED=$((FAILED + ${failed:-0}))
+}
+
 # The web UI in a real browser (tests/browser/): Chromium from Debian, playwright-core
 # from the lockfile. A failure fails the script; screenshots land in target/screenshots/.
 run_browser_tests() {
@@ -204,6 +227,7 @@ else
 fi
 timed tests run_tests
 if ((${#FILTERS[@]} == 0)); then
+    timed "node checks" run_node_checks
     timed "browser tests" run_browser_tests
 fi
 

@@ -11,6 +11,7 @@ mod authz;
 mod bad_input;
 mod cli;
 mod csrf;
+mod flux_kit;
 mod grafana;
 mod hardening_agent;
 mod hardening_auth;
