@@ -7,10 +7,11 @@
 //! `influxql_kit()` and `kit_lines()` are public so that the embedded store's `/query`
 //! can be held to the same statements on the same data.
 
-use crate::helpers::{DropDb, influx_url};
+use crate::helpers::{Backend, DropDb, influx_url, spawn_app};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use streamswarm_schema::Role;
 use streamswarm_schema::measurements::{self, FieldType, MeasurementDef};
 
 const MINUTE_MS: i64 = 60_000;
@@ -312,7 +313,7 @@ fn statements_split_at_semicolons_without_comments() {
 }
 
 #[tokio::test]
-async fn every_influxql_equivalent_answers_with_rows_on_influxdb() {
+async fn every_influxql_equivalent_answers_with_rows_on_influxdb_and_the_embedded_store() {
     let Some(url) = influx_url("flux kit") else {
         return;
     };
@@ -339,24 +340,57 @@ async fn every_influxql_equivalent_answers_with_rows_on_influxdb() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
+    // The same points in a server's embedded store, read through its `/query`.
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let writer = app.api_token(Role::Operator).await;
+    let viewer = app.api_token(Role::Viewer).await;
+    let resp = client
+        .post(app.url("/write?db=streamswarm&precision=ms"))
+        .header("authorization", format!("Token {writer}"))
+        .body(kit_lines(now_ms))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204, "{}", resp.text().await.unwrap());
 
     let kit = influxql_kit();
     let mut failures = Vec::new();
+    let mut unsupported = Vec::new();
+    let embedded = url::Url::parse(&app.url("/")).unwrap();
     for (file, q) in &kit {
-        let resp = client
-            .post(url.join("query").unwrap())
-            .form(&[("db", db.as_str()), ("q", q.as_str()), ("epoch", "ms")])
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap();
-        match rows_with_values(&body) {
-            Ok(n) if status == 200 && n > 0 => {}
-            Ok(_) => failures.push(format!("{file}: no rows ({status}) for {q}: {body}")),
-            Err(e) => failures.push(format!("{file}: error ({status}) for {q}: {e}")),
+        for (name, base, db, token) in [
+            ("InfluxDB", &url, db.as_str(), None),
+            ("embedded", &embedded, "streamswarm", Some(&viewer)),
+        ] {
+            let mut req = client.post(base.join("query").unwrap()).form(&[
+                ("db", db),
+                ("q", q.as_str()),
+                ("epoch", "ms"),
+            ]);
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Token {t}"));
+            }
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            let body: Value = resp.json().await.unwrap();
+            match rows_with_values(&body) {
+                Ok(n) if status == 200 && n > 0 => {}
+                // Known gap of the embedded store: top()/bottom() (issue 13's notes).
+                Err(e)
+                    if name == "embedded" && e.contains("not supported") && q.contains("top(") =>
+                {
+                    unsupported.push(format!("{file}: {e}"));
+                }
+                Ok(_) => failures.push(format!(
+                    "{name}: {file}: no rows ({status}) for {q}: {body}"
+                )),
+                Err(e) => failures.push(format!("{name}: {file}: error ({status}) for {q}: {e}")),
+            }
         }
     }
+    app.stop().await;
+    println!("refused by the embedded store as unsupported: {unsupported:#?}");
+    assert!(unsupported.len() <= 2, "{unsupported:#?}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(kit.len() >= 20, "{} statements", kit.len());
 }

@@ -473,7 +473,7 @@ fn corpus(t0: i64, n: usize) -> Vec<(String, Option<&'static str>)> {
         let f = quote_ident(m.numeric[0]);
         let from = quote_ident(m.name);
         out.push((
-            format!("SELECT count({f}), max({f}) FROM {from} WHERE time > now() - 3d"),
+            format!("SELECT max({f}) FROM {from} WHERE time > now() - 3d"),
             None,
         ));
         out.push((
@@ -482,6 +482,20 @@ fn corpus(t0: i64, n: usize) -> Vec<(String, Option<&'static str>)> {
             ),
             Some("ms"),
         ));
+    }
+    // Wildcards (the fields each function applies to) and distinct counts.
+    let tf = format!("time >= {t0} AND time <= {}", t0 + 3 * HOUR);
+    for q in [
+        format!(
+            "SELECT mean(*), count(*), max(*) FROM \"free form,meas\" WHERE {tf} GROUP BY time(1h)"
+        ),
+        format!("SELECT sum(*) FROM /host|free/ WHERE {tf} GROUP BY time(30m), * fill(none)"),
+        format!("SELECT count(distinct(\"sent\")) FROM \"ping\" WHERE {tf} GROUP BY \"agent\""),
+        format!(
+            "SELECT count(distinct(\"s\")) FROM \"free form,meas\" WHERE {tf} GROUP BY time(20m) fill(null)"
+        ),
+    ] {
+        out.push((q, Some("ms")));
     }
     // Statements InfluxDB refuses: the embedded store must refuse them too.
     for q in [

@@ -13,7 +13,6 @@ import { checkDashboards, grafanaSchemaVersion } from '../lib/grafana-schema.mjs
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..', '..');
 const DASHBOARDS = path.join(ROOT, 'dashboards');
-const PROVISIONING = path.join(ROOT, 'grafana', 'provisioning');
 
 const bundled = readdirSync(DASHBOARDS)
   .filter((f) => f.endsWith('.json'))
@@ -97,23 +96,27 @@ function parseYaml(text) {
   return doc.toJS();
 }
 
-describe('Grafana provisioning files', () => {
-  for (const kind of ['datasources', 'dashboards']) {
-    const dir = path.join(PROVISIONING, kind);
-    const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
-    test(`grafana/provisioning/${kind} has files`, () => assert.ok(files.length > 0));
-    for (const f of files) {
-      test(`grafana/provisioning/${kind}/${f}`, () => {
-        assert.deepEqual(provisioningProblems(kind, parseYaml(readFileSync(path.join(dir, f), 'utf8'))), []);
-      });
+// Two trees: InfluxDB (provisioning/) and a server's embedded store (provisioning-embedded/).
+for (const tree of ['provisioning', 'provisioning-embedded']) {
+  const root = path.join(ROOT, 'grafana', tree);
+  describe(`Grafana provisioning files (grafana/${tree})`, () => {
+    for (const kind of ['datasources', 'dashboards']) {
+      const dir = path.join(root, kind);
+      const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f));
+      test(`grafana/${tree}/${kind} has files`, () => assert.ok(files.length > 0));
+      for (const f of files) {
+        test(`grafana/${tree}/${kind}/${f}`, () => {
+          assert.deepEqual(provisioningProblems(kind, parseYaml(readFileSync(path.join(dir, f), 'utf8'))), []);
+        });
+      }
     }
-  }
 
-  test('the datasource is an InfluxDB one (the dashboards query InfluxQL)', () => {
-    const ds = parseYaml(readFileSync(path.join(PROVISIONING, 'datasources', 'streamswarm.yaml'), 'utf8'));
-    assert.equal(ds.datasources[0].type, 'influxdb');
+    test('the datasource is an InfluxDB one (the dashboards query InfluxQL)', () => {
+      const ds = parseYaml(readFileSync(path.join(root, 'datasources', 'streamswarm.yaml'), 'utf8'));
+      assert.equal(ds.datasources[0].type, 'influxdb');
+    });
   });
-});
+}
 
 describe('the provisioning check rejects broken files', () => {
   test('YAML that does not parse', () => {

@@ -21,6 +21,8 @@ pub enum Func {
     First,
     Last,
     Percentile(f64),
+    /// `count(distinct(field))`: how many different values.
+    CountDistinct,
 }
 
 impl Func {
@@ -69,7 +71,13 @@ impl Func {
     fn numeric_only(self) -> bool {
         !matches!(
             self,
-            Func::Count | Func::First | Func::Last | Func::Min | Func::Max | Func::Mode
+            Func::Count
+                | Func::CountDistinct
+                | Func::First
+                | Func::Last
+                | Func::Min
+                | Func::Max
+                | Func::Mode
         )
     }
 
@@ -81,7 +89,7 @@ impl Func {
             Func::Spread => "spread",
             Func::Stddev => "stddev",
             Func::Sum => "sum",
-            Func::Count => "count",
+            Func::Count | Func::CountDistinct => "count",
             Func::Min => "min",
             Func::Max => "max",
             Func::First => "first",
@@ -129,6 +137,12 @@ impl Func {
         let nums = || points.iter().filter_map(|(_, v)| v.as_f64());
         Some(match self {
             Func::Count => (*t0, Value::Integer(points.len() as i64)),
+            Func::CountDistinct => {
+                let mut values: Vec<&Value> = points.iter().map(|(_, v)| v).collect();
+                values.sort_by(|a, b| cmp(a, b));
+                values.dedup_by(|a, b| a == b);
+                (*t0, Value::Integer(values.len() as i64))
+            }
             Func::Mean => {
                 let n = points.len() as f64;
                 // InfluxDB's mean is a running sum divided by the count.

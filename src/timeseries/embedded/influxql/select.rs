@@ -29,7 +29,7 @@ use influxdb_influxql_parser::common::MeasurementName;
 use influxdb_influxql_parser::expression::{
     BinaryOperator, Call, Expr, VarRefDataType, WildcardType,
 };
-use influxdb_influxql_parser::literal::Literal;
+use influxdb_influxql_parser::literal::{Literal, Number};
 use influxdb_influxql_parser::select::{
     Dimension, FillClause, MeasurementSelection, SelectStatement,
 };
@@ -93,6 +93,8 @@ struct Grouping {
     tags: Vec<String>,
     all: bool,
     regexes: Vec<Regex>,
+    /// The tag keys grouped by, once the sources are known.
+    resolved: Vec<String>,
 }
 
 impl Grouping {
@@ -156,6 +158,7 @@ pub(super) fn select(
         tags: Vec::new(),
         all: false,
         regexes: Vec::new(),
+        resolved: Vec::new(),
     };
     if let Some(g) = &stmt.group_by {
         for d in g.iter() {
@@ -234,12 +237,16 @@ pub(super) fn select(
 
     // Names each source knows: fields (with types, where stored) and tags.
     let mut field_names: BTreeSet<String> = BTreeSet::new();
+    let mut field_types: BTreeMap<String, FieldType> = BTreeMap::new();
     let mut tag_names: BTreeSet<String> = BTreeSet::new();
     for s in &sources {
         match s {
             Source::Stored(m) => {
                 if let Some(fs) = catalog.fields.get(m) {
                     field_names.extend(fs.keys().cloned());
+                    for (name, f) in fs {
+                        field_types.entry(name.clone()).or_insert(f.field_type);
+                    }
                 }
                 for si in catalog.series_of(m) {
                     tag_names.extend(si.tags.iter().map(|(k, _)| k.to_owned()));
@@ -253,11 +260,12 @@ pub(super) fn select(
             }
         }
     }
-    let dims_fixed: BTreeSet<String> = grouping
-        .keys(tag_names.iter().map(String::as_str))
-        .into_iter()
-        .collect();
-    let plan = plan(stmt, &field_names, &tag_names, &dims_fixed)?;
+    // `GROUP BY *` and regex dimensions: every tag key of the sources' series,
+    // whatever the condition (InfluxDB 1.x: of the series in the shards the range
+    // touches; this store has no shards).
+    grouping.resolved = grouping.keys(tag_names.iter().map(String::as_str));
+    let dims_fixed: BTreeSet<String> = grouping.resolved.iter().cloned().collect();
+    let plan = plan(stmt, &field_names, &field_types, &tag_names, &dims_fixed)?;
 
     let aggregate = !plan.aggs.is_empty();
     if !aggregate && interval.is_some() {
@@ -390,6 +398,7 @@ fn default_name(e: &Expr) -> String {
 fn plan(
     stmt: &SelectStatement,
     fields: &BTreeSet<String>,
+    types: &BTreeMap<String, FieldType>,
     tags: &BTreeSet<String>,
     dims: &BTreeSet<String>,
 ) -> Result<Plan, Fail> {
@@ -437,9 +446,14 @@ fn plan(
                     ),
                     _ => None,
                 };
+                // Only the fields the function applies to (`mean(*)` skips strings).
+                let applies = |n: &str| match (Func::parse(&c.name), types.get(n)) {
+                    (Some(f), Some(t)) => f.check(n, &field_type_sample(*t)).is_ok(),
+                    _ => true,
+                };
                 for name in fields
                     .iter()
-                    .filter(|n| re.as_ref().is_none_or(|r| r.is_match(n)))
+                    .filter(|n| re.as_ref().is_none_or(|r| r.is_match(n)) && applies(n))
                 {
                     let mut call = c.clone();
                     call.args[0] = Expr::VarRef(var(name));
@@ -495,7 +509,7 @@ fn plan(
         plan.nodes.push(node);
     }
     // Aggregates and raw fields do not mix (InfluxDB refuses it too).
-    if !plan.aggs.is_empty() && plan.nodes.iter().any(|n| refs_raw(n)) {
+    if !plan.aggs.is_empty() && plan.nodes.iter().any(refs_raw) {
         return Err(Fail::Invalid(
             "mixing aggregate and non-aggregate queries is not supported".into(),
         ));
@@ -574,6 +588,22 @@ fn compile(e: &Expr, plan: &mut Plan, in_agg: bool) -> Result<Node, Fail> {
                 }
                 let field = match c.args.first() {
                     Some(Expr::VarRef(v)) => v.name.as_str().to_owned(),
+                    // count(distinct(field)), count(DISTINCT field)
+                    Some(Expr::Distinct(f)) if func == Func::Count => {
+                        func = Func::CountDistinct;
+                        f.as_str().to_owned()
+                    }
+                    Some(Expr::Call(d))
+                        if func == Func::Count
+                            && d.name == "distinct"
+                            && matches!(d.args.as_slice(), [Expr::VarRef(_)]) =>
+                    {
+                        func = Func::CountDistinct;
+                        let Expr::VarRef(v) = &d.args[0] else {
+                            unreachable!()
+                        };
+                        v.name.as_str().to_owned()
+                    }
                     Some(Expr::Distinct(_) | Expr::Call(_)) => {
                         return Err(Fail::unsupported(format!(
                             "{c} (an aggregate of a function)"
@@ -816,20 +846,6 @@ fn group<T>(
     groups
 }
 
-/// Every tag key of a source's series, whatever the condition: what `GROUP BY *`
-/// and regex dimensions group by (InfluxDB 1.x: the keys of the series in the shards
-/// the range touches; this store has no shards).
-fn source_tag_keys(catalog: &Catalog, source: &Source) -> BTreeSet<String> {
-    match source {
-        Source::Stored(m) => catalog
-            .series_of(m)
-            .iter()
-            .flat_map(|s| s.tags.iter().map(|(k, _)| k.to_owned()))
-            .collect(),
-        Source::Derived(_, series) => series.iter().flat_map(|r| r.tags.keys().cloned()).collect(),
-    }
-}
-
 /// The fields (not tags) a plan reads, in first-use order.
 fn plan_fields(plan: &Plan, is_field: &dyn Fn(&str) -> bool) -> Vec<String> {
     fn walk(n: &Node, plan: &Plan, is_field: &dyn Fn(&str) -> bool, out: &mut Vec<String>) {
@@ -890,8 +906,7 @@ fn run_raw(
     let is_field = is_field_of(catalog, source);
     let fields = plan_fields(plan, &*is_field);
     let data = load(snap, catalog, source, &fields, cond, field_cond, lo, hi)?;
-    let all_keys = source_tag_keys(catalog, source);
-    let keys = grouping.keys(all_keys.iter().map(String::as_str));
+    let keys = grouping.resolved.clone();
     let transforms_only = plan.has_transform;
     if transforms_only && plan.nodes.iter().any(|n| !matches!(n, Node::Transform(..))) {
         return Err(Fail::Invalid(
@@ -1070,8 +1085,7 @@ fn run_aggregate(
             unreachable!()
         };
         let series = stored_series(catalog, m, cond, false);
-        let all_keys = source_tag_keys(catalog, source);
-        let keys = grouping.keys(all_keys.iter().map(String::as_str));
+        let keys = grouping.resolved.clone();
         let whole = cond.is_none() && keys.is_empty();
         let columns: Vec<Column> = plan
             .aggs
@@ -1123,8 +1137,7 @@ fn run_aggregate(
         let data = load(
             snap, catalog, source, &fields, cond, field_cond, read_lo, read_hi,
         )?;
-        let all_keys = source_tag_keys(catalog, source);
-        let keys = grouping.keys(all_keys.iter().map(String::as_str));
+        let keys = grouping.resolved.clone();
         for (gtags, members) in group(data, &keys, |s| &s.tags) {
             let mut cols: Vec<Buckets> = Vec::with_capacity(plan.aggs.len());
             for a in &plan.aggs {
@@ -1269,19 +1282,17 @@ fn fill_column(
             known[next_i..].first()
         };
         // Only absent buckets: a present null (a one-point stddev) stays null.
-        if !col.contains_key(&b) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = col.entry(b) {
             let v = match fill {
-                FillClause::Null if func == Func::Count => Some(Value::Integer(0)),
+                FillClause::Null if matches!(func, Func::Count | Func::CountDistinct) => {
+                    Some(Value::Integer(0))
+                }
                 FillClause::Null | FillClause::None => None,
                 FillClause::Value(n) => Some(match n {
-                    influxdb_influxql_parser::literal::Number::Integer(i) if integer => {
-                        Value::Integer(i)
-                    }
-                    influxdb_influxql_parser::literal::Number::Float(f) if integer => {
-                        Value::Integer(f as i64)
-                    }
-                    influxdb_influxql_parser::literal::Number::Integer(i) => Value::Float(i as f64),
-                    influxdb_influxql_parser::literal::Number::Float(f) => Value::Float(f),
+                    Number::Integer(i) if integer => Value::Integer(i),
+                    Number::Float(f) if integer => Value::Integer(f as i64),
+                    Number::Integer(i) => Value::Float(i as f64),
+                    Number::Float(f) => Value::Float(f),
                 }),
                 FillClause::Previous => previous.map(|(_, v)| v.clone()),
                 FillClause::Linear => match (prev, known.get(next_i)) {
@@ -1289,7 +1300,7 @@ fn fill_column(
                     _ => None,
                 },
             };
-            col.insert(b, (v, b));
+            slot.insert((v, b));
         }
         b += iv;
     }

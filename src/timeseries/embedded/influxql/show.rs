@@ -78,9 +78,10 @@ fn passes(cond: Option<&Cond>, s: &SeriesInfo) -> bool {
     cond.is_none_or(|c| c.eval(&|name| Operand::Tag(s.tag(name))))
 }
 
-pub(super) fn name_matches(
-    q: &QualifiedMeasurementName,
-) -> Result<Box<dyn Fn(&str) -> bool>, Fail> {
+/// A test of names: equal to one, or matching a regex.
+pub(super) type NameTest = Box<dyn Fn(&str) -> bool>;
+
+pub(super) fn name_matches(q: &QualifiedMeasurementName) -> Result<NameTest, Fail> {
     Ok(match &q.name {
         MeasurementName::Name(n) => {
             let n = n.as_str().to_owned();
@@ -184,7 +185,7 @@ pub fn tag_values(
     s: &ShowTagValuesStatement,
 ) -> Result<Vec<ResultSeries>, Fail> {
     let cond = condition(s.condition.as_ref())?;
-    let key_test: Box<dyn Fn(&str) -> bool> = match &s.with_key {
+    let key_test: NameTest = match &s.with_key {
         WithKeyClause::Eq(k) => {
             let k = k.as_str().to_owned();
             Box::new(move |x| x == k)
