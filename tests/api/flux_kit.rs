@@ -7,7 +7,7 @@
 //! `influxql_kit()` and `kit_lines()` are public so that the embedded store's `/query`
 //! can be held to the same statements on the same data.
 
-use crate::helpers::{Backend, DropDb, influx_url, spawn_app};
+use crate::helpers::{Backend, DropDb, influx_url, minute_now_ms, spawn_app};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -317,21 +317,10 @@ async fn every_influxql_equivalent_answers_with_rows_on_influxdb_and_the_embedde
     let Some(url) = influx_url("flux kit") else {
         return;
     };
-    let db = format!("fluxkit_{:08x}", rand::random::<u32>());
+    let guard = DropDb::create(&url, "fluxkit").await;
+    let db = guard.1.clone();
     let client = reqwest::Client::new();
-    let created = client
-        .post(url.join("query").unwrap())
-        .form(&[("q", format!("CREATE DATABASE \"{db}\""))])
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success());
-    let _drop = DropDb(url.clone(), db.clone());
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let now_ms = now_ms - now_ms % MINUTE_MS;
+    let now_ms = minute_now_ms();
     let resp = client
         .post(url.join("write").unwrap())
         .query(&[("db", db.as_str()), ("precision", "ms")])

@@ -5,7 +5,7 @@
 //! `$__interval` as a duration, multi-value variables as `(a|b)` regexes), must answer
 //! without error and with rows, on two hours of points of every measurement they read.
 
-use crate::helpers::{Backend, DropDb, influx_url, spawn_app, status_json};
+use crate::helpers::{Backend, DropDb, influx_url, minute_now_ms, spawn_app, status_json};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -79,21 +79,10 @@ async fn every_dashboard_query_answers_with_rows_on_influxdb() {
     let Some(url) = influx_url("grafana dashboards") else {
         return;
     };
-    let db = format!("grafana_{:08x}", rand::random::<u32>());
+    let guard = DropDb::create(&url, "grafana").await;
+    let db = guard.1.clone();
     let client = reqwest::Client::new();
-    let created = client
-        .post(url.join("query").unwrap())
-        .form(&[("q", format!("CREATE DATABASE \"{db}\""))])
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success());
-    let _drop = DropDb(url.clone(), db.clone());
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let now_ms = now_ms - now_ms % MINUTE_MS;
+    let now_ms = minute_now_ms();
 
     let all = dashboards();
     let mut written = BTreeSet::new();

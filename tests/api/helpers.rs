@@ -126,6 +126,31 @@ pub fn influx_url(suite: &str) -> Option<url::Url> {
 
 /// Drops the test's InfluxDB database when the test ends.
 pub struct DropDb(pub url::Url, pub String);
+
+impl DropDb {
+    /// Creates a database named `{prefix}_{random}` on the InfluxDB at `url`; it is
+    /// dropped when the value is.
+    pub async fn create(url: &url::Url, prefix: &str) -> DropDb {
+        let db = format!("{prefix}_{:08x}", rand::random::<u32>());
+        let created = reqwest::Client::new()
+            .post(url.join("query").unwrap())
+            .form(&[("q", format!("CREATE DATABASE \"{db}\""))])
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success());
+        DropDb(url.clone(), db)
+    }
+}
+
+/// Now in milliseconds, on a whole minute.
+pub fn minute_now_ms() -> i64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    now_ms - now_ms % 60_000
+}
 impl Drop for DropDb {
     fn drop(&mut self) {
         let (url, q) = (
